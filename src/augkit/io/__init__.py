@@ -1,0 +1,54 @@
+"""Readers and writers. The format of a folder is detected from its file names; ``format=``
+overrides. Formats are plugins: see ``augkit.io.builtin`` for the shipped ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from augkit.errors import DataError
+from augkit.io.base import Dataset, DatasetFormat
+
+
+def _formats() -> dict[str, DatasetFormat]:
+    from augkit.plugins import registry
+
+    return registry().formats
+
+
+def detect_format(root: str | Path) -> DatasetFormat:
+    root = Path(root)
+    if not root.exists():
+        raise DataError(root, "input folder does not exist", "check the path given to --in")
+    if not root.is_dir():
+        raise DataError(root, "input is a file, not a folder", "give the folder that holds the dataset")
+    if not any(p.is_file() for p in root.rglob("*")):
+        raise DataError(root, "input folder is empty", "point --in at a folder of images and masks")
+    found = [f for f in _formats().values() if f.detect(root)]
+    if not found:
+        known = ", ".join(sorted(_formats()))
+        raise DataError(
+            root,
+            "no known dataset layout found (expected x.tif + x_mask.tif pairs, image/ + label/ "
+            "folders, or BraTS <case>_{flair,t1,t1ce,t2,seg}.nii.gz case folders)",
+            f"arrange the files in one of those layouts or pass --format (one of: {known})",
+        )
+    return max(found, key=lambda f: f.priority)
+
+
+def get_format(name: str) -> DatasetFormat:
+    from augkit.plugins import get_format as _get
+
+    return _get(name)
+
+
+def read_dataset(root: str | Path, format: str | None = None, **options: Any) -> Dataset:
+    """Read every real sample of ``root`` (format detected unless given)."""
+    root = Path(root)
+    fmt = get_format(format) if format else detect_format(root)
+    if format and not root.is_dir():
+        raise DataError(root, "input folder does not exist", "check the path given to --in")
+    return fmt.read(root, **options)
+
+
+__all__ = ["Dataset", "DatasetFormat", "detect_format", "get_format", "read_dataset"]

@@ -1,0 +1,175 @@
+"""One place owns the PluginManager: it loads the ``augkit`` entry-point group, checks hook names,
+and collects what plugins register. A plugin that fails to import is reported by name; the
+rest keep working."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from augkit import hookspecs
+from augkit.errors import PluginError
+
+GROUP = "augkit"
+
+
+@dataclass
+class LoadFailure:
+    name: str
+    value: str
+    error: str
+
+
+@dataclass
+class Registry:
+    """What the loaded plugins registered, by name, with the plugin that registered each."""
+
+    generators: dict[str, type] = field(default_factory=dict)
+    formats: dict[str, Any] = field(default_factory=dict)
+    presets: dict[str, dict] = field(default_factory=dict)
+    origin: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+_pm: pluggy.PluginManager | None = None
+_failures: list[LoadFailure] = []
+_registry: Registry | None = None
+
+
+def _new_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def load_entry_points(pm: pluggy.PluginManager, entry_points=None) -> list[LoadFailure]:
+    """Register every entry point of the group; collect (not raise) import failures."""
+    failures = []
+    if entry_points is None:
+        entry_points = importlib.metadata.entry_points(group=GROUP)
+    for ep in entry_points:
+        if pm.get_plugin(ep.name) is not None:
+            continue
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:  # a broken plugin must not take the others down
+            failures.append(LoadFailure(ep.name, ep.value, f"{type(exc).__name__}: {exc}"))
+    pm.check_pending()
+    return failures
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    global _pm, _failures
+    if _pm is None:
+        _pm = _new_manager()
+        _failures = load_entry_points(_pm)
+        for failure in _failures:
+            print(
+                f"augkit: plugin {failure.name!r} ({failure.value}) failed to load and is skipped: "
+                f"{failure.error}",
+                file=sys.stderr,
+            )
+    return _pm
+
+
+def load_failures() -> list[LoadFailure]:
+    get_plugin_manager()
+    return list(_failures)
+
+
+def reset() -> None:
+    """Forget the cached registry (tests register and unregister plugins)."""
+    global _registry
+    _registry = None
+
+
+def _plugin_name(pm: pluggy.PluginManager, hookimpl) -> str:
+    return pm.get_name(hookimpl.plugin) or repr(hookimpl.plugin)
+
+
+def collect(pm: pluggy.PluginManager | None = None) -> Registry:
+    """Call the register hooks one plugin at a time, so each entry is attributed to its plugin."""
+    from augkit.generators import Generator
+    from augkit.io.base import DatasetFormat
+
+    pm = pm or get_plugin_manager()
+    reg = Registry()
+
+    def make_register(kind: str, plugin: str):
+        table = getattr(reg, kind)
+
+        def register(item, config=None):
+            if kind == "presets":
+                name, value = item, config
+                if not isinstance(name, str) or not isinstance(value, dict):
+                    raise PluginError(
+                        f"plugin {plugin!r} registered preset {name!r} with a {type(value).__name__}; "
+                        "expected register(name: str, config: dict)."
+                    )
+            else:
+                expected = Generator if kind == "generators" else DatasetFormat
+                ok = isinstance(item, type) and issubclass(item, expected) if kind == "generators" \
+                    else isinstance(item, expected)
+                if not ok:
+                    raise PluginError(
+                        f"plugin {plugin!r} registered {item!r} as a {kind[:-1]}; expected "
+                        f"{'a subclass' if kind == 'generators' else 'an instance'} of {expected.__name__}."
+                    )
+                name, value = getattr(item, "name", None), item
+                if not isinstance(name, str) or not name:
+                    raise PluginError(f"plugin {plugin!r} registered {item!r} without a name.")
+            if name in table:
+                raise PluginError(
+                    f"plugin {plugin!r} registered {kind[:-1]} {name!r}, already registered by "
+                    f"plugin {reg.origin[(kind, name)]!r}; rename one of them."
+                )
+            table[name] = value
+            reg.origin[(kind, name)] = plugin
+
+        return register
+
+    hooks = {
+        "generators": pm.hook.register_generators,
+        "formats": pm.hook.register_formats,
+        "presets": pm.hook.register_transform_presets,
+    }
+    for kind, hook in hooks.items():
+        # pluggy calls impls last-registered-first; reverse so built-ins come first.
+        for impl in reversed(hook.get_hookimpls()):
+            impl.function(make_register(kind, _plugin_name(pm, impl)))
+    return reg
+
+
+def registry() -> Registry:
+    global _registry
+    if _registry is None:
+        _registry = collect()
+    return _registry
+
+
+def get_generator(name: str) -> type:
+    gens = registry().generators
+    if name not in gens:
+        known = ", ".join(sorted(gens)) or "none"
+        raise PluginError(f"unknown generator {name!r}; loaded generators: {known}. See `augkit plugins`.")
+    return gens[name]
+
+
+def get_format(name: str):
+    fmts = registry().formats
+    if name not in fmts:
+        known = ", ".join(sorted(fmts)) or "none"
+        raise PluginError(f"unknown format {name!r}; known formats: {known}.")
+    return fmts[name]
+
+
+def get_preset(name: str) -> dict:
+    presets = registry().presets
+    if name not in presets:
+        known = ", ".join(sorted(presets)) or "none"
+        raise PluginError(f"unknown transform preset {name!r}; known presets: {known}.")
+    return presets[name]
