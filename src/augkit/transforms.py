@@ -1,0 +1,248 @@
+"""The classical pipeline: validate a config, build it once on albumentations, then for each
+sample seed it, apply it jointly to image and mask, and record the parameters actually drawn.
+
+Masks always use nearest-neighbour interpolation and fill 0, so no new label value can appear.
+Images of any dtype are accepted: non-uint8 images are scaled per channel into [0, 1] float32
+for the pipeline (albumentations' float convention) and cast back afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+
+from augkit.errors import UsageError
+from augkit.sample import Provenance, Sample
+from augkit.seeding import derive_seed
+
+# Each entry: config name -> (builder(params) -> albumentations transform, defaults, geometric?)
+_BORDER = dict(border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0)
+
+
+def _range(value, name: str) -> tuple[float, float]:
+    if isinstance(value, (int, float)):
+        return (-float(value), float(value))
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return (float(value[0]), float(value[1]))
+    raise UsageError(f"transform parameter {name!r} must be a number or a [low, high] pair. Received: {value!r}")
+
+
+def _affine(p):
+    return A.Affine(
+        rotate=_range(p["rotate_range"], "rotate_range"),
+        translate_percent=_range(p["shift_range"], "shift_range"),
+        scale=_range(p["scale_range"], "scale_range"),
+        p=p["p"], **_BORDER,
+    )
+
+
+TRANSFORMS: dict[str, tuple[Any, dict[str, Any], bool]] = {
+    "affine": (_affine, {"rotate_range": [-20, 20], "shift_range": [-0.1, 0.1],
+                         "scale_range": [0.9, 1.1], "p": 0.8}, True),
+    "rotate": (lambda p: A.Affine(rotate=_range(p["limit"], "limit"), p=p["p"], **_BORDER),
+               {"limit": 20, "p": 0.5}, True),
+    "shift": (lambda p: A.Affine(translate_percent=_range(p["limit"], "limit"), p=p["p"], **_BORDER),
+              {"limit": 0.1, "p": 0.5}, True),
+    "scale": (lambda p: A.Affine(scale=tuple(p["range"]), p=p["p"], **_BORDER),
+              {"range": [0.9, 1.1], "p": 0.5}, True),
+    "hflip": (lambda p: A.HorizontalFlip(p=p["p"]), {"p": 0.5}, True),
+    "vflip": (lambda p: A.VerticalFlip(p=p["p"]), {"p": 0.5}, True),
+    "elastic": (lambda p: A.ElasticTransform(alpha=p["alpha"], sigma=p["sigma"], p=p["p"], **_BORDER),
+                {"alpha": 30.0, "sigma": 6.0, "p": 0.3}, True),
+    "resize": (lambda p: A.Resize(height=int(p["height"]), width=int(p["width"]), p=1.0),
+               {"height": None, "width": None}, True),
+    "brightness": (lambda p: A.RandomBrightnessContrast(
+        brightness_limit=_range(p["limit"], "limit"), contrast_limit=(0, 0), p=p["p"]),
+        {"limit": 0.2, "p": 0.5}, False),
+    "contrast": (lambda p: A.RandomBrightnessContrast(
+        brightness_limit=(0, 0), contrast_limit=_range(p["limit"], "limit"), p=p["p"]),
+        {"limit": 0.2, "p": 0.5}, False),
+    "gamma": (lambda p: A.RandomGamma(gamma_limit=tuple(p["range"]), p=p["p"]),
+              {"range": [80, 120], "p": 0.5}, False),
+    "noise": (lambda p: A.GaussNoise(std_range=tuple(p["std_range"]), p=p["p"]),
+              {"std_range": [0.01, 0.05], "p": 0.3}, False),
+}
+
+#: The seeds' set: rotations, shifts, flips, brightness (seed 001 and 002).
+DEFAULT_CONFIG: dict[str, Any] = {
+    "transforms": [
+        {"name": "affine", "rotate_range": [-20, 20], "shift_range": [-0.1, 0.1],
+         "scale_range": [0.9, 1.1], "p": 0.9},
+        {"name": "hflip", "p": 0.5},
+        {"name": "brightness", "limit": 0.15, "p": 0.5},
+    ]
+}
+
+
+def _normalise_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate and fill defaults so that ``get_config()`` round-trips exactly."""
+    if not isinstance(config, dict) or not isinstance(config.get("transforms"), list):
+        raise UsageError(
+            "a transform config must be a mapping with a 'transforms' list, e.g. "
+            "{'transforms': [{'name': 'hflip', 'p': 0.5}]}. Received: " + repr(config)[:120]
+        )
+    entries = []
+    for i, entry in enumerate(config["transforms"]):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise UsageError(f"transform #{i} must be a mapping with a 'name'. Received: {entry!r}")
+        name = entry["name"]
+        if name not in TRANSFORMS:
+            raise UsageError(f"unknown transform {name!r} (#{i}); known: {', '.join(sorted(TRANSFORMS))}.")
+        defaults = TRANSFORMS[name][1]
+        unknown = set(entry) - set(defaults) - {"name"}
+        if unknown:
+            raise UsageError(
+                f"transform {name!r} does not take {sorted(unknown)}; it takes {sorted(defaults)}."
+            )
+        full = {"name": name, **defaults, **{k: v for k, v in entry.items() if k != "name"}}
+        missing = [k for k, v in full.items() if v is None]
+        if missing:
+            raise UsageError(f"transform {name!r} needs {missing}.")
+        if "p" in full and not 0.0 <= float(full["p"]) <= 1.0:
+            raise UsageError(f"transform {name!r}: p must be in [0, 1]. Received: p={full['p']}")
+        entries.append(full)
+    return {"transforms": entries}
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a preset file (YAML or JSON)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the preset file ({exc.strerror}); check the path.") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:
+        raise UsageError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc}).") from None
+    try:
+        return _normalise_config(data)
+    except UsageError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return np.round(value.astype(float), 5).tolist()
+    if isinstance(value, (np.floating, float)):
+        return round(float(value), 5)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# Parameters albumentations records that say nothing about what was drawn.
+_NOISE_KEYS = {"shape", "interpolation", "fill", "fill_mask", "bbox_matrix", "output_shape"}
+
+
+def _applied_params(applied: list[tuple[str, dict]]) -> list[dict[str, Any]]:
+    out = []
+    for name, params in applied:
+        # Dense fields (elastic displacement maps, noise) are reproducible from the seed, so
+        # only their small summary parameters are kept.
+        kept = {k: _jsonable(v) for k, v in params.items()
+                if k not in _NOISE_KEYS and not (isinstance(v, np.ndarray) and v.size > 16)}
+        out.append({"op": name, **kept})
+    return out
+
+
+class ClassicalPipeline:
+    """A seeded albumentations pipeline over (image, mask) that records what it drew.
+
+    ``ClassicalPipeline()`` uses the seeds' set; ``config=`` takes a dict, ``preset=`` a
+    registered preset name. Same seed, same output.
+    """
+
+    def __init__(self, config: dict[str, Any] | None = None, preset: str | None = None):
+        if config is not None and preset is not None:
+            raise UsageError("give either a transform config or a preset name, not both.")
+        if preset is not None:
+            from augkit.plugins import get_preset
+
+            config = get_preset(preset)
+        self._config = _normalise_config(config if config is not None else DEFAULT_CONFIG)
+        ops = [TRANSFORMS[e["name"]][0](e) for e in self._config["transforms"]]
+        self._compose = A.Compose(ops, mask_interpolation=cv2.INTER_NEAREST, save_applied_params=True)
+
+    def get_config(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self._config))
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "ClassicalPipeline":
+        return cls(config=config)
+
+    def geometric_only(self) -> "ClassicalPipeline":
+        """The label-safe spatial part: used to make new masks for a mask-conditioned GAN."""
+        kept = [e for e in self._config["transforms"] if TRANSFORMS[e["name"]][2]]
+        return ClassicalPipeline(config={"transforms": kept})
+
+    def apply(self, image: np.ndarray, mask: np.ndarray | None, seed: int
+              ) -> tuple[np.ndarray, np.ndarray | None, list[dict[str, Any]]]:
+        """Transform ``image`` (H×W×C, dtype kept) and ``mask`` (H×W labels) with one seed."""
+        work, restore = _to_pipeline_range(image)
+        kwargs = {"image": work}
+        mask_work = None
+        if mask is not None:
+            mask_work = mask.astype(np.uint8) if mask.max(initial=0) < 256 and mask.min(initial=0) >= 0 \
+                else mask.astype(np.float32)  # float keeps any integer label exactly under nearest
+            kwargs["mask"] = mask_work
+        self._seed(int(seed))
+        result = self._compose(**kwargs)
+        out_image = restore(result["image"])
+        out_mask = None if mask is None else result["mask"].astype(mask.dtype)
+        return out_image, out_mask, _applied_params(result["applied_transforms"])
+
+    def _seed(self, seed: int) -> None:
+        # Compose.set_random_seed hands every transform the same seed, which makes their draws
+        # move together (a flip at p=0.5 would always come with brightness at p=0.5). Each op
+        # gets its own stream derived from (seed, position) instead.
+        self._compose.set_random_seed(seed)
+        for position, op in enumerate(self._compose.transforms):
+            op.set_random_seed(derive_seed(seed, position))
+
+    def __call__(self, sample: Sample, *, seed: int, new_id: str) -> Sample:
+        image, mask, params = self.apply(sample.image, sample.mask, seed)
+        source = "gan+classical" if sample.provenance.source in ("gan", "gan+classical") else "classical"
+        prov = Provenance(
+            id=new_id, source=source, parent_id=sample.id,
+            generator=sample.provenance.generator, checkpoint_hash=sample.provenance.checkpoint_hash,
+            seed=int(seed), params={"transforms": params},
+        )
+        return sample.derive(image=image, mask=mask, provenance=prov)
+
+
+def _to_pipeline_range(image: np.ndarray):
+    """uint8 goes through as is; anything else is scaled per channel into [0, 1] float32."""
+    if image.dtype == np.uint8:
+        return image, lambda out: out
+    dtype = image.dtype
+    img = image.astype(np.float32)
+    low = img.min(axis=(0, 1), keepdims=True)
+    span = img.max(axis=(0, 1), keepdims=True) - low
+    span[span == 0] = 1.0
+    scaled = (img - low) / span
+
+    def restore(out: np.ndarray) -> np.ndarray:
+        if out.ndim == 2:
+            out = out[..., None]
+        back = np.clip(out, 0.0, 1.0) * span + low
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            return np.clip(np.rint(back), info.min, info.max).astype(dtype)
+        return back.astype(dtype)
+
+    return scaled, restore

@@ -1,0 +1,143 @@
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from augkit.errors import PluginError, UsageError
+from augkit.sample import Provenance, Sample
+from augkit.transforms import DEFAULT_CONFIG, ClassicalPipeline, load_config
+
+
+def smooth_image(seed=0, size=64, channels=3):
+    rng = np.random.default_rng(seed)
+    field = ndimage.gaussian_filter(rng.standard_normal((size, size, channels)), (4, 4, 0))
+    field = (field - field.min()) / (field.max() - field.min())
+    return (field * 255).astype(np.uint8)
+
+
+def test_same_seed_same_output_and_different_seeds_differ():
+    pipe = ClassicalPipeline(preset="strong")
+    image = smooth_image()
+    mask = (image[..., 0] > 128).astype(np.uint8) * 255
+    a = pipe.apply(image, mask, seed=7)
+    b = pipe.apply(image, mask, seed=7)
+    c = pipe.apply(image, mask, seed=8)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("values", [(0, 255), (0, 1, 2, 4), (0, 1000, 3000)])
+def test_masks_keep_their_label_values(values):
+    rng = np.random.default_rng(1)
+    image = smooth_image()
+    mask = rng.choice(values, size=(64, 64)).astype(np.uint16)
+    pipe = ClassicalPipeline(preset="strong")
+    for seed in range(10):
+        _, out, _ = pipe.apply(image, mask, seed)
+        assert out.dtype == mask.dtype
+        assert set(np.unique(out)) <= set(values)
+
+
+def test_mask_stays_aligned_with_image():
+    # The mask is a threshold of the image; after the same geometric transform it must still be
+    # the threshold of the transformed image, except on the mask boundary (interpolation).
+    pipe = ClassicalPipeline(preset="geometric")
+    image = smooth_image(3, size=96, channels=1)
+    mask = (image[..., 0] > 140).astype(np.uint8)
+    checked = 0
+    for seed in range(12):
+        out_img, out_mask, params = pipe.apply(image, mask, seed)
+        if not params:
+            continue
+        expected = out_img[..., 0] > 140
+        band = ndimage.binary_dilation(expected, iterations=1) & ~ndimage.binary_erosion(expected, iterations=1)
+        mismatch = (out_mask.astype(bool) != expected) & ~band
+        assert mismatch.mean() < 0.002, (seed, mismatch.mean())
+        checked += 1
+    assert checked >= 8
+
+
+def test_applied_parameters_are_recorded_within_ranges():
+    pipe = ClassicalPipeline(config={"transforms": [
+        {"name": "rotate", "limit": 15, "p": 1.0}, {"name": "hflip", "p": 1.0}]})
+    _, _, params = pipe.apply(smooth_image(), None, seed=3)
+    ops = [p["op"] for p in params]
+    assert ops == ["Affine", "HorizontalFlip"]
+    assert -15 <= params[0]["rotate"] <= 15 and params[0]["rotate"] != 0
+    json.dumps(params)  # must be JSON-able for the manifest
+
+
+def test_ops_draw_independently():
+    # Two ops with p=0.5 must not always fire together (each op has its own random stream).
+    pipe = ClassicalPipeline(config={"transforms": [{"name": "hflip", "p": 0.5},
+                                                    {"name": "vflip", "p": 0.5}]})
+    fired = [tuple(sorted(p["op"] for p in pipe.apply(smooth_image(), None, s)[2])) for s in range(40)]
+    assert ("HorizontalFlip",) in fired and ("VerticalFlip",) in fired
+
+
+def test_int16_and_float_images_keep_dtype_and_range():
+    rng = np.random.default_rng(0)
+    image = (rng.random((48, 48, 4)) * 3000).astype(np.int16)
+    out, _, _ = ClassicalPipeline(preset="strong").apply(image, None, seed=2)
+    assert out.dtype == np.int16 and out.shape == image.shape
+    assert out.min() >= image.min() and out.max() <= image.max()
+    fimage = rng.random((48, 48, 1)).astype(np.float32) * 10
+    fout, _, _ = ClassicalPipeline().apply(fimage, None, seed=2)
+    assert fout.dtype == np.float32 and np.isfinite(fout).all()
+
+
+def test_config_round_trips():
+    pipe = ClassicalPipeline(preset="strong")
+    twin = ClassicalPipeline.from_config(pipe.get_config())
+    assert twin.get_config() == pipe.get_config()
+    image = smooth_image()
+    assert np.array_equal(pipe.apply(image, None, 5)[0], twin.apply(image, None, 5)[0])
+
+
+def test_geometric_only_drops_intensity_ops():
+    ops = [e["name"] for e in ClassicalPipeline(preset="strong").geometric_only().get_config()["transforms"]]
+    assert ops == ["affine", "hflip", "elastic"]
+
+
+def test_sample_call_records_provenance():
+    sample = Sample(image=smooth_image(), mask=np.zeros((64, 64), np.uint8),
+                    provenance=Provenance(id="case/x"), meta={"k": 1})
+    out = ClassicalPipeline()(sample, seed=11, new_id="case/x_aug1")
+    assert out.provenance.source == "classical" and out.provenance.parent_id == "case/x"
+    assert out.provenance.seed == 11 and "transforms" in out.provenance.params
+    assert out.meta == {"k": 1}
+
+
+def test_preset_files(tmp_path):
+    yaml_file = tmp_path / "p.yaml"
+    yaml_file.write_text("transforms:\n  - name: vflip\n    p: 1.0\n")
+    assert load_config(yaml_file)["transforms"] == [{"name": "vflip", "p": 1.0}]
+    json_file = tmp_path / "p.json"
+    json_file.write_text(json.dumps(DEFAULT_CONFIG))
+    assert load_config(json_file) == ClassicalPipeline().get_config()
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"transforms": [{"name": "twirl"}]}, "unknown transform 'twirl'"),
+    ({"transforms": [{"name": "hflip", "p": 2}]}, "p must be in [0, 1]"),
+    ({"transforms": [{"name": "hflip", "angle": 3}]}, "does not take ['angle']"),
+    ({"transforms": [{"name": "resize"}]}, "needs ['height', 'width']"),
+    ({"steps": []}, "'transforms' list"),
+])
+def test_bad_configs_are_refused(config, message):
+    with pytest.raises(UsageError) as info:
+        ClassicalPipeline(config=config)
+    assert message in str(info.value)
+
+
+def test_bad_preset_file_names_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("transforms: [ {name: hflip, p: 0.5}\n")
+    with pytest.raises(UsageError, match="bad.yaml"):
+        load_config(bad)
+
+
+def test_unknown_preset_name():
+    with pytest.raises(PluginError, match="unknown transform preset 'nope'"):
+        ClassicalPipeline(preset="nope")
