@@ -22,7 +22,9 @@ def detect_format(root: str | Path) -> DatasetFormat:
         raise DataError(root, "input folder does not exist", "check the path given to --in")
     if not root.is_dir():
         raise DataError(root, "input is a file, not a folder", "give the folder that holds the dataset")
-    if not any(p.is_file() for p in root.rglob("*")):
+    from augkit.io.folder2d import walk_visible  # follows symlinked case folders, unlike rglob
+
+    if not any(files for _, _, files in walk_visible(root)):
         raise DataError(root, "input folder is empty", "point --in at a folder of images and masks")
     found = [f for f in _formats().values() if f.detect(root)]
     if not found:

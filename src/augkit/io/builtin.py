@@ -1,8 +1,13 @@
-"""The shipped dataset formats, registered through the ``augkit`` entry-point group."""
+"""The shipped dataset formats, registered through the ``augkit`` entry-point group exactly as a
+third-party plugin's would be."""
 
 from augkit.hookspecs import hookimpl
+from augkit.io.folder2d import Paired2DFormat
+from augkit.io.nifti import BratsFormat, NiftiFormat
 
 
 @hookimpl
 def register_formats(register):
-    pass  # filled in by the format modules
+    register(Paired2DFormat())
+    register(BratsFormat())
+    register(NiftiFormat())

@@ -1,0 +1,349 @@
+"""NIfTI volumes read as axial-slice samples: ``brats`` case folders and generic ``nifti``
+image/label folders.
+
+The unit is the axial slice ``volume[:, :, k]``: sample rows and columns are the volume's first
+and second voxel axes, as stored (no reorientation, so a slice goes back into its file
+unchanged). ``slices="tumour"`` (default) keeps slices whose label is non-zero somewhere;
+``slices="all"`` keeps every slice.
+
+A sample is written back as a one-slice volume (H×W×1) whose affine is the source affine moved
+to slice ``k`` (what ``img.slicer[:, :, k:k+1]`` gives) and whose header is the source header.
+Files are gzip'd with ``mtime=0``, so the same arrays give the same bytes. Real slices are
+written the same way: they are slices, not whole files, so ``meta`` names their volumes under
+``source_volumes`` (not ``source_files``, which would ask for a byte copy).
+Header extensions are not carried over.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from augkit.errors import DataError, UsageError
+from augkit.io.arrays import as_labels, cast_labels, cast_like, check_finite
+from augkit.io.base import Dataset, DatasetFormat, atomic_write_bytes
+from augkit.io.folder2d import (IMAGE_DIRS, MASK_DIRS, folder_pair_names, natural_key,
+                                posix_join, safe_name, safe_relpath, walk_visible)
+from augkit.sample import Provenance, Sample
+
+MODALITIES = ("flair", "t1", "t1ce", "t2")
+SLICE_CHOICES = ("tumour", "all")
+_BRATS_FILE = re.compile(r"^(?P<case>.+)_(?P<kind>flair|t1|t1ce|t2|seg)(?P<ext>\.nii(?:\.gz)?)$",
+                         re.IGNORECASE)
+_NIFTI_FILE = re.compile(r"^(?P<stem>.+?)(?P<ext>\.nii(?:\.gz)?)$", re.IGNORECASE)
+_LOAD_ERRORS = (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError)
+
+
+# ---- shared volume helpers ---------------------------------------------------------------
+def load_volume(path: Path, what: str = "volume") -> tuple[np.ndarray, nib.Nifti1Image]:
+    """Load (header and data, so truncated files fail here) and check for NaN/inf."""
+    try:
+        img = nib.load(path)
+        data = np.asanyarray(img.dataobj)
+    except _LOAD_ERRORS as exc:
+        raise DataError(path, f"cannot read NIfTI {what} ({type(exc).__name__}: {exc})",
+                        "replace it with an intact copy (a truncated download is the usual cause)") from None
+    check_finite(data, path, what)
+    return data, img
+
+
+def _volume_meta(path: Path, img, dtype: np.dtype) -> dict:
+    return {"path": str(path.resolve()), "affine": img.affine.tolist(),
+            "header": bytes(img.header.binaryblock), "dtype": str(dtype)}
+
+
+def select_slices(labels: np.ndarray, slices: str) -> list[int]:
+    if slices == "all":
+        return list(range(labels.shape[2]))
+    return [int(k) for k in np.flatnonzero(labels.reshape(-1, labels.shape[2]).any(axis=0))]
+
+
+def check_slices_option(options: dict[str, Any], fmt: str) -> str:
+    options = {k: v for k, v in options.items() if v is not None}  # None: the default
+    unknown = sorted(set(options) - {"slices"})
+    if unknown:
+        raise UsageError(f"format {fmt!r} takes the read option 'slices' only; received {unknown}")
+    slices = options.get("slices", "tumour")
+    slices = "tumour" if slices == "tumor" else slices
+    if slices not in SLICE_CHOICES:
+        raise UsageError(f"slices must be one of {SLICE_CHOICES}. Received: slices={slices!r}")
+    return slices
+
+
+def slice_affine(affine, k: int) -> np.ndarray:
+    """The affine of ``volume[:, :, k:k+1]``: the source affine after a shift of k voxels."""
+    shift = np.eye(4)
+    shift[2, 3] = k
+    return np.asarray(affine, dtype=float) @ shift
+
+
+def encode_slice(data: np.ndarray, volume: dict | None, k: int) -> bytes:
+    """One-slice NIfTI (``data`` is H×W×1[×C]) with the source volume's header, gzip'd
+    deterministically."""
+    if volume is None:  # a sample made without a source volume: plain header, identity affine
+        header, affine = nib.Nifti1Header(), np.eye(4)
+    else:
+        header = nib.Nifti1Header(binaryblock=volume["header"])
+        affine = slice_affine(volume["affine"], k)
+    header.set_data_dtype(data.dtype)
+    header.set_slope_inter(None, None)  # values are stored as they are in memory
+    img = nib.Nifti1Image(data, affine, header=header)
+    # Nifti1Image drops a qform that differs from the new affine; keep both codes as they were.
+    img.set_qform(affine, code=int(header["qform_code"]) or 1)
+    img.set_sform(affine, code=int(header["sform_code"]) or 1)
+    return gzip.compress(img.to_bytes(), compresslevel=6, mtime=0)
+
+
+def _labels(data: np.ndarray, path: Path) -> np.ndarray:
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim != 3:
+        raise DataError(path, f"label volume has shape {data.shape}; expected a 3D volume",
+                        "give one 3D label volume per case")
+    return as_labels(data, path, "label volume")
+
+
+def _nifti_ext(name: str) -> str:
+    return ".nii.gz" if name.lower().endswith(".nii.gz") else ".nii"
+
+
+def _sample_name(sample: Sample) -> str:
+    return safe_name(sample.id.rsplit("/", 1)[-1])
+
+
+def _check_shape(path: Path, shape: tuple, ref_path: Path, ref_shape: tuple) -> None:
+    if shape != ref_shape:
+        raise DataError(path, f"volume shape {shape} does not match {ref_path.name} shape {ref_shape}",
+                        "give every volume of a case the same grid (resample or re-export them)")
+
+
+# ---- BraTS --------------------------------------------------------------------------------
+class BratsFormat(DatasetFormat):
+    """BraTS case folders: ``<case>/<case>_{flair,t1,t1ce,t2,seg}.nii.gz``.
+
+    The four modalities become channels in the order flair, t1, t1ce, t2 (``meta["channel_names"]``);
+    the seg labels (0/1/2/4) are the mask, kept as they are. Sample id: ``<case>/<case>_z<k:03d>``.
+    """
+
+    name = "brats"
+    priority = 30
+
+    def detect(self, root: Path) -> bool:
+        return any(_BRATS_FILE.match(f) and _BRATS_FILE.match(f)["kind"].lower() in ("flair", "seg")
+                   for _, _, files in walk_visible(root) for f in files)
+
+    def read(self, root: Path, **options: Any) -> Dataset:
+        slices = check_slices_option(options, self.name)
+        root = Path(root)
+        cases = self._cases(root)
+        samples: list[Sample] = []
+        for (folder, case), files in cases:
+            samples.extend(self._read_case(root, folder, case, files, slices))
+        if not samples:
+            raise DataError(root, "no slice has a non-zero label in any seg volume",
+                            "check the seg files, or read every slice with slices='all'")
+        return Dataset(root=root, format=self.name, samples=samples, options={"slices": slices})
+
+    def _cases(self, root: Path) -> list[tuple[tuple[Path, str], dict[str, Path]]]:
+        cases: dict[tuple[Path, str], dict[str, Path]] = {}
+        any_file = False
+        for dirpath, _, files in walk_visible(root):
+            any_file = any_file or bool(files)
+            for f in files:
+                m = _BRATS_FILE.match(f)
+                if m:
+                    kinds = cases.setdefault((dirpath, m["case"]), {})
+                    kind = m["kind"].lower()
+                    if kind in kinds:
+                        raise DataError(dirpath / f, f"case {m['case']} has two {kind} volumes "
+                                        f"({kinds[kind].name} and {f})", "keep one of them")
+                    kinds[kind] = dirpath / f
+        if not any_file:
+            raise DataError(root, "input folder is empty", "point --in at a folder of BraTS case folders")
+        if not cases:
+            raise DataError(root, "no BraTS files (<case>_{flair,t1,t1ce,t2,seg}.nii.gz) found",
+                            "arrange the volumes as BraTS case folders or pass another --format")
+        for (folder, case), kinds in cases.items():
+            missing = [k for k in (*MODALITIES, "seg") if k not in kinds]
+            if missing:
+                ext = _nifti_ext(next(iter(kinds.values())).name)
+                raise DataError(folder / f"{case}_{missing[0]}{ext}",
+                                f"BraTS case {case} has no {', '.join(missing)} volume "
+                                f"(found {', '.join(sorted(kinds))})",
+                                "add the missing volume or remove the incomplete case folder")
+        return sorted(cases.items(), key=lambda kv: natural_key(str(kv[0][0] / kv[0][1])))
+
+    def _read_case(self, root: Path, folder: Path, case: str, files: dict[str, Path],
+                   slices: str) -> list[Sample]:
+        labels, seg_img = load_volume(files["seg"], "seg volume")
+        labels = _labels(labels, files["seg"])
+        volumes = {"seg": _volume_meta(files["seg"], seg_img, seg_img.get_data_dtype())}
+        channels = []
+        for kind in MODALITIES:
+            data, img = load_volume(files[kind], f"{kind} volume")
+            _check_shape(files[kind], data.shape, files["seg"], labels.shape)
+            channels.append(data)
+            volumes[kind] = _volume_meta(files[kind], img, data.dtype)
+        rel_dir = posix_join(*folder.relative_to(root).parts)
+        samples = []
+        for k in select_slices(labels, slices):
+            image = np.stack([c[:, :, k] for c in channels], axis=-1)
+            meta = {"format": self.name, "case": case, "slice": k, "num_slices": labels.shape[2],
+                    "channel_names": list(MODALITIES), "rel_dir": rel_dir,
+                    "source_volumes": volumes}
+            samples.append(Sample(image=image, mask=np.ascontiguousarray(labels[:, :, k]),
+                                  provenance=Provenance(id=f"{case}/{case}_z{k:03d}"), meta=meta))
+        return samples
+
+    def write(self, sample: Sample, out_dir: Path) -> list[str]:
+        """``<sample_name>/<sample_name>_{flair,t1,t1ce,t2,seg}.nii.gz``, each H×W×1, in the
+        folder that held the source case."""
+        out_dir = Path(out_dir)
+        meta = sample.meta if sample.meta.get("format") == self.name else {}
+        name = _sample_name(sample)
+        case_dir = out_dir / safe_relpath(meta.get("rel_dir", "")).parent / name
+        if sample.image.shape[-1] != len(MODALITIES):
+            raise UsageError(f"sample {sample.id!r} has {sample.image.shape[-1]} channels; the BraTS "
+                             f"writer needs {len(MODALITIES)} ({', '.join(MODALITIES)})")
+        volumes, k = meta.get("source_volumes", {}), meta.get("slice", 0)
+        files = []
+        for c, kind in enumerate(MODALITIES):
+            vol = volumes.get(kind)
+            data = cast_like(sample.image[:, :, c], vol["dtype"] if vol else np.int16)
+            files.append((case_dir / f"{name}_{kind}.nii.gz", encode_slice(data[:, :, None], vol, k)))
+        if sample.mask is not None:
+            vol = volumes.get("seg")
+            target = case_dir / f"{name}_seg.nii.gz"
+            mask = cast_labels(sample.mask, vol["dtype"] if vol else np.int16, target)
+            files.append((target, encode_slice(mask[:, :, None], vol, k)))
+        for path, data in files:
+            atomic_write_bytes(path, data)
+        return [p.relative_to(out_dir).as_posix() for p, _ in files]
+
+
+# ---- generic NIfTI ------------------------------------------------------------------------
+_NIFTI_IMAGE_DIRS = (*IMAGE_DIRS, "imagestr")
+_NIFTI_MASK_DIRS = (*MASK_DIRS, "labelstr")
+
+
+class NiftiFormat(DatasetFormat):
+    """Volumes in ``image/x.nii.gz`` + ``label/x.nii.gz`` (or ``imagesTr``/``labelsTr``,
+    ``images``/``labels``...), paired by file name, files directly inside those folders.
+    Images are 3D, or 4D with channels last; labels 3D.
+    Sample id: ``[<folder>/]x_z<k:03d>`` where ``<folder>`` holds the image/label folders."""
+
+    name = "nifti"
+    priority = 20
+
+    def detect(self, root: Path) -> bool:
+        for dirpath, dirnames, _ in walk_visible(root):
+            try:
+                names = folder_pair_names(dirpath, dirnames, _NIFTI_IMAGE_DIRS, _NIFTI_MASK_DIRS)
+            except DataError:
+                continue
+            if names and any(_NIFTI_FILE.match(p.name) for p in (dirpath / names[0]).iterdir()):
+                return True
+        return False
+
+    def read(self, root: Path, **options: Any) -> Dataset:
+        slices = check_slices_option(options, self.name)
+        root = Path(root)
+        pairs = self._pairs(root)
+        samples: list[Sample] = []
+        for pair in pairs:
+            samples.extend(self._read_pair(root, *pair, slices))
+        if not samples:
+            raise DataError(root, "no slice has a non-zero label in any label volume",
+                            "check the label files, or read every slice with slices='all'")
+        return Dataset(root=root, format=self.name, samples=samples, options={"slices": slices})
+
+    def _pairs(self, root: Path) -> list[tuple[Path, Path, Path, tuple[str, str]]]:
+        pairs, any_file = [], False
+        for dirpath, dirnames, files in walk_visible(root):
+            any_file = any_file or bool(files)
+            names = folder_pair_names(dirpath, dirnames, _NIFTI_IMAGE_DIRS, _NIFTI_MASK_DIRS)
+            if not names:
+                continue
+            found = []
+            for role, sub in zip(("image", "label"), names):
+                stems = {}
+                for f in sorted((dirpath / sub).iterdir()):
+                    m = _NIFTI_FILE.match(f.name)
+                    if m and f.is_file() and not f.name.startswith("."):
+                        if m["stem"] in stems:
+                            raise DataError(f, f"this {role} and {stems[m['stem']].name} have the same name",
+                                            "keep one of them")
+                        stems[m["stem"]] = f
+                found.append(stems)
+            images, labels = found
+            for stem, path in images.items():
+                if stem not in labels:
+                    raise DataError(path, "image volume has no label volume",
+                                    f"add {dirpath / names[1] / path.name} or remove the image")
+            for stem, path in labels.items():
+                if stem not in images:
+                    raise DataError(path, "label volume has no image volume",
+                                    f"add {dirpath / names[0] / path.name} or remove the label")
+            pairs.extend((dirpath, images[s], labels[s], names) for s in sorted(images, key=natural_key))
+        if not any_file:
+            raise DataError(root, "input folder is empty", "point --in at a folder with image/ and label/")
+        if not pairs:
+            raise DataError(root, "no image/ + label/ folders of .nii.gz volumes found",
+                            "put volumes in image/x.nii.gz and labels in label/x.nii.gz")
+        return pairs
+
+    def _read_pair(self, root: Path, folder: Path, image_path: Path, label_path: Path,
+                   names: tuple[str, str], slices: str) -> list[Sample]:
+        labels, label_img = load_volume(label_path, "label volume")
+        labels = _labels(labels, label_path)
+        data, img = load_volume(image_path, "image volume")
+        if data.ndim not in (3, 4):
+            raise DataError(image_path, f"image volume has shape {data.shape}; expected 3D or 4D "
+                            "(channels last)", "give 3D volumes, or 4D with channels last")
+        _check_shape(label_path, labels.shape, image_path, data.shape[:3])
+        rel_dir = posix_join(*folder.relative_to(root).parts)
+        stem = _NIFTI_FILE.match(image_path.name)["stem"]
+        volumes = {"image": _volume_meta(image_path, img, data.dtype),
+                   "label": _volume_meta(label_path, label_img, label_img.get_data_dtype())}
+        samples = []
+        for k in select_slices(labels, slices):
+            image = data[:, :, k] if data.ndim == 4 else data[:, :, k, None]
+            meta = {"format": self.name, "case": stem, "slice": k, "num_slices": labels.shape[2],
+                    "rel_dir": rel_dir, "image_dir": names[0], "label_dir": names[1],
+                    "image_ndim": data.ndim, "source_volumes": volumes}
+            samples.append(Sample(image=np.ascontiguousarray(image),
+                                  mask=np.ascontiguousarray(labels[:, :, k]),
+                                  provenance=Provenance(id=posix_join(rel_dir, f"{stem}_z{k:03d}")),
+                                  meta=meta))
+        return samples
+
+    def write(self, sample: Sample, out_dir: Path) -> list[str]:
+        """``<folder>/image/<name>.nii.gz`` + ``<folder>/label/<name>.nii.gz``, one slice each."""
+        out_dir = Path(out_dir)
+        meta = sample.meta if sample.meta.get("format") == self.name else {}
+        name = _sample_name(sample)
+        base = out_dir / safe_relpath(meta.get("rel_dir", ""))
+        volumes, k = meta.get("source_volumes", {}), meta.get("slice", 0)
+        vol = volumes.get("image")
+        image = cast_like(sample.image, vol["dtype"] if vol else sample.image.dtype)
+        # H×W×C → H×W×1×C for a 4D source, H×W×1 for a 3D one
+        image = image[:, :, None, :] if meta.get("image_ndim", 3) == 4 or image.shape[-1] > 1 \
+            else image
+        files = [(base / meta.get("image_dir", "image") / f"{name}.nii.gz", encode_slice(image, vol, k))]
+        if sample.mask is not None:
+            vol = volumes.get("label")
+            target = base / meta.get("label_dir", "label") / f"{name}.nii.gz"
+            mask = cast_labels(sample.mask, vol["dtype"] if vol else np.int16, target)
+            files.append((target, encode_slice(mask[:, :, None], vol, k)))
+        for path, data in files:
+            atomic_write_bytes(path, data)
+        return [p.relative_to(out_dir).as_posix() for p, _ in files]
+
+
+__all__ = ["BratsFormat", "NiftiFormat", "encode_slice", "load_volume", "slice_affine"]
