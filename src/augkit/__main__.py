@@ -1,0 +1,3 @@
+from augkit.cli import cli
+
+cli(prog_name="augkit")

@@ -1,0 +1,272 @@
+"""``expand``: keep the real samples, fill up to N with classical variants and GAN samples.
+
+Every output index i has its own seed derived from (seed, i) and its own parent (real sample
+(i - R) mod R), so any subset of indices can be produced independently: that is what makes a run
+reproducible byte for byte, splittable into shards, and resumable after a kill.
+
+Work goes into a hidden staging folder beside the output; each finished index leaves a small
+row file there. A rerun of the same command skips finished indices; on success the manifest is
+assembled and the staging folder is renamed into place, so a half dataset is never visible.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from augkit.errors import UsageError
+from augkit.generators import Generator
+from augkit.io import Dataset, read_dataset
+from augkit.io.base import atomic_write_bytes
+from augkit.sample import Provenance, Sample
+from augkit.seeding import derive_seed
+from augkit.transforms import ClassicalPipeline
+
+MANIFEST = "manifest.csv"
+MANIFEST_COLUMNS = ["index", "id", "source", "parent_id", "generator", "checkpoint_hash", "seed",
+                    "files", "params"]
+_STATE = ".augkit"  # inside the staging folder: run.json + one row file per finished index
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        try:
+            i, k = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise UsageError(f"--shard must look like i/k (e.g. 0/4). Received: {text!r}") from None
+        if not (k >= 1 and 0 <= i < k):
+            raise UsageError(f"--shard i/k needs 0 <= i < k. Received: {text!r}")
+        return cls(i, k)
+
+    def owns(self, index: int) -> bool:
+        return index % self.count == self.index
+
+
+@dataclass
+class ExpandResult:
+    out_dir: Path
+    num_samples: int
+    counts: dict[str, int]
+    seconds: float
+    resumed: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan_sources(num_real: int, target: int, gan_fraction: float) -> list[str]:
+    """The source of every output index: reals first, then classical and GAN interleaved so
+    that any prefix holds about the asked GAN fraction."""
+    plan = ["real"] * num_real
+    for j in range(target - num_real):
+        is_gan = int((j + 1) * gan_fraction) > int(j * gan_fraction)
+        plan.append("gan" if is_gan else "classical")
+    return plan
+
+
+def _check_paths(in_dir: Path, out_dir: Path, overwrite: bool) -> None:
+    src, dst = in_dir.resolve(), out_dir.resolve()
+    if dst == src or src in dst.parents:
+        raise UsageError(
+            f"{out_dir}: the output folder is inside the input folder {in_dir}; the next read of "
+            "the input would pick the outputs up as real data. Choose an --out outside it."
+        )
+    if dst in src.parents:
+        raise UsageError(f"{out_dir}: the output folder contains the input folder; choose another --out.")
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
+        raise UsageError(
+            f"{out_dir}: the output folder exists and is not empty; choose a new --out or pass "
+            "--overwrite to replace it."
+        )
+
+
+def staging_dir(out_dir: Path) -> Path:
+    return out_dir.parent / f".{out_dir.name}.augkit-partial"
+
+
+def _fingerprint(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _prepare_staging(stage: Path, settings: dict[str, Any]) -> int:
+    """Reuse the staging folder of an interrupted identical run; start clean otherwise."""
+    state = stage / _STATE
+    marker = state / "run.json"
+    fingerprint = _fingerprint(settings)
+    if stage.exists():
+        try:
+            same = json.loads(marker.read_text()).get("fingerprint") == fingerprint
+        except (OSError, ValueError):
+            same = False
+        if same:
+            return len(list((state / "rows").glob("*.json")))
+        if not marker.exists():
+            raise UsageError(
+                f"{stage}: a folder with augkit's staging name exists but was not made by augkit; "
+                "move it away and run again."
+            )
+        shutil.rmtree(stage)  # an interrupted run with other settings: its files are not ours to keep
+    (state / "rows").mkdir(parents=True)
+    atomic_write_bytes(marker, json.dumps({"fingerprint": fingerprint, "settings": settings},
+                                          indent=2, default=str).encode())
+    return 0
+
+
+def _row(index: int, sample: Sample, files: list[str]) -> dict[str, Any]:
+    p = sample.provenance
+    return {
+        "index": index, "id": p.id, "source": p.source, "parent_id": p.parent_id or "",
+        "generator": p.generator or "", "checkpoint_hash": p.checkpoint_hash or "",
+        "seed": "" if p.seed is None else p.seed, "files": ";".join(files),
+        "params": json.dumps(p.params, sort_keys=True, separators=(",", ":")),
+    }
+
+
+def manifest_bytes(rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(sorted(rows, key=lambda r: int(r["index"])))
+    return buf.getvalue().encode()
+
+
+def read_manifest(path: str | Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+class _SampleMaker:
+    """Turns an output index into a Sample: real copy, classical variant or GAN painting."""
+
+    def __init__(self, dataset: Dataset, pipeline: ClassicalPipeline, seed: int,
+                 generator: Generator | None):
+        self.reals = dataset.samples
+        self.pipeline = pipeline
+        self.mask_pipeline = pipeline.geometric_only()
+        self.seed = seed
+        self.generator = generator
+
+    def make(self, index: int, source: str) -> Sample:
+        if source == "real":
+            return self.reals[index]
+        parent = self.reals[(index - len(self.reals)) % len(self.reals)]
+        sample_seed = derive_seed(self.seed, index)
+        if source == "classical":
+            return self.pipeline(parent, seed=sample_seed, new_id=f"{parent.id}_aug{index:05d}")
+        return self._paint(parent, index, sample_seed)
+
+    def _paint(self, parent: Sample, index: int, sample_seed: int) -> Sample:
+        # New masks come from real masks through label-safe geometry; the generator paints the
+        # image for that exact mask, so the pair needs no re-annotation.
+        _, mask, mask_params = self.mask_pipeline.apply(parent.image, parent.mask, sample_seed)
+        painted = next(iter(self.generator.generate(1, seed=sample_seed, conditions=[mask])))
+        if painted.image.shape != parent.image.shape or painted.image.dtype != parent.image.dtype:
+            raise UsageError(
+                f"generator {self.generator.name!r} returned an image of shape {painted.image.shape} "
+                f"{painted.image.dtype} for a dataset of {parent.image.shape} {parent.image.dtype}; "
+                "train it on this dataset (augkit train --in ...)."
+            )
+        prov = Provenance(
+            id=f"{parent.id}_gan{index:05d}", source="gan", parent_id=parent.id,
+            generator=self.generator.name, checkpoint_hash=self.generator.checkpoint_hash,
+            seed=sample_seed, params={"mask_transforms": mask_params},
+        )
+        return parent.derive(image=painted.image, mask=mask, provenance=prov)
+
+
+def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 0,
+           format: str | None = None, read_options: dict[str, Any] | None = None,
+           pipeline: ClassicalPipeline | None = None, generator: Generator | None = None,
+           gan_fraction: float = 0.5, shard: Shard | None = None, overwrite: bool = False,
+           progress: bool = True, dataset: Dataset | None = None) -> ExpandResult:
+    """Grow the dataset in ``in_dir`` to ``target`` samples written to ``out_dir``.
+
+    The real samples are kept as they are; the rest are classical variants of real samples,
+    and with a ``generator`` a ``gan_fraction`` of them are GAN-painted.
+    """
+    start = time.perf_counter()
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    shard = shard or Shard(0, 1)
+    _check_paths(in_dir, out_dir, overwrite)
+    if not 0.0 <= gan_fraction <= 1.0:
+        raise UsageError(f"--gan-fraction must be in [0, 1]. Received: {gan_fraction}")
+    if dataset is None:
+        dataset = read_dataset(in_dir, format=format, **(read_options or {}))
+    if target < len(dataset):
+        raise UsageError(
+            f"--to {target} is smaller than the {len(dataset)} real samples in {in_dir}; "
+            f"augkit keeps every real sample, so ask for at least --to {len(dataset)}."
+        )
+    if generator is not None and dataset.samples[0].mask is not None and \
+            "segmentation" not in generator.tasks:
+        raise UsageError(f"generator {generator.name!r} cannot make segmentation pairs; use pix2pix.")
+    pipeline = pipeline or ClassicalPipeline()
+    plan = plan_sources(len(dataset), target, gan_fraction if generator is not None else 0.0)
+    fmt_writer = _writer_for(dataset)
+
+    settings = {
+        "input": str(in_dir.resolve()), "format": dataset.format, "options": dataset.options,
+        "target": target, "seed": seed, "transforms": pipeline.get_config(), "shard": [shard.index, shard.count],
+        "generator": None if generator is None else [generator.name, generator.checkpoint_hash],
+        "gan_fraction": gan_fraction,
+    }
+    stage = staging_dir(out_dir)
+    stage.parent.mkdir(parents=True, exist_ok=True)
+    resumed = _prepare_staging(stage, settings)
+    rows_dir = stage / _STATE / "rows"
+
+    maker = _SampleMaker(dataset, pipeline, seed, generator)
+    todo = [i for i in range(target) if shard.owns(i) and not (rows_dir / f"{i:07d}.json").exists()]
+    bar = _progress(total=sum(1 for i in range(target) if shard.owns(i)), initial=resumed,
+                    enabled=progress)
+    try:
+        for index in todo:
+            sample = maker.make(index, plan[index])
+            files = fmt_writer(sample, stage)
+            # The row file is written last: its presence is what marks the index as done.
+            atomic_write_bytes(rows_dir / f"{index:07d}.json",
+                               json.dumps(_row(index, sample, files)).encode())
+            bar.update(1)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"augkit: interrupted; finished work is kept in {stage}. Run the same command "
+              "again to resume.", file=sys.stderr)
+        raise
+    bar.close()
+
+    rows = [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"))]
+    atomic_write_bytes(stage / MANIFEST, manifest_bytes(rows))
+    shutil.rmtree(stage / _STATE)
+    for leftover in stage.rglob(".tmp-*"):  # half-written files of a killed earlier attempt
+        leftover.unlink()
+    if out_dir.exists():
+        shutil.rmtree(out_dir) if out_dir.is_dir() else out_dir.unlink()
+    os.replace(stage, out_dir)
+    counts = dict(Counter(r["source"] for r in rows))
+    return ExpandResult(out_dir, len(rows), counts, time.perf_counter() - start, resumed, rows)
+
+
+def _writer_for(dataset: Dataset):
+    from augkit.io import get_format
+
+    return get_format(dataset.format).write
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="sample", disable=not enabled,
+                desc="expand", file=sys.stderr, dynamic_ncols=True)
