@@ -18,7 +18,6 @@ import numpy as np
 
 from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
-from augkit.seeding import derive_seed
 
 # Each entry: config name -> (builder(params) -> albumentations transform, defaults, geometric?)
 _BORDER = dict(border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0)
@@ -207,12 +206,12 @@ class ClassicalPipeline:
         return out_image, out_mask, _applied_params(result["applied_transforms"])
 
     def _seed(self, seed: int) -> None:
-        # Compose.set_random_seed hands every transform the same seed, which makes their draws
-        # move together (a flip at p=0.5 would always come with brightness at p=0.5). Each op
-        # gets its own stream derived from (seed, position) instead.
-        self._compose.set_random_seed(seed)
-        for position, op in enumerate(self._compose.transforms):
-            op.set_random_seed(derive_seed(seed, position))
+        # Compose.set_random_seed hands every op the same seed, which makes their draws move
+        # together (a flip at p=0.5 would always come with brightness at p=0.5). Each op gets
+        # its own stream from one SeedSequence instead. The Compose itself draws nothing at p=1.
+        states = np.random.SeedSequence(seed).generate_state(len(self._compose.transforms))
+        for op, op_seed in zip(self._compose.transforms, states):
+            op.set_random_seed(int(op_seed))
 
     def __call__(self, sample: Sample, *, seed: int, new_id: str) -> Sample:
         image, mask, params = self.apply(sample.image, sample.mask, seed)
