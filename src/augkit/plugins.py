@@ -138,8 +138,8 @@ def collect(pm: pluggy.PluginManager | None = None) -> Registry:
         "presets": pm.hook.register_transform_presets,
     }
     for kind, hook in hooks.items():
-        # pluggy calls impls last-registered-first; reverse so built-ins come first.
-        for impl in reversed(hook.get_hookimpls()):
+        # get_hookimpls() is in registration order: built-ins (loaded first) claim names first.
+        for impl in hook.get_hookimpls():
             impl.function(make_register(kind, _plugin_name(pm, impl)))
     return reg
 

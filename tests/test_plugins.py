@@ -1,0 +1,127 @@
+"""The plugin host: entry-point discovery (with a fake installed distribution), failures
+reported by name, duplicate and wrong-type registrations refused."""
+
+import sys
+import textwrap
+
+import pytest
+
+from augkit import plugins
+from augkit.errors import PluginError
+from augkit.hookspecs import hookimpl
+
+FAKE_PLUGIN = '''
+from augkit.generators import Generator
+from augkit.hookspecs import hookimpl
+
+
+class EchoGenerator(Generator):
+    name = "echo"
+    tasks = frozenset({"unconditional"})
+
+    def get_config(self):
+        return {}
+
+    def fit(self, train_samples, **kwargs):
+        return {}
+
+    def generate(self, num_samples, *, seed, conditions=None, batch_size=16):
+        return iter(())
+
+    def save(self, directory):
+        pass
+
+    @classmethod
+    def load(cls, directory):
+        return cls()
+
+    @property
+    def checkpoint_hash(self):
+        return "0"
+
+
+@hookimpl
+def register_generators(register):
+    register(EchoGenerator)
+
+
+@hookimpl
+def register_transform_presets(register):
+    register("echo-preset", {"transforms": [{"name": "hflip", "p": 1.0}]})
+'''
+
+
+@pytest.fixture
+def fake_distribution(tmp_path, monkeypatch):
+    """An installed distribution on sys.path with two entry points: one good, one broken."""
+    (tmp_path / "augkit_echo.py").write_text(FAKE_PLUGIN)
+    (tmp_path / "augkit_broken.py").write_text("raise ImportError('needs libfoo')\n")
+    info = tmp_path / "augkit_echo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: augkit-echo\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent("""
+        [augkit]
+        echo = augkit_echo
+        broken = augkit_broken
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield
+    for name in ("augkit_echo", "augkit_broken"):
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def pm():
+    return plugins._new_manager()
+
+
+def test_third_party_plugin_loads_from_a_distribution(fake_distribution, pm):
+    failures = plugins.load_entry_points(pm)
+    reg = plugins.collect(pm)
+    assert "echo" in reg.generators and reg.origin[("generators", "echo")] == "echo"
+    assert "echo-preset" in reg.presets
+    # built-ins came through the same group
+    assert {"paired2d", "brats", "nifti"} <= set(reg.formats)
+    assert reg.origin[("formats", "paired2d")] == "formats"
+    # the broken one is reported by name, the rest still work
+    assert [f.name for f in failures] == ["broken"]
+    assert "needs libfoo" in failures[0].error
+
+
+def test_duplicate_names_are_refused_naming_both_plugins(pm):
+    class Dup:
+        @hookimpl
+        def register_transform_presets(self, register):
+            register("seed", {"transforms": []})
+
+    plugins.load_entry_points(pm)
+    pm.register(Dup(), name="dup-plugin")
+    with pytest.raises(PluginError, match="'dup-plugin' registered preset 'seed', already registered by plugin 'presets'"):
+        plugins.collect(pm)
+
+
+def test_wrong_types_are_refused(pm):
+    class Bad:
+        @hookimpl
+        def register_generators(self, register):
+            register(object)
+
+    pm.register(Bad(), name="bad-plugin")
+    with pytest.raises(PluginError, match="'bad-plugin' registered .* expected a subclass of Generator"):
+        plugins.collect(pm)
+
+
+def test_misspelled_hook_fails_loudly(pm):
+    class Typo:
+        @hookimpl
+        def register_generator(self, register):  # missing "s"
+            pass
+
+    pm.register(Typo(), name="typo")
+    with pytest.raises(Exception, match="register_generator"):
+        pm.check_pending()
+
+
+def test_unknown_names_list_what_is_loaded():
+    with pytest.raises(PluginError, match="unknown format 'dicom'; known formats: brats, nifti, paired2d"):
+        plugins.get_format("dicom")
