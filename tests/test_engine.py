@@ -134,3 +134,59 @@ def test_plan_mixes_sources_at_the_asked_fraction():
     assert plan[:30] == ["real"] * 30
     assert plan.count("gan") == 108 and plan.count("classical") == 162
     assert abs(plan[30:130].count("gan") - 40) <= 1  # any prefix is mixed, not gan-last
+
+
+class PaintingGenerator:
+    """A stand-in segmentation generator for engine tests: paints either a fixed real image
+    (a memorising GAN) or seeded noise (a GAN that copies nothing)."""
+
+    name = "stand-in"
+    tasks = frozenset({"segmentation"})
+    checkpoint_hash = "abc123"
+
+    def __init__(self, memorised=None):
+        self.memorised = memorised
+
+    def generate(self, num_samples, *, seed, conditions=None, batch_size=16):
+        from augkit.sample import Provenance, Sample
+
+        for mask in conditions[:num_samples]:
+            if self.memorised is not None:
+                image = self.memorised.copy()
+            else:
+                rng = np.random.default_rng(seed)
+                image = rng.integers(0, 255, (*mask.shape, 3)).astype(np.uint8)
+            yield Sample(image=image, mask=mask, provenance=Provenance(id="g", source="gan"))
+
+
+def test_gan_path_paints_real_masks_and_records_the_mix(demo_dir, tmp_path):
+    real = read_dataset(demo_dir)
+    result = expand(demo_dir, 28, tmp_path / "out", seed=0, generator=PaintingGenerator(),
+                    gan_fraction=0.5, progress=False)
+    assert result.counts == {"real": 8, "classical": 10, "gan": 10}
+    rows = read_manifest(tmp_path / "out" / "manifest.csv")
+    gan_rows = [r for r in rows if r["source"] == "gan"]
+    assert all(r["generator"] == "stand-in" and r["checkpoint_hash"] == "abc123" for r in gan_rows)
+    real_masks = {s.id: s.mask for s in real}
+    back = {s.id: s for s in read_dataset(tmp_path / "out")}
+    for row in gan_rows:
+        mask = back[row["id"]].mask
+        parent = real_masks[row["parent_id"]]
+        # exact labels and the same tumour size up to the geometric transform's scale
+        assert set(np.unique(mask)) <= {0, 255}
+        assert 0.6 < (mask > 0).sum() / max((parent > 0).sum(), 1) < 1.6
+
+
+def test_near_copies_are_repainted_then_dropped_and_listed(demo_dir, tmp_path):
+    real = read_dataset(demo_dir)
+    memorising = PaintingGenerator(memorised=real[3].image)
+    result = expand(demo_dir, 12, tmp_path / "copies", seed=0, generator=memorising, gan_fraction=1.0,
+                    progress=False, drop_near_copies=0.95)
+    assert result.dropped == 4 and result.num_samples == 8 and result.near_copies == 16
+    events = read_manifest(tmp_path / "copies" / "near_copies.csv")
+    assert {e["nearest_real_id"] for e in events} == {real[3].id}
+    assert [e["outcome"] for e in events[:4]] == ["regenerated"] * 3 + ["dropped"]
+    honest = expand(demo_dir, 12, tmp_path / "noise", seed=0, generator=PaintingGenerator(),
+                    gan_fraction=1.0, progress=False, drop_near_copies=0.95)
+    assert honest.dropped == 0 and honest.num_samples == 12 and honest.near_copies == 0
+    assert read_manifest(tmp_path / "noise" / "near_copies.csv") == []

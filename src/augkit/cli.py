@@ -57,11 +57,15 @@ def cli():
 @click.option("--gan-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="Share of the added samples painted by the generator.")
 @click.option("--shard", default=None, help="Produce only part i of k (e.g. 0/4); union of parts = full run.")
+@click.option("--drop-near-copies", type=click.FloatRange(0, 1), is_flag=False, flag_value=0.95,
+              default=None, metavar="[THRESHOLD]",
+              help="Repaint GAN samples whose NCC with a real image is >= THRESHOLD (0.95 if no "
+                   "value), dropping them after 4 tries; listed in near_copies.csv.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @domain_errors
 def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator_name, model_dir,
-           gan_fraction, shard, overwrite, quiet):
+           gan_fraction, shard, drop_near_copies, overwrite, quiet):
     """Expand the dataset in --in to --to samples: the real ones plus classical variants (and
     GAN samples with --generator), in the input's format, with a manifest.csv of provenance."""
     from augkit.api import expand_folder
@@ -69,11 +73,14 @@ def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator
     result = expand_folder(
         in_dir, target, out_dir, seed=seed, format=format_name, preset=preset, slices=slices,
         generator=generator_name, model_dir=model_dir, gan_fraction=gan_fraction, shard=shard,
-        overwrite=overwrite, progress=not quiet,
+        overwrite=overwrite, progress=not quiet, drop_near_copies=drop_near_copies,
     )
     mix = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     click.echo(f"wrote {result.num_samples} samples ({mix}) to {result.out_dir} "
                f"in {result.seconds:.1f} s")
+    if result.near_copies:
+        click.echo(f"{result.near_copies} GAN attempts were near-copies of real images; "
+                   f"{result.dropped} indices dropped (see near_copies.csv)")
 
 
 @cli.command()
@@ -103,6 +110,37 @@ def demo(out_dir, cases, size, seed, overwrite):
 
     path = write_demo(out_dir, num_cases=cases, size=size, seed=seed, overwrite=overwrite)
     click.echo(f"wrote {cases} demo cases to {path}")
+
+
+@cli.command()
+@click.option("--in", "in_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder of real training samples.")
+@click.option("--generator", "generator_name", required=True, help="Generator plugin name (see `augkit plugins`).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Model folder to write (checkpoints go to OUT/checkpoints).")
+@click.option("--profile", default=None, help="Size profile: cpu (default), paper, tiny.")
+@click.option("--epochs", default=None, type=click.IntRange(min=1), help="Total epochs (profile default).")
+@click.option("--val", "val_dir", default=None, type=click.Path(path_type=Path),
+              help="Validation folder: best weights are kept by validation loss.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--format", "format_name", default=None)
+@click.option("--slices", type=click.Choice(["tumour", "all"]), default=None)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override one profile setting (repeatable), e.g. --set l1_weight=50.")
+@click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
+@click.option("--quiet", is_flag=True)
+@domain_errors
+def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, format_name, slices,
+          overrides, overwrite, quiet):
+    """Train a generator on real samples and save it. Rerun after an interruption to resume
+    from the last checkpoint."""
+    from augkit.api import _parse_overrides, train_generator
+
+    model = train_generator(in_dir, generator_name, out_dir, profile=profile, epochs=epochs,
+                            val_dir=val_dir, seed=seed, format=format_name, slices=slices,
+                            overrides=_parse_overrides(overrides), overwrite=overwrite,
+                            progress=not quiet)
+    click.echo(f"trained {generator_name} ({model.checkpoint_hash}) saved to {out_dir}")
 
 
 @cli.command()

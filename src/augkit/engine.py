@@ -35,6 +35,8 @@ from augkit.transforms import ClassicalPipeline
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ["index", "id", "source", "parent_id", "generator", "checkpoint_hash", "seed",
                     "files", "params"]
+NEAR_COPIES = "near_copies.csv"
+MAX_NEAR_COPY_ATTEMPTS = 4
 _STATE = ".augkit"  # inside the staging folder: run.json + one row file per finished index
 
 
@@ -65,6 +67,8 @@ class ExpandResult:
     seconds: float
     resumed: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
+    near_copies: int = 0  # GAN attempts that were too close to a real image
+    dropped: int = 0  # indices left out after every attempt was a near-copy
 
 
 def plan_sources(num_real: int, target: int, gan_fraction: float) -> list[str]:
@@ -135,12 +139,19 @@ def _row(index: int, sample: Sample, files: list[str]) -> dict[str, Any]:
     }
 
 
-def manifest_bytes(rows: list[dict[str, Any]]) -> bytes:
+NEAR_COPY_COLUMNS = ["index", "id", "attempt", "seed", "nearest_real_id", "ncc", "outcome"]
+
+
+def _csv_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(sorted(rows, key=lambda r: int(r["index"])))
     return buf.getvalue().encode()
+
+
+def manifest_bytes(rows: list[dict[str, Any]]) -> bytes:
+    return _csv_bytes(rows, MANIFEST_COLUMNS)
 
 
 def read_manifest(path: str | Path) -> list[dict[str, str]]:
@@ -152,21 +163,50 @@ class _SampleMaker:
     """Turns an output index into a Sample: real copy, classical variant or GAN painting."""
 
     def __init__(self, dataset: Dataset, pipeline: ClassicalPipeline, seed: int,
-                 generator: Generator | None):
+                 generator: Generator | None, near_copy_threshold: float | None = None):
         self.reals = dataset.samples
         self.pipeline = pipeline
         self.mask_pipeline = pipeline.geometric_only()
         self.seed = seed
         self.generator = generator
+        self.near_copy_threshold = near_copy_threshold
+        self._real_z = None
+        if generator is not None and near_copy_threshold is not None:
+            from augkit.evaluate.features import thumbnails, zscore_flat
 
-    def make(self, index: int, source: str) -> Sample:
+            self._real_z = zscore_flat(thumbnails(self.reals))
+
+    def make(self, index: int, source: str) -> tuple[Sample | None, list[dict[str, Any]]]:
+        """The sample for ``index`` (None when every GAN attempt was a near-copy) and the
+        near-copy events met on the way."""
         if source == "real":
-            return self.reals[index]
+            return self.reals[index], []
         parent = self.reals[(index - len(self.reals)) % len(self.reals)]
         sample_seed = derive_seed(self.seed, index)
         if source == "classical":
-            return self.pipeline(parent, seed=sample_seed, new_id=f"{parent.id}_aug{index:05d}")
-        return self._paint(parent, index, sample_seed)
+            return self.pipeline(parent, seed=sample_seed, new_id=f"{parent.id}_aug{index:05d}"), []
+        events = []
+        for attempt in range(MAX_NEAR_COPY_ATTEMPTS):
+            attempt_seed = sample_seed if attempt == 0 else derive_seed(self.seed, index, attempt)
+            sample = self._paint(parent, index, attempt_seed)
+            near = self._nearest_real(sample)
+            if near is None or near[1] < self.near_copy_threshold:
+                if attempt:
+                    sample.provenance.params["near_copy_retries"] = attempt
+                return sample, events
+            events.append({"index": index, "id": sample.id, "attempt": attempt, "seed": attempt_seed,
+                           "nearest_real_id": near[0], "ncc": round(near[1], 5),
+                           "outcome": "dropped" if attempt == MAX_NEAR_COPY_ATTEMPTS - 1 else "regenerated"})
+        return None, events
+
+    def _nearest_real(self, sample: Sample) -> tuple[str, float] | None:
+        if self._real_z is None:
+            return None
+        from augkit.evaluate.features import thumbnails, zscore_flat
+
+        sims = zscore_flat(thumbnails([sample])) @ self._real_z.T
+        best = int(sims.argmax())
+        return self.reals[best].id, float(sims[0, best])
 
     def _paint(self, parent: Sample, index: int, sample_seed: int) -> Sample:
         # New masks come from real masks through label-safe geometry; the generator paints the
@@ -191,11 +231,15 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
            format: str | None = None, read_options: dict[str, Any] | None = None,
            pipeline: ClassicalPipeline | None = None, generator: Generator | None = None,
            gan_fraction: float = 0.5, shard: Shard | None = None, overwrite: bool = False,
-           progress: bool = True, dataset: Dataset | None = None) -> ExpandResult:
+           progress: bool = True, dataset: Dataset | None = None,
+           drop_near_copies: float | None = None) -> ExpandResult:
     """Grow the dataset in ``in_dir`` to ``target`` samples written to ``out_dir``.
 
     The real samples are kept as they are; the rest are classical variants of real samples,
-    and with a ``generator`` a ``gan_fraction`` of them are GAN-painted.
+    and with a ``generator`` a ``gan_fraction`` of them are GAN-painted. With
+    ``drop_near_copies`` (an NCC threshold, e.g. 0.95) a GAN sample that close to a real image
+    is painted again from a fresh mask; after a few failed attempts that index is dropped. Both
+    are listed in ``near_copies.csv``.
     """
     start = time.perf_counter()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -221,24 +265,25 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         "input": str(in_dir.resolve()), "format": dataset.format, "options": dataset.options,
         "target": target, "seed": seed, "transforms": pipeline.get_config(), "shard": [shard.index, shard.count],
         "generator": None if generator is None else [generator.name, generator.checkpoint_hash],
-        "gan_fraction": gan_fraction,
+        "gan_fraction": gan_fraction, "drop_near_copies": drop_near_copies,
     }
     stage = staging_dir(out_dir)
     stage.parent.mkdir(parents=True, exist_ok=True)
     resumed = _prepare_staging(stage, settings)
     rows_dir = stage / _STATE / "rows"
 
-    maker = _SampleMaker(dataset, pipeline, seed, generator)
+    maker = _SampleMaker(dataset, pipeline, seed, generator, drop_near_copies)
     todo = [i for i in range(target) if shard.owns(i) and not (rows_dir / f"{i:07d}.json").exists()]
     bar = _progress(total=sum(1 for i in range(target) if shard.owns(i)), initial=resumed,
                     enabled=progress)
     try:
         for index in todo:
-            sample = maker.make(index, plan[index])
-            files = fmt_writer(sample, stage)
+            sample, events = maker.make(index, plan[index])
+            row = {"index": index, "dropped": True} if sample is None \
+                else _row(index, sample, fmt_writer(sample, stage))
+            row["near_copy_events"] = events
             # The row file is written last: its presence is what marks the index as done.
-            atomic_write_bytes(rows_dir / f"{index:07d}.json",
-                               json.dumps(_row(index, sample, files)).encode())
+            atomic_write_bytes(rows_dir / f"{index:07d}.json", json.dumps(row).encode())
             bar.update(1)
     except KeyboardInterrupt:
         bar.close()
@@ -247,8 +292,12 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         raise
     bar.close()
 
-    rows = [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"))]
+    events = [e for r in records for e in r.pop("near_copy_events")]
+    rows = [r for r in records if not r.get("dropped")]
     atomic_write_bytes(stage / MANIFEST, manifest_bytes(rows))
+    if drop_near_copies is not None:
+        atomic_write_bytes(stage / NEAR_COPIES, _csv_bytes(events, NEAR_COPY_COLUMNS))
     shutil.rmtree(stage / _STATE)
     for leftover in stage.rglob(".tmp-*"):  # half-written files of a killed earlier attempt
         leftover.unlink()
@@ -256,7 +305,9 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         shutil.rmtree(out_dir) if out_dir.is_dir() else out_dir.unlink()
     os.replace(stage, out_dir)
     counts = dict(Counter(r["source"] for r in rows))
-    return ExpandResult(out_dir, len(rows), counts, time.perf_counter() - start, resumed, rows)
+    dropped = sum(1 for r in records if r.get("dropped"))
+    return ExpandResult(out_dir, len(rows), counts, time.perf_counter() - start, resumed, rows,
+                        near_copies=len(events), dropped=dropped)
 
 
 def _writer_for(dataset: Dataset):
