@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 def plain_loop(samples, n: int) -> float:
     """What a hand-written notebook does: one Compose, called on every image."""
     compose = A.Compose([
-        A.Affine(rotate=(-20, 20), translate_percent=(-0.1, 0.1), scale=(0.9, 1.1), p=0.9,
+        A.Affine(rotate=(-20, 20), translate_percent=(-0.1, 0.1), scale=(0.9, 1.1), p=1.0,
                  border_mode=cv2.BORDER_CONSTANT),
         A.HorizontalFlip(p=0.5),
         A.RandomBrightnessContrast(brightness_limit=(-0.15, 0.15), contrast_limit=(0, 0), p=0.5),

@@ -148,3 +148,21 @@ def test_corrupt_gz_written_raw(tmp_path, tmp_dataset):
     src = tmp_dataset({"image/v.nii.gz": blob[: len(blob) // 2], "label/v.nii.gz": np.zeros((8, 8, 4), np.uint8)})
     out = tmp_path / "out"
     assert_refused(run("expand", "--in", src, "--to", 5, "--out", out), out, "v.nii.gz")
+
+
+def test_evaluate_an_expand_output_leaves_its_real_samples_out(tmp_path):
+    demo = tmp_path / "demo"
+    run("demo", demo, "--cases", 6, "--size", 48)
+    out = tmp_path / "x"
+    run("expand", "--in", demo, "--to", 14, "--out", out, "--quiet")
+    result = run("evaluate", "--real", demo, "--synthetic", out, "--out", tmp_path / "report")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["num_real"] == 6 and metrics["num_synthetic"] == 8
+    assert (tmp_path / "report" / "report.html").exists()
+    assert '"near_copies": 0' in result.output
+
+
+def test_generate_refuses_a_folder_without_a_model(tmp_path):
+    result = run("generate", "--model", tmp_path, "--n", 5, "--out", tmp_path / "g")
+    assert result.exit_code == 2 and "config.json missing" in result.stderr

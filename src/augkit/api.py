@@ -3,6 +3,7 @@ works with. The CLI calls these; scripts may too."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,95 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
               seed=seed, checkpoint_dir=checkpoints, progress=progress)
     model.save(out_dir)
     return model
+
+
+def mask_conditions(real_dir: str | Path, seed: int, *, format: str | None = None,
+                    slices: str | None = None):
+    """index -> a new mask: the real masks in turn, each through a seeded label-safe geometric
+    transform, the same way ``expand`` makes masks for a segmentation generator."""
+    from augkit.io import read_dataset
+    from augkit.seeding import derive_seed
+
+    reals = read_dataset(real_dir, format=format, **({"slices": slices} if slices else {})).samples
+    if any(s.mask is None for s in reals):
+        raise UsageError(f"{real_dir}: --conditions needs a segmentation dataset (images with masks).")
+    geometry = ClassicalPipeline().geometric_only()
+
+    def condition(index: int):
+        parent = reals[index % len(reals)]
+        return geometry.apply(parent.image, parent.mask, derive_seed(seed, index))[1]
+
+    return condition
+
+
+def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path, *, seed: int = 0,
+                    conditions_dir: str | Path | None = None, shard_size: int = 10_000,
+                    batch_size: int = 256, shards: list[int] | None = None, progress: bool = True):
+    """Generate ``num_samples`` from a saved model into shard folders (``augkit.bulk``)."""
+    from augkit.bulk import generate_shards
+
+    model = load_model(model_dir)
+    conditions = None
+    if "segmentation" in model.tasks:
+        if conditions_dir is None:
+            raise UsageError(f"{model.name} paints images for masks; pass --conditions DIR with real "
+                             "masks (e.g. the training folder).")
+        conditions = mask_conditions(conditions_dir, seed)
+    return generate_shards(model, num_samples, out_dir, seed=seed, shard_size=shard_size,
+                           batch_size=batch_size, conditions=conditions, progress=progress,
+                           shards=shards)
+
+
+def _synthetic_part(path: Path):
+    """An ``expand`` output holds real samples too: only its non-real ones are synthetic."""
+    from augkit.io import read_dataset
+
+    if (path / "manifest.csv").exists():
+        from augkit.sampler import split_expanded
+
+        return split_expanded(path)[1]
+    return read_dataset(path).samples
+
+
+def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: str | Path, *,
+                     target: str | None = None, near_copy_threshold: float | None = None,
+                     seed: int = 0, table_only: bool = False) -> dict[str, Any]:
+    """Compare a synthetic folder with a real one. Images are compared when both hold images;
+    patient tables too when both samples carry feature rows. Reports land in ``out_dir``."""
+    import pandas as pd
+
+    from augkit.io import read_dataset
+
+    real = read_dataset(real_dir).samples
+    synthetic = _synthetic_part(Path(synthetic_dir))
+    if not synthetic:
+        raise UsageError(f"{synthetic_dir}: holds no synthetic samples to evaluate.")
+    out_dir = Path(out_dir)
+    results: dict[str, Any] = {}
+    has_tables = all(s.features for s in real) and all(s.features for s in synthetic)
+    if has_tables:
+        from augkit.evaluate.tabular import evaluate_tables
+
+        real_df = _patient_table(real)
+        synth_df = pd.DataFrame([s.features for s in synthetic])
+        results["table"] = evaluate_tables(real_df, synth_df, out_dir / "table" if not table_only else out_dir,
+                                           target=target, seed=seed)
+    if not table_only:
+        from augkit.evaluate import evaluate_images
+
+        results["images"] = evaluate_images(real, synthetic, out_dir / "images" if has_tables else out_dir,
+                                            near_copy_threshold=near_copy_threshold, seed=seed)
+    return results
+
+
+def _patient_table(samples):
+    """One row per patient: several real slices of a patient share one table row."""
+    import pandas as pd
+
+    rows, seen = [], set()
+    for s in samples:
+        key = json.dumps(s.features, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            rows.append(s.features)
+    return pd.DataFrame(rows)

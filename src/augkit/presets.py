@@ -9,7 +9,7 @@ PRESETS = {
     # Geometry only: for data whose intensities must not change (quantitative maps).
     "geometric": {"transforms": [
         {"name": "affine", "rotate_range": [-15, 15], "shift_range": [-0.08, 0.08],
-         "scale_range": [0.95, 1.05], "p": 0.9},
+         "scale_range": [0.95, 1.05], "p": 1.0},
         {"name": "hflip", "p": 0.5},
     ]},
     # Everything on: the seeds' set plus contrast, gamma, elastic and noise.
