@@ -1,0 +1,17 @@
+"""Evaluation of synthetic data: image fidelity, diversity and memorisation (``evaluate_images``,
+``find_near_copies``) and segmentation metrics (``segmentation_scores``)."""
+
+from augkit.evaluate.privacy import DEFAULT_NEAR_COPY_THRESHOLD, find_near_copies
+from augkit.evaluate.report import evaluate_images
+from augkit.evaluate.segmentation import accuracy, dice, dice_per_class, mean_iou, segmentation_scores
+
+__all__ = [
+    "DEFAULT_NEAR_COPY_THRESHOLD",
+    "accuracy",
+    "dice",
+    "dice_per_class",
+    "evaluate_images",
+    "find_near_copies",
+    "mean_iou",
+    "segmentation_scores",
+]
