@@ -1,0 +1,159 @@
+"""Between Samples and network tensors: label maps become one-hot maps at the profile size
+(nearest), images become [-1, 1] per channel (and back, in their own dtype and size)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from skimage.transform import resize
+
+from augkit.errors import DataError, UsageError
+from augkit.sample import Sample
+
+MIN_TRAIN_SAMPLES = 2
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What the model learnt from the training data and needs again to generate."""
+
+    label_values: tuple[int, ...]  # one-hot channel k stands for mask value label_values[k]
+    num_channels: int
+    dtype: str
+    low: tuple[float, ...]  # per channel: low → -1, high → +1
+    high: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DataSpec":
+        return cls(tuple(int(v) for v in d["label_values"]), int(d["num_channels"]), str(d["dtype"]),
+                   tuple(float(v) for v in d["low"]), tuple(float(v) for v in d["high"]))
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[Sample]) -> "DataSpec":
+        """uint8 images map exactly (x / 127.5 - 1); other dtypes by a robust per-channel range
+        (low = 0 for non-negative data, else the 0.5th percentile; high = 99.5th percentile of
+        the values above low), so a few hot voxels do not squash the rest."""
+        first = samples[0].image
+        dtype = np.dtype(first.dtype)
+        labels = np.unique(np.concatenate([np.unique(s.mask) for s in samples]))
+        if dtype == np.uint8:
+            low, high = (0.0,) * first.shape[-1], (255.0,) * first.shape[-1]
+        else:
+            stacked = np.concatenate([s.image.reshape(-1, first.shape[-1]) for s in samples])
+            low_l, high_l = [], []
+            for c in range(first.shape[-1]):
+                v = stacked[:, c].astype(np.float64)
+                lo = 0.0 if v.min() >= 0 else float(np.percentile(v, 0.5))
+                above = v[v > lo]
+                hi = float(np.percentile(above, 99.5)) if above.size else lo + 1.0
+                low_l.append(lo)
+                high_l.append(hi if hi > lo else lo + 1.0)
+            low, high = tuple(low_l), tuple(high_l)
+        return cls(tuple(int(v) for v in labels), int(first.shape[-1]), dtype.name, low, high)
+
+    # -- images
+    def to_unit(self, image: np.ndarray) -> np.ndarray:
+        low, high = np.asarray(self.low, np.float32), np.asarray(self.high, np.float32)
+        x = (image.astype(np.float32) - low) / (high - low) * 2.0 - 1.0
+        return np.clip(x, -1.0, 1.0)
+
+    def from_unit(self, x: np.ndarray) -> np.ndarray:
+        low, high = np.asarray(self.low, np.float64), np.asarray(self.high, np.float64)
+        y = (np.clip(x.astype(np.float64), -1.0, 1.0) + 1.0) / 2.0 * (high - low) + low
+        dtype = np.dtype(self.dtype)
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            y = np.clip(np.rint(y), info.min, info.max)
+        return y.astype(dtype)
+
+    # -- label maps
+    def one_hot(self, mask: np.ndarray, size: int) -> np.ndarray:
+        """size×size×K float32 one-hot of ``mask`` resized by nearest neighbour."""
+        small = resize_nearest(np.asarray(mask), size).astype(np.int64)
+        index = np.searchsorted(np.asarray(self.label_values), small)  # labels checked beforehand
+        index = np.clip(index, 0, len(self.label_values) - 1)
+        return np.eye(len(self.label_values), dtype=np.float32)[index]
+
+    # -- pictures
+    def display(self, x: np.ndarray) -> np.ndarray:
+        """uint8 picture of a [-1, 1] image: its first three channels as RGB, else channel 0."""
+        x = x[..., :3] if x.shape[-1] >= 3 else x[..., :1]
+        return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+    def display_mask(self, one_hot: np.ndarray) -> np.ndarray:
+        steps = max(1, len(self.label_values) - 1)
+        return (np.argmax(one_hot, axis=-1) * (255 // steps)).astype(np.uint8)
+
+    def unknown_labels(self, mask: np.ndarray) -> list[int]:
+        return sorted(set(np.unique(mask).tolist()) - set(self.label_values))
+
+
+def resize_nearest(mask: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour resize to size×size by index sampling (labels stay labels)."""
+    rows = np.minimum((np.arange(size) + 0.5) * mask.shape[0] / size, mask.shape[0] - 1).astype(int)
+    cols = np.minimum((np.arange(size) + 0.5) * mask.shape[1] / size, mask.shape[1] - 1).astype(int)
+    return mask[rows[:, None], cols[None, :]]
+
+
+def resize_image(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float H×W×C array (anti-aliased when shrinking)."""
+    if x.shape[:2] == tuple(shape):
+        return x.astype(np.float32)
+    shrinking = shape[0] < x.shape[0] or shape[1] < x.shape[1]
+    return resize(x, (*shape, x.shape[-1]), order=1, mode="edge", anti_aliasing=shrinking,
+                  preserve_range=True).astype(np.float32)
+
+
+def check_training_samples(samples: Sequence[Sample], role: str, *, minimum: int) -> list[Sample]:
+    """Samples fit to train on: masks present, one channel count and dtype, enough of them."""
+    samples = list(samples)
+    if len(samples) < minimum:
+        raise DataError(None, f"pix2pix needs at least {minimum} {role} samples with masks, got "
+                        f"{len(samples)}", "give more image/mask pairs")
+    first = samples[0]
+    for s in samples:
+        where = _where(s)
+        if not isinstance(s, Sample):
+            raise UsageError(f"pix2pix {role} samples must be augkit.Sample objects. "
+                             f"Received: {type(s).__name__}")
+        if s.mask is None:
+            raise DataError(where, f"{role} sample {s.id!r} has no mask; pix2pix learns mask → "
+                            "image and needs a mask for every sample", "pair every image with a mask")
+        if not np.issubdtype(s.mask.dtype, np.integer) and not np.issubdtype(s.mask.dtype, np.bool_):
+            raise DataError(where, f"mask of {role} sample {s.id!r} has dtype {s.mask.dtype}, "
+                            "expected integer labels", "save masks as integer label images")
+        if s.image.shape[-1] != first.image.shape[-1] or s.image.dtype != first.image.dtype:
+            raise DataError(where, f"{role} sample {s.id!r} is {s.image.shape[-1]}-channel "
+                            f"{s.image.dtype}, but {first.id!r} is {first.image.shape[-1]}-channel "
+                            f"{first.image.dtype}", "train on images of one kind")
+    return samples
+
+
+def _where(sample: Any):
+    meta = getattr(sample, "meta", None) or {}
+    files = meta.get("source_files") or meta.get("path")
+    if isinstance(files, (list, tuple)) and files:
+        return files[0]
+    return files if isinstance(files, str) else None
+
+
+def condition_mask(condition: Any, index: int) -> tuple[np.ndarray, Sample | None]:
+    """A generate() condition as an H×W integer label map (a Sample gives its mask)."""
+    if isinstance(condition, Sample):
+        if condition.mask is None:
+            raise UsageError(f"pix2pix condition {index} (sample {condition.id!r}) has no mask; "
+                             "conditions must be label maps or Samples with masks.")
+        return condition.mask, condition
+    mask = np.asarray(condition)
+    if mask.ndim == 3 and mask.shape[-1] == 1:
+        mask = mask[..., 0]
+    if mask.ndim != 2 or not (np.issubdtype(mask.dtype, np.integer) or mask.dtype == np.bool_):
+        raise UsageError(f"pix2pix condition {index} must be an H×W integer label map. "
+                         f"Received: shape={mask.shape}, dtype={mask.dtype}")
+    return mask, None

@@ -1,0 +1,458 @@
+"""``Pix2Pix``: the label-preserving generator. It paints an image for a given label map, so a
+new mask made from a real one (classical geometric transforms) gets a matching image and the
+labels stay exact.
+
+Choices (see the class docstring): ``generate`` needs masks (``conditions``); dropout is off
+when generating, so a mask always gives the same image (with dropout on, as in pix2pix, the
+images of the cpu profile were speckled and barely differed between seeds: the generator learns
+to ignore that noise). ``inference_dropout=True`` turns it on, seeded per sample, so a sample
+depends only on (seed, its index), never on the batch it was made in.
+
+Keras and TensorFlow are imported only when a model is built, so listing plugins stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from augkit.errors import ModelError, UsageError
+from augkit.generators import Generator
+from augkit.sample import Provenance, Sample
+from augkit.seeding import derive_seed, rng_for
+
+from augkit_pix2pix.data import (
+    MIN_TRAIN_SAMPLES,
+    DataSpec,
+    check_training_samples,
+    condition_mask,
+    resize_image,
+)
+from augkit_pix2pix.profiles import get_profile
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+GENERATOR_WEIGHTS = "generator.weights.h5"
+DISCRIMINATOR_WEIGHTS = "discriminator.weights.h5"
+_VAL_NOISE_KEY = 0x7A1  # validation and sample grids use fixed dropout noise
+#: curves in losses.png (g_loss = g_gan + l1_weight·g_l1 would flatten the others)
+PLOTTED = ("d_loss", "g_gan", "g_l1", "val_l1")
+
+
+class Pix2Pix(Generator):
+    """Mask → image GAN (pix2pix, seed 001) for segmentation data.
+
+    ``Pix2Pix(profile="cpu", seed=0, **overrides)``: ``profile`` is ``paper`` (256 px, seed 001
+    widths), ``cpu`` (128 px, half widths, trains on 30 slices in minutes) or ``tiny`` (tests);
+    ``overrides`` change single profile fields (``epochs=50``, ``l1_weight=50``, ...). ``seed``
+    seeds weight initialisation; ``fit(seed=...)`` seeds the training stream (batch order,
+    flips, DiffAugment, dropout).
+
+    ``fit`` learns the label values (one-hot channels), channel count, dtype and intensity
+    scale from the training samples. ``epochs`` is the total to reach: a model that has trained
+    4 epochs and is asked for 10 trains 6 more, and a ``checkpoint_dir`` holding a later epoch
+    is resumed from. With validation samples the weights of the lowest validation L1 are kept.
+
+    ``generate(n, seed=..., conditions=[masks or Samples])`` needs conditions: a segmentation
+    generator paints images for masks it is given (make new masks from real ones with
+    ``ClassicalPipeline.geometric_only()``); ``conditions=None`` is a UsageError rather than a
+    silent reuse of training masks. Conditions are used in turn (sample i paints
+    ``conditions[i % len(conditions)]``); masks of any size are resized (nearest) to the
+    profile size and the image back (bilinear) to the mask's size; the Sample's mask is the
+    given one, unchanged. Generation is deterministic; with ``inference_dropout=True`` sample
+    i gets dropout noise from ``derive_seed(seed, i)``, so repeats of a mask differ.
+
+    ``save`` writes ``config.json`` (generator name, format version, settings, data scale,
+    weights hash) and Keras ``.weights.h5`` files; ``load`` rebuilds the networks from the
+    config and reads the weights, so no code is deserialised (safe by construction).
+    """
+
+    name = "pix2pix"
+    tasks = frozenset({"segmentation"})
+
+    def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
+        self.profile = get_profile(profile, **overrides)
+        self._profile_name = profile
+        self._overrides = dict(overrides)
+        self.seed = int(seed)
+        self.spec: DataSpec | None = None
+        self.epochs_trained = 0
+        self.history: dict[str, list[float]] = {}
+        self._gan = None
+        self._infer_fn = None
+        self._fit_seed: int | None = None
+        self._best = None  # augkit.training.BestWeights
+        self._last_weights: list[np.ndarray] | None = None  # set while best weights are shown
+        self._best_blob: tuple[int | None, str | None] = (None, None)  # (epoch, checkpoint blob)
+        self._hash: str | None = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"profile": self._profile_name, "seed": self.seed, **self._overrides}
+
+    def __repr__(self) -> str:
+        return f"Pix2Pix(profile={self._profile_name!r}, seed={self.seed}, epochs_trained={self.epochs_trained})"
+
+    # ------------------------------------------------------------------ building
+    def _build(self, spec: DataSpec) -> None:
+        import keras
+        import tensorflow as tf
+
+        from augkit.training import DiffAugment
+        from augkit_pix2pix.model import PatchDiscriminator, Pix2PixGAN, UNetGenerator
+
+        p = self.profile
+        generator = UNetGenerator(size=p.size, num_classes=len(spec.label_values),
+                                  num_channels=spec.num_channels, widths=p.generator_widths,
+                                  dropout=p.dropout, seed=derive_seed(self.seed, 1))
+        discriminator = PatchDiscriminator(widths=p.discriminator_widths, seed=derive_seed(self.seed, 2))
+        augment = DiffAugment(seed=derive_seed(self.seed, 3)) if p.diff_augment else None
+        gan = Pix2PixGAN(generator, discriminator, l1_weight=p.l1_weight, diff_augment=augment,
+                         flip=p.flip, seed=derive_seed(self.seed, 4))
+        gan.compile(
+            g_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
+            d_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
+        )
+        k, c = len(spec.label_values), spec.num_channels
+        generator(np.zeros((1, p.size, p.size, k), np.float32))
+        discriminator(np.zeros((1, p.size, p.size, k + c), np.float32))
+        if augment is not None:
+            augment(np.zeros((1, p.size, p.size, k + c), np.float32), num_color_channels=c)
+        gan.build_optimizers()
+        self.spec, self._gan = spec, gan
+        self._infer_fn = tf.function(
+            lambda cond, noise: generator(cond, training=False, noise=noise), reduce_retracing=True)
+        self._hash = None
+
+    def _seed_generators(self):
+        gan = self._gan
+        found = [gan.seed_generator, gan.generator.dropout_seed]
+        if gan.diff_augment is not None:
+            found.append(gan.diff_augment.seed_generator)
+        return found
+
+    def _reseed(self, seed: int) -> None:
+        """Point every training RNG at streams derived from the fit seed."""
+        for k, generator in enumerate(self._seed_generators()):
+            state = generator.state
+            state.assign(np.array([derive_seed(seed, 100 + k), 0], dtype=state.dtype))
+
+    def _checkpoint_groups(self) -> dict[str, list]:
+        gan = self._gan
+        return {
+            "generator": list(gan.generator.weights),
+            "discriminator": list(gan.discriminator.weights),
+            "g_optimizer": list(gan.g_optimizer.variables),
+            "d_optimizer": list(gan.d_optimizer.variables),
+            "rng": [g.state for g in self._seed_generators()],
+        }
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
+            epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
+            progress: bool = True) -> dict[str, list[float]]:
+        from augkit.training import (BestWeights, CheckpointManager, progress_bar,
+                                     variable_arrays)
+
+        train = check_training_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
+        val = check_training_samples(val_samples, "validation", minimum=1) if val_samples else []
+        epochs = self.profile.epochs if epochs is None else int(epochs)
+        if epochs < 1:
+            raise UsageError(f"pix2pix fit: epochs must be >= 1. Received: epochs={epochs}")
+        spec = self.spec or DataSpec.from_samples(train)
+        self._check_compatible(spec, train + val)
+        fresh = self._gan is None
+        if fresh:
+            self._build(spec)
+        if self._last_weights is not None:  # best weights were on show; train on from the last
+            for w, a in zip(self._gan.generator.weights, self._last_weights):
+                w.assign(a)
+            self._last_weights = None
+        if self.epochs_trained == 0:
+            self._reseed(seed)
+            self._fit_seed, self._best, self.history = int(seed), BestWeights(), {}
+        elif self._fit_seed is None:  # a loaded model trains on: new training stream
+            self._reseed(seed)
+            self._fit_seed, self._best = int(seed), BestWeights()
+        manager = CheckpointManager(checkpoint_dir) if checkpoint_dir is not None else None
+        if manager is not None:
+            ckpt = manager.restore()
+            if ckpt is not None and ckpt.epoch > self.epochs_trained:
+                self._restore(ckpt, seed)
+
+        cond, images = self._arrays(train)
+        val_pick = rng_for(self._fit_seed, _VAL_NOISE_KEY).permutation(len(val))[: self.profile.val_max_samples]
+        val_cond, val_images = self._arrays([val[i] for i in sorted(val_pick)]) if val else (None, None)
+        batch_size = min(self.profile.batch_size, len(train))
+        steps = len(train) // batch_size  # fixed batch shape: one traced step; order changes each epoch
+        gan = self._gan
+        bar = progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
+                           enabled=progress, desc="pix2pix")
+        try:
+            for epoch in range(self.epochs_trained, epochs):
+                started = time.perf_counter()
+                order = rng_for(self._fit_seed, epoch).permutation(len(train))
+                sums: dict[str, float] = {}
+                for s in range(steps):
+                    idx = np.sort(order[s * batch_size:(s + 1) * batch_size])
+                    logs = gan.train_on_batch(cond[idx], images[idx], return_dict=True)
+                    for key, value in logs.items():
+                        sums[key] = sums.get(key, 0.0) + float(value)
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, g_l1=f"{logs['g_l1']:.3f}", d=f"{logs['d_loss']:.3f}",
+                                    refresh=False)
+                record = {key: value / steps for key, value in sums.items()}
+                if not all(np.isfinite(v) for v in record.values()):
+                    raise ModelError(
+                        f"pix2pix training diverged at epoch {epoch + 1} (losses {record}). "
+                        "Fix: lower learning_rate or l1_weight, or check the training images."
+                    )
+                if val:
+                    record["val_l1"] = self._l1(val_cond, val_images)
+                    self._best.update(record["val_l1"], epoch + 1, gan.generator.weights)
+                record["seconds"] = time.perf_counter() - started
+                for key, value in record.items():
+                    self.history.setdefault(key, []).append(float(value))
+                self.epochs_trained = epoch + 1
+                self._hash = None
+                if manager is not None:
+                    if self._best.arrays and self._best_blob[0] != self._best.epoch:
+                        self._best_blob = (self._best.epoch, manager.write_blob("best", self._best.to_arrays()))
+                    blobs = [self._best_blob[1]] if self._best.arrays else []
+                    manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
+                                 self._checkpoint_state(blobs), blobs=blobs)
+                    self._write_reports(manager.directory, val_cond if val else cond,
+                                        val_images if val else images, last=epoch + 1 == epochs)
+        finally:
+            bar.close()
+        if val and self.profile.restore_best and self._best.arrays:
+            self._last_weights = [np.array(w) for w in gan.generator.weights]
+            self._best.restore_into(gan.generator.weights)
+            self._hash = None
+        return {k: list(v) for k, v in self.history.items()}
+
+    def _check_compatible(self, spec: DataSpec, samples: Sequence[Sample]) -> None:
+        for s in samples:
+            unknown = spec.unknown_labels(s.mask)
+            if unknown and self._gan is None:  # labels were just learnt from the training set
+                raise UsageError(
+                    f"validation sample {s.id!r} has mask labels {unknown} that no training mask "
+                    f"has (training labels: {list(spec.label_values)}). Fix: give training samples "
+                    "that show every label."
+                )
+            if unknown:
+                raise ModelError(
+                    f"sample {s.id!r} has mask labels {unknown} the model does not know "
+                    f"(it one-hot encodes {list(spec.label_values)}). Fix: train a new model on "
+                    "data with all labels, or drop these samples."
+                )
+            if s.image.shape[-1] != spec.num_channels or s.image.dtype.name != spec.dtype:
+                raise UsageError(
+                    f"sample {s.id!r} is {s.image.shape[-1]}-channel {s.image.dtype}, but the model "
+                    f"makes {spec.num_channels}-channel {spec.dtype} images. Fix: give images of "
+                    "that kind or train a new model."
+                )
+
+    def _checkpoint_state(self, blobs: list[str]) -> dict[str, Any]:
+        return {"generator": self.name, "config": self.get_config(), "data": self.spec.to_dict(),
+                "fit_seed": self._fit_seed, "history": self.history,
+                "best": {**self._best.to_state(), "blob": blobs[0] if blobs else None}}
+
+    def _restore(self, ckpt, seed: int) -> None:
+        from augkit.training import BestWeights, assign_arrays
+
+        state = ckpt.state
+        if state.get("generator") != self.name or state.get("config") != self.get_config() \
+                or state.get("data") != self.spec.to_dict():
+            raise ModelError(
+                f"{ckpt.path}: checkpoint was made by a {state.get('generator')} model with settings "
+                f"{state.get('config')} on data {state.get('data')}; this model has "
+                f"{self.get_config()} on {self.spec.to_dict()}. Fix: use a new checkpoint_dir."
+            )
+        if state.get("fit_seed") != int(seed):
+            raise ModelError(
+                f"{ckpt.path}: checkpoint was trained with seed={state.get('fit_seed')}, fit was "
+                f"called with seed={seed}. Fix: pass seed={state.get('fit_seed')} or use a new "
+                "checkpoint_dir."
+            )
+        assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
+        self.epochs_trained = ckpt.epoch
+        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
+        self._fit_seed = int(seed)
+        best = state.get("best", {})
+        self._best = BestWeights.from_state(best, ckpt.blobs.get(best.get("blob"), {}))
+        self._best_blob = (self._best.epoch, best.get("blob"))
+        self._hash = None
+
+    def _arrays(self, samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
+        size = self.profile.size
+        cond = np.stack([self.spec.one_hot(s.mask, size) for s in samples])
+        images = np.stack([resize_image(self.spec.to_unit(s.image), (size, size)) for s in samples])
+        return cond, images
+
+    def _noise(self, seeds: Sequence[int]):
+        if not self.profile.inference_dropout or self.profile.dropout == 0:
+            return None
+        keep = 1.0 - self.profile.dropout
+        shapes = self._gan.generator.noise_shapes()
+        per_sample = []
+        for s in seeds:
+            rng = rng_for(s)
+            per_sample.append([(rng.random(shape, dtype=np.float32) < keep) / np.float32(keep)
+                               for shape in shapes])
+        return [np.stack([n[k] for n in per_sample]).astype(np.float32) for k in range(len(shapes))]
+
+    def _paint(self, cond: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
+        noise = self._noise(seeds)
+        return np.asarray(self._infer_fn(cond, noise))
+
+    def _l1(self, cond: np.ndarray, images: np.ndarray, batch_size: int = 8) -> float:
+        total = 0.0
+        for start in range(0, len(cond), batch_size):
+            seeds = [derive_seed(self._fit_seed, _VAL_NOISE_KEY, start + i)
+                     for i in range(len(cond[start:start + batch_size]))]
+            fake = self._paint(cond[start:start + batch_size], seeds)
+            total += float(np.abs(fake - images[start:start + batch_size]).sum())
+        return total / images.size
+
+    def _write_reports(self, directory: Path, cond: np.ndarray, images: np.ndarray, *, last: bool) -> None:
+        from augkit.training import save_image_grid, write_history
+
+        due = last or self.epochs_trained % self.profile.sample_every == 0
+        write_history(self.history, directory / "history.csv",
+                      directory / "losses.png" if due else None, plot_keys=PLOTTED,
+                      title=f"pix2pix ({self._profile_name})")
+        if not due:
+            return
+        count = min(4, len(cond))
+        seeds = [derive_seed(self._fit_seed, _VAL_NOISE_KEY, i) for i in range(count)]
+        fake = self._paint(cond[:count], seeds)
+        rows = [[self.spec.display_mask(cond[i]), self.spec.display(fake[i]), self.spec.display(images[i])]
+                for i in range(count)]
+        save_image_grid(directory / "samples" / f"epoch-{self.epochs_trained:04d}.png", rows,
+                        column_titles=["mask", "generated", "real"],
+                        title=f"epoch {self.epochs_trained}")
+
+    # ------------------------------------------------------------------ generating
+    def generate(self, num_samples: int, *, seed: int, conditions: Sequence[Any] | None = None,
+                 batch_size: int = 16) -> Iterator[Sample]:
+        """Validate now (a bad call fails here, not at the first ``next``), paint lazily."""
+        if self._gan is None:
+            raise ModelError("pix2pix model is not trained. Fix: call fit() or Pix2Pix.load(folder) first.")
+        if conditions is None:
+            raise UsageError(
+                "pix2pix paints images for masks and needs conditions=[mask, ...] (H×W label maps "
+                "or Samples with masks). Fix: pass real masks or geometric variants of them."
+            )
+        if num_samples < 0 or batch_size < 1:
+            raise UsageError(f"pix2pix generate: num_samples must be >= 0 and batch_size >= 1. "
+                             f"Received: num_samples={num_samples}, batch_size={batch_size}")
+        conditions = list(conditions)
+        if not conditions and num_samples:
+            raise UsageError("pix2pix generate: conditions is empty. Fix: pass at least one mask.")
+        masks = []
+        for i, c in enumerate(conditions[:num_samples]):
+            mask, parent = condition_mask(c, i)
+            unknown = self.spec.unknown_labels(mask)
+            if unknown:
+                raise UsageError(
+                    f"pix2pix condition {i} has label values {unknown}; the model knows "
+                    f"{list(self.spec.label_values)}. Fix: give masks with the training labels."
+                )
+            masks.append((mask, parent))
+        return self._generate(num_samples, int(seed), masks, batch_size)
+
+    def _generate(self, num_samples, seed, masks, batch_size) -> Iterator[Sample]:
+        checkpoint_hash = self.checkpoint_hash
+        size = self.profile.size
+        for start in range(0, num_samples, batch_size):
+            index = list(range(start, min(start + batch_size, num_samples)))
+            picked = [masks[i % len(masks)] for i in index]
+            cond = np.stack([self.spec.one_hot(m, size) for m, _ in picked])
+            fake = self._paint(cond, [derive_seed(seed, i) for i in index])
+            for i, (mask, parent), x in zip(index, picked, fake):
+                image = self.spec.from_unit(resize_image(x, mask.shape[:2]))
+                provenance = Provenance(
+                    id=f"pix2pix-{seed}-{i:06d}", source="gan",
+                    parent_id=parent.id if parent is not None else None, generator=self.name,
+                    checkpoint_hash=checkpoint_hash, seed=seed,
+                    params={"index": i, "condition": i % len(masks)},
+                )
+                if parent is not None:
+                    yield parent.derive(image=image, mask=parent.mask.copy(), provenance=provenance)
+                else:
+                    yield Sample(image=image, mask=np.array(mask, copy=True), provenance=provenance)
+
+    # ------------------------------------------------------------------ saving
+    @property
+    def checkpoint_hash(self) -> str:
+        if self._gan is None:
+            raise ModelError("pix2pix model has no weights yet. Fix: call fit() or load() first.")
+        if self._hash is None:
+            from augkit.training import weights_hash
+
+            self._hash = weights_hash([np.asarray(w) for w in self._gan.generator.weights])
+        return self._hash
+
+    def save(self, directory: str | Path) -> None:
+        if self._gan is None:
+            raise ModelError("pix2pix model has nothing to save. Fix: call fit() first.")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for model, name in ((self._gan.generator, GENERATOR_WEIGHTS),
+                            (self._gan.discriminator, DISCRIMINATOR_WEIGHTS)):
+            tmp = directory / f".tmp-{name}"  # keeps the .weights.h5 ending Keras requires
+            model.save_weights(tmp)
+            os.replace(tmp, directory / name)
+        meta = {"generator": self.name, "format_version": FORMAT_VERSION, "config": self.get_config(),
+                "data": self.spec.to_dict(), "epochs_trained": self.epochs_trained,
+                "checkpoint_hash": self.checkpoint_hash, "history": self.history}
+        from augkit.io.base import atomic_write_bytes
+
+        # written last: a folder with a config.json has complete weights
+        atomic_write_bytes(directory / CONFIG_FILE, json.dumps(meta, indent=1).encode())
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Pix2Pix":
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / CONFIG_FILE).read_text())
+        except FileNotFoundError:
+            raise ModelError(f"{directory}: no saved model here ({CONFIG_FILE} missing). Fix: give "
+                             "the folder written by Pix2Pix.save().") from None
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{directory}: {CONFIG_FILE} is unreadable ({exc}). Fix: save the "
+                             "model again.") from None
+        if not isinstance(meta, dict) or meta.get("generator") != cls.name:
+            other = meta.get("generator") if isinstance(meta, dict) else None
+            raise ModelError(f"{directory}: holds a {other!r} model, not a pix2pix one. Fix: load it "
+                             f"with the {other!r} generator or give a pix2pix model folder.")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ModelError(f"{directory}: model format version {version!r} is newer than this augkit "
+                             f"reads (up to {FORMAT_VERSION}). Fix: upgrade augkit.")
+        try:
+            obj = cls(**meta["config"])
+            spec = DataSpec.from_dict(meta["data"])
+        except (KeyError, TypeError, ValueError, UsageError) as exc:
+            raise ModelError(f"{directory}: {CONFIG_FILE} has bad settings ({exc}). Fix: save the "
+                             "model again.") from None
+        obj._build(spec)
+        for model, name in ((obj._gan.generator, GENERATOR_WEIGHTS),
+                            (obj._gan.discriminator, DISCRIMINATOR_WEIGHTS)):
+            try:
+                model.load_weights(directory / name)
+            except Exception as exc:  # h5py/Keras raise many kinds for a bad file
+                raise ModelError(f"{directory / name}: weights cannot be loaded "
+                                 f"({type(exc).__name__}). Fix: save the model again.") from None
+        if obj.checkpoint_hash != meta.get("checkpoint_hash"):
+            raise ModelError(f"{directory}: weights do not match the hash in {CONFIG_FILE} "
+                             "(damaged or mixed files). Fix: save the model again.")
+        obj.epochs_trained = int(meta.get("epochs_trained", 0))
+        obj.history = {k: list(v) for k, v in meta.get("history", {}).items()}
+        return obj

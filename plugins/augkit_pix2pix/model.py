@@ -1,0 +1,175 @@
+"""The networks of seed 001 (a pix2pix U-Net generator and a PatchGAN discriminator) and the
+Keras model that trains them together. TensorFlow backend."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+from augkit.seeding import derive_seed
+from augkit.training import DiffAugment
+
+
+def _init(seed: int) -> keras.initializers.Initializer:
+    # one seed per layer: a shared int seed would give equal-shaped layers equal weights
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02, seed=seed)
+
+
+class UNetGenerator(keras.Model):
+    """Label map (one-hot, K channels) → image (C channels in [-1, 1]).
+
+    ``len(widths)`` down-sampling blocks (4×4 stride-2 conv, batch norm, LeakyReLU 0.2), a
+    bottleneck (4×4 stride-2 conv, ReLU) down to 1×1, as many up-sampling blocks (4×4 stride-2
+    transposed conv, batch norm, dropout, ReLU, concatenated with the skip of the same size) and
+    a 4×4 stride-2 transposed conv with tanh.
+
+    Dropout (seed 001: 0.3 in every up block) is drawn from the model's SeedGenerator while
+    training. When generating it is off, unless the caller passes ``noise`` (one scaled
+    keep-mask per up block, see ``noise_shapes``), made per sample so that a sample's noise
+    depends on its own seed, not on the batch it was generated in.
+    """
+
+    def __init__(self, *, size: int, num_classes: int, num_channels: int, widths: list[int],
+                 dropout: float = 0.3, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.num_classes, self.num_channels = size, num_classes, num_channels
+        self.widths, self.dropout, self.seed = list(widths), dropout, seed
+        if size != 2 ** (len(widths) + 1):
+            raise ValueError(f"UNetGenerator needs size == 2**(len(widths)+1). Received: "
+                             f"size={size}, len(widths)={len(widths)}")
+        k = iter(range(10_000))
+        conv = dict(kernel_size=4, strides=2, padding="same", use_bias=False)
+        self.down_convs = [layers.Conv2D(w, **conv, kernel_initializer=_init(derive_seed(seed, next(k))))
+                           for w in widths]
+        self.down_norms = [layers.BatchNormalization() for _ in widths]
+        self.bottleneck = layers.Conv2D(widths[-1], 4, strides=2, padding="same",
+                                        kernel_initializer=_init(derive_seed(seed, next(k))))
+        up_widths = list(reversed(widths))
+        self.up_convs = [layers.Conv2DTranspose(w, **conv, kernel_initializer=_init(derive_seed(seed, next(k))))
+                         for w in up_widths]
+        self.up_norms = [layers.BatchNormalization() for _ in up_widths]
+        self.out_conv = layers.Conv2DTranspose(num_channels, 4, strides=2, padding="same",
+                                               activation="tanh",
+                                               kernel_initializer=_init(derive_seed(seed, next(k))))
+        self.dropout_seed = keras.random.SeedGenerator(derive_seed(seed, 7001))
+
+    def noise_shapes(self) -> list[tuple[int, int, int]]:
+        """Per-sample shape of each up block's dropout keep-mask, in call order."""
+        return [(2 ** (i + 1), 2 ** (i + 1), w) for i, w in enumerate(reversed(self.widths))]
+
+    def call(self, condition, training=False, noise=None):
+        x, skips = condition, []
+        for conv, norm in zip(self.down_convs, self.down_norms):
+            x = ops.leaky_relu(norm(conv(x), training=training), negative_slope=0.2)
+            skips.append(x)
+        x = ops.relu(self.bottleneck(x))
+        for i, (conv, norm, skip) in enumerate(zip(self.up_convs, self.up_norms, reversed(skips))):
+            x = norm(conv(x), training=training)
+            if noise is not None:
+                x = x * noise[i]
+            elif training and self.dropout > 0:
+                x = keras.random.dropout(x, self.dropout, seed=self.dropout_seed)
+            x = ops.concatenate([ops.relu(x), skip], axis=-1)
+        return self.out_conv(x)
+
+
+class PatchDiscriminator(keras.Model):
+    """(label map, image) concatenated → a map of real/fake logits, one per image patch.
+
+    4×4 stride-2 conv blocks with batch norm and LeakyReLU 0.2, then a 4×4 stride-1 conv to one
+    channel. Seed 001 ends in a sigmoid; we return logits and use the numerically stable
+    ``from_logits`` loss instead, which is the same model.
+    """
+
+    def __init__(self, *, widths: list[int], seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.widths, self.seed = list(widths), seed
+        self.convs = [layers.Conv2D(w, 4, strides=2, padding="same", use_bias=False,
+                                    kernel_initializer=_init(derive_seed(seed, i)))
+                      for i, w in enumerate(widths)]
+        self.norms = [layers.BatchNormalization() for _ in widths]
+        self.out_conv = layers.Conv2D(1, 4, strides=1, padding="same",
+                                      kernel_initializer=_init(derive_seed(seed, len(widths))))
+
+    def call(self, pair, training=False):
+        x = pair
+        for conv, norm in zip(self.convs, self.norms):
+            x = ops.leaky_relu(norm(conv(x), training=training), negative_slope=0.2)
+        return self.out_conv(x)
+
+
+class Pix2PixGAN(keras.Model):
+    """Trains a mask → image generator against a patch discriminator with GAN + α·L1 loss.
+
+    Keras GAN shape: sub-models passed in, ``compile`` with two optimizers, a ``metrics``
+    property, a ``SeedGenerator`` (for the left-right flips), ``train_step`` returning metrics.
+    Data is ``(condition, image)``: one-hot label maps and images in [-1, 1].
+    """
+
+    def __init__(self, generator: UNetGenerator, discriminator: PatchDiscriminator, *,
+                 l1_weight: float = 100.0, diff_augment: DiffAugment | None = None,
+                 flip: bool = True, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.l1_weight = float(l1_weight)
+        self.diff_augment = diff_augment
+        self.flip = flip
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.g_gan_tracker = keras.metrics.Mean(name="g_gan")
+        self.g_l1_tracker = keras.metrics.Mean(name="g_l1")
+
+    def compile(self, g_optimizer, d_optimizer):
+        # XLA off: same numbers on every machine, and no compile pause on small CPUs
+        super().compile(jit_compile=False)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.g_gan_tracker, self.g_l1_tracker]
+
+    def call(self, condition, training=False):
+        return self.generator(condition, training=training)
+
+    def build_optimizers(self) -> None:
+        """Create optimizer state now (it is otherwise made on the first step) so a checkpoint
+        can be restored into it."""
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def _discriminate(self, condition, image):
+        pair = ops.concatenate([condition, image], axis=-1)
+        if self.diff_augment is not None:
+            # one augmentation of the pair keeps mask and image aligned; brightness only on the image
+            pair = self.diff_augment(pair, num_color_channels=ops.shape(image)[-1])
+        return self.discriminator(pair, training=True)
+
+    def train_step(self, data):
+        condition, real, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if self.flip:
+            both = ops.concatenate([condition, real], axis=-1)
+            coin = keras.random.uniform((ops.shape(both)[0], 1, 1, 1), seed=self.seed_generator)
+            both = ops.where(coin < 0.5, ops.flip(both, axis=2), both)
+            condition, real = both[..., : ops.shape(condition)[-1]], both[..., ops.shape(condition)[-1]:]
+        # one generator pass serves both updates (pix2pix): D learns from it, G from D's verdict
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = self.generator(condition, training=True)
+            d_real = self._discriminate(condition, real)
+            d_fake = self._discriminate(condition, fake)
+            d_loss = 0.5 * (self.loss_fn(ops.ones_like(d_real), d_real)
+                            + self.loss_fn(ops.zeros_like(d_fake), d_fake))
+            g_gan = self.loss_fn(ops.ones_like(d_fake), d_fake)
+            g_l1 = ops.mean(ops.abs(real - fake))
+            g_loss = g_gan + self.l1_weight * g_l1
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+        for tracker, value in zip(self.metrics, (d_loss, g_loss, g_gan, g_l1)):
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.metrics}
