@@ -187,7 +187,8 @@ def _synthetic_part(path: Path):
 
 def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: str | Path, *,
                      target: str | None = None, near_copy_threshold: float | None = None,
-                     seed: int = 0, table_only: bool = False) -> dict[str, Any]:
+                     seed: int = 0, table_only: bool = False,
+                     sources: list[str] | None = None) -> dict[str, Any]:
     """Compare a synthetic folder with a real one. Images are compared when both hold images;
     patient tables too when both samples carry feature rows. Reports land in ``out_dir``."""
     import pandas as pd
@@ -196,8 +197,11 @@ def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: s
 
     real = read_dataset(real_dir).samples
     synthetic = _synthetic_part(Path(synthetic_dir))
+    if sources:
+        synthetic = [s for s in synthetic if s.provenance.source in sources]
     if not synthetic:
-        raise UsageError(f"{synthetic_dir}: holds no synthetic samples to evaluate.")
+        wanted = f" of source {', '.join(sources)}" if sources else ""
+        raise UsageError(f"{synthetic_dir}: holds no synthetic samples{wanted} to evaluate.")
     out_dir = Path(out_dir)
     results: dict[str, Any] = {}
     has_tables = all(s.features for s in real) and all(s.features for s in synthetic)
