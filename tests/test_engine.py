@@ -190,3 +190,10 @@ def test_near_copies_are_repainted_then_dropped_and_listed(demo_dir, tmp_path):
                     gan_fraction=1.0, progress=False, drop_near_copies=0.95)
     assert honest.dropped == 0 and honest.num_samples == 12 and honest.near_copies == 0
     assert read_manifest(tmp_path / "noise" / "near_copies.csv") == []
+
+
+def test_every_parent_gets_both_gan_and_classical_variants():
+    plan = plan_sources(30, 300, 0.5)
+    for parent in range(30):
+        kinds = [plan[30 + j] for j in range(parent, 270, 30)]
+        assert 4 <= kinds.count("gan") <= 5, (parent, kinds)

@@ -97,7 +97,7 @@ def test_duplicate_names_are_refused_naming_both_plugins(pm):
     plugins.load_entry_points(pm)
     pm.register(Dup(), name="dup-plugin")
     with pytest.raises(PluginError, match="'dup-plugin' registered preset 'seed', already registered by plugin 'presets'"):
-        plugins.collect(pm)
+        plugins.collect(pm, strict=True)
 
 
 def test_wrong_types_are_refused(pm):
@@ -108,7 +108,25 @@ def test_wrong_types_are_refused(pm):
 
     pm.register(Bad(), name="bad-plugin")
     with pytest.raises(PluginError, match="'bad-plugin' registered .* expected a subclass of Generator"):
-        plugins.collect(pm)
+        plugins.collect(pm, strict=True)
+
+
+def test_a_plugin_whose_hook_fails_is_skipped_and_named(pm, capsys):
+    class Half:
+        @hookimpl
+        def register_transform_presets(self, register):
+            register("half-preset", {"transforms": []})
+
+        @hookimpl
+        def register_generators(self, register):
+            import augkit_not_written_yet  # noqa: F401  (a half-written plugin)
+
+    plugins.load_entry_points(pm)
+    pm.register(Half(), name="half")
+    reg = plugins.collect(pm)
+    assert "paired2d" in reg.formats and "seed" in reg.presets  # the others still work
+    assert "half-preset" not in reg.presets  # nothing of the broken plugin is half-registered
+    assert "plugin 'half' is skipped: ModuleNotFoundError" in capsys.readouterr().err
 
 
 def test_misspelled_hook_fails_loudly(pm):
@@ -123,5 +141,5 @@ def test_misspelled_hook_fails_loudly(pm):
 
 
 def test_unknown_names_list_what_is_loaded():
-    with pytest.raises(PluginError, match="unknown format 'dicom'; known formats: brats, nifti, paired2d"):
+    with pytest.raises(PluginError, match="unknown format 'dicom'; known formats: brats, .*paired2d"):
         plugins.get_format("dicom")

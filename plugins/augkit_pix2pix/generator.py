@@ -125,8 +125,11 @@ class Pix2Pix(Generator):
             augment(np.zeros((1, p.size, p.size, k + c), np.float32), num_color_channels=c)
         gan.build_optimizers()
         self.spec, self._gan = spec, gan
-        self._infer_fn = tf.function(
-            lambda cond, noise: generator(cond, training=False, noise=noise), reduce_retracing=True)
+        def infer(cond, noise):
+            return generator(cond, training=False, noise=noise)
+
+        # a named function: AutoGraph cannot read a lambda's source and warns on every build
+        self._infer_fn = tf.function(infer, reduce_retracing=True)
         self._hash = None
 
     def _seed_generators(self):

@@ -72,11 +72,19 @@ class ExpandResult:
 
 
 def plan_sources(num_real: int, target: int, gan_fraction: float) -> list[str]:
-    """The source of every output index: reals first, then classical and GAN interleaved so
-    that any prefix holds about the asked GAN fraction."""
+    """The source of every output index: reals first, then classical and GAN variants.
+
+    Added index j belongs to parent j mod R in round j div R. The GAN/classical choice is
+    interleaved along (parent, round), so every parent gets both kinds in the asked ratio; an
+    interleave along j alone gave, at fraction 0.5 and an even R, some parents only GAN
+    variants and the others only classical ones.
+    """
     plan = ["real"] * num_real
-    for j in range(target - num_real):
-        is_gan = int((j + 1) * gan_fraction) > int(j * gan_fraction)
+    num_added = target - num_real
+    rounds = -(-num_added // num_real) if num_real else 0
+    for j in range(num_added):
+        k = (j % num_real) * rounds + j // num_real
+        is_gan = int((k + 1) * gan_fraction) > int(k * gan_fraction)
         plan.append("gan" if is_gan else "classical")
     return plan
 

@@ -91,8 +91,13 @@ def _plugin_name(pm: pluggy.PluginManager, hookimpl) -> str:
     return pm.get_name(hookimpl.plugin) or repr(hookimpl.plugin)
 
 
-def collect(pm: pluggy.PluginManager | None = None) -> Registry:
-    """Call the register hooks one plugin at a time, so each entry is attributed to its plugin."""
+def collect(pm: pluggy.PluginManager | None = None, *, strict: bool = False) -> Registry:
+    """Call the register hooks one plugin at a time, so each entry is attributed to its plugin.
+
+    A plugin whose hook fails (an import error inside it, a duplicate name, a wrong type) is
+    reported by name and skipped, so one broken plugin cannot take the others down; ``strict``
+    raises instead (tests).
+    """
     from augkit.generators import Generator
     from augkit.io.base import DatasetFormat
 
@@ -137,11 +142,31 @@ def collect(pm: pluggy.PluginManager | None = None) -> Registry:
         "formats": pm.hook.register_formats,
         "presets": pm.hook.register_transform_presets,
     }
+    broken: set[str] = set()
     for kind, hook in hooks.items():
         # get_hookimpls() is in registration order: built-ins (loaded first) claim names first.
         for impl in hook.get_hookimpls():
-            impl.function(make_register(kind, _plugin_name(pm, impl)))
+            plugin = _plugin_name(pm, impl)
+            if plugin in broken:
+                continue
+            try:
+                impl.function(make_register(kind, plugin))
+            except Exception as exc:
+                if strict:
+                    raise
+                broken.add(plugin)
+                for table in (reg.generators, reg.formats, reg.presets):
+                    for name in [n for n, v in table.items()
+                                 if reg.origin.get((_kind_of(reg, table), n)) == plugin]:
+                        del table[name]
+                message = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+                _failures.append(LoadFailure(plugin, kind, message))
+                print(f"augkit: plugin {plugin!r} is skipped: {message}", file=sys.stderr)
     return reg
+
+
+def _kind_of(reg: Registry, table: dict) -> str:
+    return next(k for k in ("generators", "formats", "presets") if getattr(reg, k) is table)
 
 
 def registry() -> Registry:
