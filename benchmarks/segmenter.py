@@ -1,0 +1,239 @@
+"""The U-Net segmenter the Dice-gain benchmark trains, and its training loop (Keras 3).
+
+One condition differs from another only in its training samples: every run takes the same
+number of optimizer steps at the same batch size (a small set is cycled more often), keeps the
+weights of the best validation Dice, and is seeded in full (weights, batch order), so a
+difference between conditions is the data's and not the schedule's.
+
+Masks are binarised (label > 0 → 1): LGG masks are {0, 255}; BraTS labels 1/2/4 become the
+whole tumour. Images are resized to ``size``×``size`` and scaled to [0, 1] per channel (uint8
+by 255, other dtypes by the image's own 99.5th percentile). Scores are computed at the
+original mask resolution (probabilities resized back, threshold 0.5) with
+``augkit.evaluate.segmentation``; the validation Dice used for checkpoint selection is computed
+at network resolution (cheaper, same ranking up to resampling).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+from scipy.special import expit
+
+from augkit.evaluate.segmentation import dice, segmentation_scores
+from augkit.sample import Sample
+from augkit.seeding import derive_seed, rng_for
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    size: int = 128  # the network sees size×size images
+    base_width: int = 16  # filters of the first level; doubled per level
+    num_levels: int = 4  # down-sampling steps (2×2 max-pool); the bottleneck is size / 2**levels
+    batch_size: int = 8
+    num_steps: int = 600  # optimizer steps, identical for every condition
+    learning_rate: float = 1e-3  # Adam
+    eval_every: int = 50  # steps between validation Dice checks (best checkpoint kept)
+    batch_norm: bool = True
+    loss: str = "bce+dice"  # binary cross-entropy on logits + (1 - soft Dice over the batch)
+
+    def __post_init__(self) -> None:
+        if self.size % (2 ** self.num_levels):
+            raise ValueError(f"size must be divisible by 2**num_levels. Received: size={self.size}, "
+                             f"num_levels={self.num_levels}")
+        if min(self.base_width, self.batch_size, self.num_steps, self.eval_every) < 1:
+            raise ValueError(f"widths, batch size, steps and eval_every must be >= 1. Received: {self}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- data
+def _unit(image: np.ndarray) -> np.ndarray:
+    """Image to float32 in [0, 1] per channel."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    x = image.astype(np.float32)
+    x = x - x.min(axis=(0, 1), keepdims=True)
+    top = np.percentile(x, 99.5, axis=(0, 1), keepdims=True)
+    return np.clip(x / np.maximum(top, 1e-6), 0.0, 1.0)
+
+
+def _resize(x: np.ndarray, size: int, nearest: bool) -> np.ndarray:
+    if x.shape[0] == size and x.shape[1] == size:
+        return x
+    shrinking = x.shape[0] > size
+    interp = cv2.INTER_NEAREST if nearest else (cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    out = cv2.resize(x, (size, size), interpolation=interp)
+    return out[..., None] if out.ndim == 2 and x.ndim == 3 else out
+
+
+def binary_mask(mask: np.ndarray) -> np.ndarray:
+    return (np.asarray(mask) > 0).astype(np.uint8)
+
+
+def to_arrays(samples: Sequence[Sample], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Network inputs (N×size×size×C float32) and binary targets (N×size×size×1 float32)."""
+    images = [_resize(_unit(s.image), size, nearest=False) for s in samples]
+    images = [im[..., None] if im.ndim == 2 else im for im in images]
+    masks = [_resize(binary_mask(s.mask), size, nearest=True) for s in samples]
+    return np.stack(images).astype(np.float32), np.stack(masks)[..., None].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- model
+def build_unet(config: SegmenterConfig, num_channels: int, seed: int):
+    """A plain U-Net (Ronneberger et al. 2015): two 3×3 convs per level, max-pool down,
+    2×2 transposed conv up, skip concatenation, one logit per pixel. Every initializer has its
+    own seed derived from ``seed``: no global random state is read."""
+    import keras
+    from keras import layers
+
+    counter = iter(range(10_000))
+
+    def init():
+        return keras.initializers.HeNormal(seed=derive_seed(seed, next(counter)))
+
+    def block(x, width):
+        for _ in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=not config.batch_norm,
+                              kernel_initializer=init())(x)
+            if config.batch_norm:
+                x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        return x
+
+    inputs = keras.Input((config.size, config.size, num_channels))
+    x, skips = inputs, []
+    for level in range(config.num_levels):
+        x = block(x, config.base_width * 2 ** level)
+        skips.append(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = block(x, config.base_width * 2 ** config.num_levels)
+    for level in reversed(range(config.num_levels)):
+        width = config.base_width * 2 ** level
+        x = layers.Conv2DTranspose(width, 2, strides=2, kernel_initializer=init())(x)
+        x = layers.Concatenate()([x, skips[level]])
+        x = block(x, width)
+    logits = layers.Conv2D(1, 1, kernel_initializer=keras.initializers.GlorotUniform(
+        seed=derive_seed(seed, next(counter))))(x)
+    return keras.Model(inputs, logits, name="unet")
+
+
+def bce_dice_loss(y_true, logits):
+    from keras import ops
+
+    bce = ops.mean(ops.binary_crossentropy(y_true, logits, from_logits=True))
+    prob = ops.sigmoid(logits)
+    soft_dice = (2.0 * ops.sum(prob * y_true) + 1.0) / (ops.sum(prob) + ops.sum(y_true) + 1.0)
+    return bce + (1.0 - soft_dice)
+
+
+# --------------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    model: Any
+    history: dict[str, list[float]]  # step, loss (mean since the last check), val_dice
+    losses: list[float]  # every step's loss
+    best_step: int
+    best_val_dice: float
+    seconds: float
+
+
+def batch_indices(num_samples: int, batch_size: int, num_steps: int, seed: int) -> np.ndarray:
+    """num_steps × batch_size indices: a fresh permutation per pass, concatenated, so a set
+    smaller than the batch or than steps × batch is cycled with a fixed batch shape."""
+    needed = num_steps * batch_size
+    passes = -(-needed // num_samples)
+    order = np.concatenate([rng_for(seed, p).permutation(num_samples) for p in range(passes)])
+    return order[:needed].reshape(num_steps, batch_size)
+
+
+def predict_logits(model, x: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    out = [np.asarray(model(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+    return np.concatenate(out)
+
+
+def mean_dice(logits: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean([dice(p[..., 0] > 0, t[..., 0] > 0) for p, t in zip(logits, y)]))
+
+
+def train_segmenter(x: np.ndarray, y: np.ndarray, config: SegmenterConfig, *, seed: int,
+                    val: tuple[np.ndarray, np.ndarray] | None = None,
+                    progress: bool = False, desc: str = "unet") -> TrainResult:
+    """Train a fresh U-Net for ``config.num_steps`` steps; with ``val``, end on the weights of
+    the best validation Dice (checked every ``eval_every`` steps and at the last step)."""
+    import keras
+
+    from augkit.training import progress_bar
+
+    started = time.perf_counter()
+    model = build_unet(config, x.shape[-1], seed=derive_seed(seed, 1))
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=bce_dice_loss,
+                  jit_compile=False)
+    model.optimizer.build(model.trainable_variables)  # else the first step traces twice
+    batches = batch_indices(len(x), config.batch_size, config.num_steps, derive_seed(seed, 2))
+    history: dict[str, list[float]] = {"step": [], "loss": [], "val_dice": []}
+    losses: list[float] = []
+    best = (-1.0, 0, None)  # val Dice, step, weights
+    bar = progress_bar(config.num_steps, enabled=progress, desc=desc)
+    try:
+        for step, idx in enumerate(batches, start=1):
+            idx = np.sort(idx)  # gather order does not matter to the loss; sorted reads are cheaper
+            loss = float(model.train_on_batch(x[idx], y[idx]))
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"U-Net loss became {loss} at step {step}; lower the learning rate.")
+            losses.append(loss)
+            bar.update(1)
+            if step % config.eval_every == 0 or step == config.num_steps:
+                history["step"].append(step)
+                history["loss"].append(float(np.mean(losses[-config.eval_every:])))
+                if val is not None:
+                    score = mean_dice(predict_logits(model, val[0]), val[1])
+                    history["val_dice"].append(score)
+                    if score > best[0]:
+                        best = (score, step, model.get_weights())
+                bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
+                                val_dice=f"{history['val_dice'][-1]:.3f}" if val is not None else "-",
+                                refresh=False)
+    finally:
+        bar.close()
+    if best[2] is not None:
+        model.set_weights(best[2])
+    else:
+        best = (float("nan"), config.num_steps, None)
+    return TrainResult(model, history, losses, best[1], best[0], time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------- scoring
+def predict_masks(model, samples: Sequence[Sample], config: SegmenterConfig) -> list[np.ndarray]:
+    """Binary masks at each sample's own resolution (probabilities resized, then > 0.5)."""
+    x, _ = to_arrays(samples, config.size)
+    prob = expit(predict_logits(model, x)[..., 0])
+    out = []
+    for p, s in zip(prob, samples):
+        h, w = s.mask.shape
+        if p.shape != (h, w):
+            p = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+        out.append((p > 0.5).astype(np.uint8))
+    return out
+
+
+def score(model, samples: Sequence[Sample], config: SegmenterConfig) -> dict[str, Any]:
+    """Accuracy, mean IoU and Dice (means over slices) plus each slice's Dice."""
+    preds = predict_masks(model, samples, config)
+    pairs = [(p, binary_mask(s.mask)) for p, s in zip(preds, samples)]
+    scores = segmentation_scores(pairs, classes=[1])
+    return {
+        "accuracy": scores["accuracy"], "mean_iou": scores["mean_iou"], "dice": scores["dice"],
+        "dice_pooled": scores["dice_pooled"], "num_slices": scores["num_images"],
+        "per_slice_dice": [dice(p, t) for p, t in pairs],
+    }
+
+
+def count_params(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
