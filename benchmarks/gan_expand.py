@@ -57,10 +57,15 @@ def main() -> None:
         wall = time.perf_counter() - start
         rows = read_manifest(out / "manifest.csv")
         back = {s.id: s for s in read_dataset(out)}
+        num_read_back = len(back)
         real_values = sorted({int(v) for s in read_dataset(args.in_dir) for v in np.unique(s.mask)})
         out_values = sorted({int(v) for s in back.values() for v in np.unique(s.mask)})
         gan_rows = [r for r in rows if r["source"] == "gan"]
         picked = gan_rows[:: max(1, len(gan_rows) // 6)][:6]
+        for row in picked:
+            if row["id"] not in back:  # NIfTI: each sample is its own case folder, read it alone
+                folder = out / Path(row["files"].split(";")[0]).parent
+                back[row["id"]] = read_dataset(folder, format="brats", slices="all").samples[0]
         channels = back[picked[0]["id"]].image.shape[-1]
         channel = 1 if channels == 3 else 0  # FLAIR: LGG channel 1, BraTS channel 0
         fig, axes = plt.subplots(2, len(picked), figsize=(2.2 * len(picked), 4.6))
@@ -83,7 +88,7 @@ def main() -> None:
         "input": str(args.in_dir), "model": str(args.model), "generator": generator.name,
         "checkpoint_hash": generator.checkpoint_hash, "target": args.to,
         "gan_fraction": args.gan_fraction, "counts": dict(Counter(r["source"] for r in rows)),
-        "num_rows": len(rows), "num_samples_read_back": len(back),
+        "num_rows": len(rows), "num_samples_read_back": num_read_back,
         "mask_values_input": real_values, "mask_values_output": out_values,
         "gan_rows_with_generator_and_hash": sum(1 for r in gan_rows if r["generator"] and r["checkpoint_hash"]),
         "wall_s": round(wall, 1), "format": result.out_dir and read_dataset(args.in_dir).format,

@@ -134,6 +134,8 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
     model.fit(train.samples, val_samples=None if val is None else val.samples, epochs=epochs,
               seed=seed, checkpoint_dir=checkpoints, progress=progress)
     model.save(out_dir)
+    # The saved model is complete; per-epoch checkpoints (hundreds of MB) only served resuming.
+    shutil.rmtree(checkpoints, ignore_errors=True)
     return model
 
 
