@@ -197,3 +197,11 @@ def test_every_parent_gets_both_gan_and_classical_variants():
     for parent in range(30):
         kinds = [plan[30 + j] for j in range(parent, 270, 30)]
         assert 4 <= kinds.count("gan") <= 5, (parent, kinds)
+
+
+@pytest.mark.parametrize("num_real, target, fraction", [(6, 14, 0.5), (7, 40, 0.3), (30, 300, 0.5),
+                                                        (5, 6, 1.0), (4, 30, 0.0), (269, 300, 0.5)])
+def test_plan_totals_are_exact_for_any_shape(num_real, target, fraction):
+    plan = plan_sources(num_real, target, fraction)
+    assert len(plan) == target and plan.count("real") == num_real
+    assert plan.count("gan") == int((target - num_real) * fraction)

@@ -74,18 +74,23 @@ class ExpandResult:
 def plan_sources(num_real: int, target: int, gan_fraction: float) -> list[str]:
     """The source of every output index: reals first, then classical and GAN variants.
 
-    Added index j belongs to parent j mod R in round j div R. The GAN/classical choice is
-    interleaved along (parent, round), so every parent gets both kinds in the asked ratio; an
-    interleave along j alone gave, at fraction 0.5 and an even R, some parents only GAN
-    variants and the others only classical ones.
+    Added index j belongs to parent j mod R in round j div R. Each round takes its share of GAN
+    samples (so any prefix of rounds holds the asked fraction, and the total is exact), and
+    hands them to parents round-robin, so every parent gets both kinds in about the asked
+    ratio. (Interleaving along j alone gave, at fraction 0.5 and an even R, some parents only
+    GAN variants and the others only classical ones.)
     """
     plan = ["real"] * num_real
     num_added = target - num_real
-    rounds = -(-num_added // num_real) if num_real else 0
-    for j in range(num_added):
-        k = (j % num_real) * rounds + j // num_real
-        is_gan = int((k + 1) * gan_fraction) > int(k * gan_fraction)
-        plan.append("gan" if is_gan else "classical")
+    done, pointer = 0, 0
+    while done < num_added:
+        in_round = min(num_real, num_added - done)
+        num_gan = int((done + in_round) * gan_fraction) - int(done * gan_fraction)
+        turn = [(pointer + i) % num_real for i in range(num_real)]
+        gan_parents = set([p for p in turn if p < in_round][:num_gan])
+        plan += ["gan" if p in gan_parents else "classical" for p in range(in_round)]
+        pointer = (pointer + num_gan) % num_real
+        done += in_round
     return plan
 
 
