@@ -4,6 +4,8 @@ third-party plugin's would be."""
 from augkit.hookspecs import hookimpl
 from augkit.io.folder2d import Paired2DFormat
 from augkit.io.nifti import BratsFormat, NiftiFormat
+from augkit.io.shards import ShardsFormat
+from augkit.io.tabular import TabImageFormat
 
 
 @hookimpl
@@ -11,3 +13,5 @@ def register_formats(register):
     register(Paired2DFormat())
     register(BratsFormat())
     register(NiftiFormat())
+    register(TabImageFormat())
+    register(ShardsFormat())

@@ -1,0 +1,388 @@
+"""``TabImage``: one noise vector → an image and its table row (seed 004), for datasets where
+each patient (or slice) has an image and a row of features (risk factors, grades, ages...).
+
+Keras and TensorFlow are imported only when a model is built, so listing plugins stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from augkit.errors import ModelError, UsageError
+from augkit.generators import Generator
+from augkit.sample import Provenance, Sample
+from augkit.seeding import derive_seed, rng_for
+from augkit.tabular import TablePreprocessor
+
+from augkit_tabimage.data import (
+    LABEL_COLUMN,
+    MIN_TRAIN_SAMPLES,
+    ImageSpec,
+    check_samples,
+    image_batch,
+    samples_frame,
+    split_label,
+)
+from augkit_tabimage.profiles import get_profile
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+GENERATOR_WEIGHTS = "generator.weights.h5"
+DISCRIMINATOR_WEIGHTS = "discriminator.weights.h5"
+_GRID_KEY = 0x7A1  # sample grids and the table gap use fixed noise
+_GAP_SAMPLES = 128
+
+
+class TabImage(Generator):
+    """Joint image + table GAN (seed 004) for unconditional generation of (image, row) pairs.
+
+    ``TabImage(profile="cpu", seed=0, **overrides)``: ``profile`` is ``paper`` (200 px, seed 004
+    widths), ``cpu`` (64 px, trains on ~100 slices in minutes) or ``tiny`` (tests);
+    ``overrides`` change single profile fields (``epochs=50``, ``size=128``...). ``seed`` seeds
+    weight initialisation; ``fit(seed=...)`` seeds the training stream (batch order, noise,
+    dropout, DiffAugment).
+
+    ``fit`` learns the table's columns (kinds, categories, ranges, missing values), the
+    images' channel count, dtype and intensity range. Every sample needs ``features``; if the
+    samples have labels, the label is learnt as one more column and generated too.
+    ``val_samples`` (optional) are the reference of the ``table_l1_gap`` curve (mean absolute
+    difference of the encoded column means of 128 generated rows and the reference rows;
+    without validation samples, the training rows). ``epochs`` is the total to reach; a
+    ``checkpoint_dir`` holding a later epoch is resumed from.
+
+    ``generate(n, seed=...)`` needs no conditions. Sample i depends only on (seed, i): its
+    noise and the draws that decode its binary/categorical values come from
+    ``rng_for(seed, i)``. Images are made at the profile's size and resized (bilinear) to the
+    training images' height and width when those all share one; they have the training images'
+    dtype and channels. Features have the training table's columns and value types.
+    """
+
+    name = "tabimage"
+    tasks = frozenset({"image+tabular"})
+
+    def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
+        self.profile = get_profile(profile, **overrides)
+        self._profile_name = profile
+        self._overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
+        self.seed = int(seed)
+        self.image_spec: ImageSpec | None = None
+        self.table: TablePreprocessor | None = None
+        self.epochs_trained = 0
+        self.history: dict[str, list[float]] = {}
+        self._gan = None
+        self._infer_fn = self._grid_fn = None
+        self._fit_seed: int | None = None
+        self._hash: str | None = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"profile": self._profile_name, "seed": self.seed, **self._overrides}
+
+    def __repr__(self) -> str:
+        return (f"TabImage(profile={self._profile_name!r}, seed={self.seed}, "
+                f"epochs_trained={self.epochs_trained})")
+
+    # ------------------------------------------------------------------ building
+    def _build(self, image_spec: ImageSpec, table: TablePreprocessor) -> None:
+        import keras
+        import tensorflow as tf
+
+        from augkit.training import DiffAugment
+        from augkit_tabimage.model import TabImageDiscriminator, TabImageGAN, TabImageGenerator
+
+        p = self.profile
+        generator = TabImageGenerator(
+            size=p.size, num_channels=image_spec.num_channels, blocks=table.blocks,
+            latent_dim=p.latent_dim, trunk_units=p.trunk_units, image_widths=p.image_widths,
+            kernel_size=p.kernel_size, table_widths=p.table_widths, upsampling=p.upsampling,
+            seed=derive_seed(self.seed, 1))
+        discriminator = TabImageDiscriminator(
+            image_widths=p.disc_image_widths, image_strides=p.disc_image_strides,
+            kernel_size=p.kernel_size, table_widths=p.disc_table_widths,
+            joint_units=p.disc_joint_units, dropout=p.dropout, seed=derive_seed(self.seed, 2))
+        augment = DiffAugment(p.diff_augment_policy, seed=derive_seed(self.seed, 3)) \
+            if p.diff_augment and p.diff_augment_policy else None
+        gan = TabImageGAN(generator, discriminator, diff_augment=augment, seed=derive_seed(self.seed, 4))
+        gan.compile(g_optimizer=keras.optimizers.Adam(p.g_learning_rate, beta_1=p.beta_1),
+                    d_optimizer=keras.optimizers.Adam(p.d_learning_rate, beta_1=p.beta_1))
+        image = np.zeros((1, p.size, p.size, image_spec.num_channels), np.float32)
+        generator(np.zeros((1, p.latent_dim), np.float32))
+        discriminator((image, np.zeros((1, table.num_features), np.float32)))
+        if augment is not None:
+            augment(image)
+        gan.build_optimizers()
+        self.image_spec, self.table, self._gan = image_spec, table, gan
+        out_shape = image_spec.shape
+        if out_shape is not None and tuple(out_shape) != (p.size, p.size):
+            def make(z):  # back to the training images' size, batched (bilinear, as they were shrunk)
+                images, rows = generator(z, training=False)
+                return tf.image.resize(images, out_shape, method="bilinear"), rows
+        else:
+            def make(z):
+                return generator(z, training=False)
+        self._infer_fn = tf.function(make, reduce_retracing=True)
+        self._grid_fn = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
+        self._hash = None
+
+    def _seed_generators(self):
+        gan = self._gan
+        found = [gan.seed_generator, gan.discriminator.dropout_seed]
+        if gan.diff_augment is not None:
+            found.append(gan.diff_augment.seed_generator)
+        return found
+
+    def _reseed(self, seed: int) -> None:
+        """Point every training RNG at streams derived from the fit seed."""
+        for k, generator in enumerate(self._seed_generators()):
+            state = generator.state
+            state.assign(np.array([derive_seed(seed, 100 + k), 0], dtype=state.dtype))
+
+    def _checkpoint_groups(self) -> dict[str, list]:
+        gan = self._gan
+        return {"generator": list(gan.generator.weights),
+                "discriminator": list(gan.discriminator.weights),
+                "g_optimizer": list(gan.g_optimizer.variables),
+                "d_optimizer": list(gan.d_optimizer.variables),
+                "rng": [g.state for g in self._seed_generators()]}
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
+            epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
+            progress: bool = True) -> dict[str, list[float]]:
+        from augkit.training import CheckpointManager, progress_bar, variable_arrays
+
+        train = check_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
+        val = check_samples(val_samples, "validation", minimum=1) if val_samples else []
+        epochs = self.profile.epochs if epochs is None else int(epochs)
+        if epochs < 1:
+            raise UsageError(f"tabimage fit: epochs must be >= 1. Received: epochs={epochs}")
+        train_frame = samples_frame(train)
+        if self._gan is None:
+            self._build(ImageSpec.from_samples(train), TablePreprocessor().fit(train_frame))
+        self._check_compatible(train + val)
+        if self.epochs_trained == 0 or self._fit_seed is None:
+            self._reseed(seed)
+            self._fit_seed = int(seed)
+            if self.epochs_trained == 0:
+                self.history = {}
+        manager = CheckpointManager(checkpoint_dir) if checkpoint_dir is not None else None
+        if manager is not None:
+            ckpt = manager.restore()
+            if ckpt is not None and ckpt.epoch > self.epochs_trained:
+                self._restore(ckpt, seed)
+
+        images = image_batch(train, self.image_spec, self.profile.size)
+        rows = self.table.transform(train_frame)
+        reference = self.table.transform(samples_frame(val)) if val else rows
+        batch_size = min(self.profile.batch_size, len(train))
+        steps = len(train) // batch_size  # fixed batch shape: one traced step; order changes each epoch
+        gan = self._gan
+        bar = progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
+                           enabled=progress, desc="tabimage")
+        try:
+            for epoch in range(self.epochs_trained, epochs):
+                started = time.perf_counter()
+                order = rng_for(self._fit_seed, epoch).permutation(len(train))
+                sums: dict[str, float] = {}
+                for s in range(steps):
+                    idx = np.sort(order[s * batch_size:(s + 1) * batch_size])
+                    logs = gan.train_on_batch(images[idx], rows[idx], return_dict=True)
+                    for key, value in logs.items():
+                        sums[key] = sums.get(key, 0.0) + float(value)
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, d=f"{logs['d_loss']:.3f}", g=f"{logs['g_loss']:.3f}",
+                                    refresh=False)
+                record = {key: value / steps for key, value in sums.items()}
+                if not all(np.isfinite(v) for v in record.values()):
+                    raise ModelError(f"tabimage training diverged at epoch {epoch + 1} (losses {record}). "
+                                     "Fix: lower the learning rates or check the training data.")
+                self.epochs_trained = epoch + 1
+                self._hash = None
+                last = epoch + 1 == epochs
+                record["table_l1_gap"] = self._table_gap(reference)
+                record["seconds"] = time.perf_counter() - started
+                for key, value in record.items():
+                    self.history.setdefault(key, []).append(float(value))
+                if manager is not None:
+                    if last or self.epochs_trained % self.profile.checkpoint_every == 0:
+                        manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
+                                     self._checkpoint_state())
+                    if last or self.epochs_trained % self.profile.sample_every == 0:
+                        self._write_reports(manager.directory, images)
+        finally:
+            bar.close()
+        return {k: list(v) for k, v in self.history.items()}
+
+    def _check_compatible(self, samples: Sequence[Sample]) -> None:
+        spec = self.image_spec
+        for s in samples:
+            if s.image.shape[-1] != spec.num_channels or s.image.dtype.name != spec.dtype:
+                raise UsageError(f"sample {s.id!r} is {s.image.shape[-1]}-channel {s.image.dtype}, but "
+                                 f"the model makes {spec.num_channels}-channel {spec.dtype} images. "
+                                 "Fix: give images of that kind or train a new model.")
+        columns = self.table.column_names
+        with_label = LABEL_COLUMN in columns
+        features = [c for c in columns if c != LABEL_COLUMN]
+        for s in samples:
+            if list(s.features) != features or (s.label is not None) != with_label:
+                raise UsageError(f"sample {s.id!r} has columns {list(s.features)} (label: "
+                                 f"{s.label is not None}); the model was fitted on {features} (label: "
+                                 f"{with_label}). Fix: give rows with those columns or train a new model.")
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {"generator": self.name, "config": self.get_config(), "image": self.image_spec.to_dict(),
+                "table": self.table.get_config(), "fit_seed": self._fit_seed, "history": self.history}
+
+    def _restore(self, ckpt, seed: int) -> None:
+        from augkit.training import assign_arrays
+
+        state = ckpt.state
+        if state.get("generator") != self.name or state.get("config") != self.get_config() \
+                or state.get("image") != self.image_spec.to_dict() \
+                or state.get("table") != json.loads(json.dumps(self.table.get_config())):
+            raise ModelError(f"{ckpt.path}: checkpoint was made by a {state.get('generator')} model with "
+                             f"settings {state.get('config')} on other data or settings than this model "
+                             f"({self.get_config()}). Fix: use a new checkpoint_dir.")
+        if state.get("fit_seed") != int(seed):
+            raise ModelError(f"{ckpt.path}: checkpoint was trained with seed={state.get('fit_seed')}, fit "
+                             f"was called with seed={seed}. Fix: pass seed={state.get('fit_seed')} or use "
+                             "a new checkpoint_dir.")
+        assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
+        self.epochs_trained = ckpt.epoch
+        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
+        self._fit_seed = int(seed)
+        self._hash = None
+
+    def _fixed_noise(self, count: int) -> np.ndarray:
+        return np.stack([rng_for(self._fit_seed or 0, _GRID_KEY, i).standard_normal(
+            self.profile.latent_dim).astype(np.float32) for i in range(count)])
+
+    def _table_gap(self, reference: np.ndarray) -> float:
+        _, rows = self._grid_fn(self._fixed_noise(_GAP_SAMPLES))
+        return float(np.mean(np.abs(np.asarray(rows).mean(axis=0) - reference.mean(axis=0))))
+
+    def _write_reports(self, directory: Path, real_images: np.ndarray) -> None:
+        from augkit.training import save_image_grid, write_history
+
+        write_history({k: v for k, v in self.history.items() if k != "seconds"},
+                      directory / "history.csv", directory / "losses.png",
+                      title=f"tabimage ({self._profile_name})")
+        fake, _ = self._grid_fn(self._fixed_noise(16))
+        fake = np.asarray(fake)
+        rows = [[self.image_spec.display(x) for x in fake[:8]], [self.image_spec.display(x) for x in fake[8:16]],
+                [self.image_spec.display(x) for x in real_images[:8]]]
+        save_image_grid(directory / "samples" / f"epoch-{self.epochs_trained:04d}.png", rows,
+                        title=f"epoch {self.epochs_trained}: generated (rows 1-2), real (row 3)")
+
+    # ------------------------------------------------------------------ generating
+    def generate(self, num_samples: int, *, seed: int, conditions: Sequence[Any] | None = None,
+                 batch_size: int = 16) -> Iterator[Sample]:
+        """Validate now (a bad call fails here, not at the first ``next``), make lazily."""
+        if self._gan is None:
+            raise ModelError("tabimage model is not trained. Fix: call fit() or TabImage.load(folder) first.")
+        if conditions is not None:
+            raise UsageError("tabimage makes an image and a table row from noise alone and takes no "
+                             "conditions. Fix: call generate(n, seed=...) without conditions.")
+        if num_samples < 0 or batch_size < 1:
+            raise UsageError(f"tabimage generate: num_samples must be >= 0 and batch_size >= 1. "
+                             f"Received: num_samples={num_samples}, batch_size={batch_size}")
+        return self._generate(int(num_samples), int(seed), int(batch_size))
+
+    def _generate(self, num_samples: int, seed: int, batch_size: int) -> Iterator[Sample]:
+        checkpoint_hash = self.checkpoint_hash
+        latent, num_draws = self.profile.latent_dim, self.table.num_draws
+        for start in range(0, num_samples, batch_size):
+            index = range(start, min(start + batch_size, num_samples))
+            noise = np.empty((len(index), latent), np.float32)
+            draws = np.empty((len(index), num_draws))
+            for row, i in enumerate(index):
+                rng = rng_for(seed, i)
+                noise[row] = rng.standard_normal(latent, dtype=np.float32)
+                draws[row] = rng.random(num_draws)
+            images, rows = self._infer_fn(noise)
+            images = self.image_spec.from_unit(np.asarray(images))  # whole batch at once
+            frame = self.table.inverse_transform(
+                np.asarray(rows), draws=draws if self.profile.sample_table else None)
+            records = frame.to_dict("records")
+            for i, image, record in zip(index, images, records):
+                features, label = split_label(record)
+                provenance = Provenance(id=f"tabimage-{seed}-{i:06d}", source="gan", generator=self.name,
+                                        checkpoint_hash=checkpoint_hash, seed=seed, params={"index": i})
+                yield Sample(image=image, features=features, label=label, provenance=provenance)
+
+    # ------------------------------------------------------------------ saving
+    @property
+    def checkpoint_hash(self) -> str:
+        if self._gan is None:
+            raise ModelError("tabimage model has no weights yet. Fix: call fit() or load() first.")
+        if self._hash is None:
+            from augkit.training import weights_hash
+
+            self._hash = weights_hash([np.asarray(w) for w in self._gan.generator.weights])
+        return self._hash
+
+    def save(self, directory: str | Path) -> None:
+        if self._gan is None:
+            raise ModelError("tabimage model has nothing to save. Fix: call fit() first.")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for model, name in ((self._gan.generator, GENERATOR_WEIGHTS),
+                            (self._gan.discriminator, DISCRIMINATOR_WEIGHTS)):
+            tmp = directory / f".tmp-{name}"  # keeps the .weights.h5 ending Keras requires
+            model.save_weights(tmp)
+            os.replace(tmp, directory / name)
+        meta = {"generator": self.name, "format_version": FORMAT_VERSION, "config": self.get_config(),
+                "image": self.image_spec.to_dict(), "table": self.table.get_config(),
+                "epochs_trained": self.epochs_trained, "checkpoint_hash": self.checkpoint_hash,
+                "history": self.history}
+        from augkit.io.base import atomic_write_bytes
+
+        # written last: a folder with a config.json has complete weights
+        atomic_write_bytes(directory / CONFIG_FILE, json.dumps(meta, indent=1).encode())
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "TabImage":
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / CONFIG_FILE).read_text())
+        except FileNotFoundError:
+            raise ModelError(f"{directory}: no saved model here ({CONFIG_FILE} missing). Fix: give the "
+                             "folder written by TabImage.save().") from None
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{directory}: {CONFIG_FILE} is unreadable ({exc}). Fix: save the model "
+                             "again.") from None
+        if not isinstance(meta, dict) or meta.get("generator") != cls.name:
+            other = meta.get("generator") if isinstance(meta, dict) else None
+            raise ModelError(f"{directory}: holds a {other!r} model, not a tabimage one. Fix: load it "
+                             f"with the {other!r} generator or give a tabimage model folder.")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ModelError(f"{directory}: model format version {version!r} is newer than this augkit "
+                             f"reads (up to {FORMAT_VERSION}). Fix: upgrade augkit.")
+        try:
+            obj = cls(**meta["config"])
+            image_spec = ImageSpec.from_dict(meta["image"])
+            table = TablePreprocessor.from_config(meta["table"])
+        except (KeyError, TypeError, ValueError, UsageError) as exc:
+            raise ModelError(f"{directory}: {CONFIG_FILE} has bad settings ({exc}). Fix: save the "
+                             "model again.") from None
+        obj._build(image_spec, table)
+        for model, name in ((obj._gan.generator, GENERATOR_WEIGHTS),
+                            (obj._gan.discriminator, DISCRIMINATOR_WEIGHTS)):
+            try:
+                model.load_weights(directory / name)
+            except Exception as exc:  # h5py/Keras raise many kinds for a bad file
+                raise ModelError(f"{directory / name}: weights cannot be loaded ({type(exc).__name__}). "
+                                 "Fix: save the model again.") from None
+        if obj.checkpoint_hash != meta.get("checkpoint_hash"):
+            raise ModelError(f"{directory}: weights do not match the hash in {CONFIG_FILE} (damaged or "
+                             "mixed files). Fix: save the model again.")
+        obj.epochs_trained = int(meta.get("epochs_trained", 0))
+        obj.history = {k: list(v) for k, v in meta.get("history", {}).items()}
+        return obj

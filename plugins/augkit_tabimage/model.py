@@ -1,0 +1,211 @@
+"""The networks of seed 004 (one generator with a shared trunk and an image head and a table
+head; one discriminator with an image branch and a table branch joined before the verdict) and
+the Keras model that trains them together. TensorFlow backend.
+
+Differences from the seed, and why: the shared trunk is a narrow dense layer that both heads
+read (the seed shares its 160,000-wide image layer, which makes the table head's first layer
+64 M weights); the table head ends in one activation per column kind (tanh for numbers, sigmoid
+for binary values and missing-value flags, softmax per categorical column) instead of one
+sigmoid for all; the discriminator's joint layer has a LeakyReLU (the seed's is linear, which
+makes its two output layers one); it returns logits and uses the stable ``from_logits`` loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+from augkit.seeding import derive_seed
+from augkit.training import DiffAugment
+
+_SLOPE = 0.2
+
+
+def _init(seed: int) -> keras.initializers.Initializer:
+    # Glorot uniform, the Keras default seed 004 trained with: the discriminator has no
+    # normalisation, and DCGAN's N(0, 0.02) shrinks its signal ~100× over its layers, which
+    # stalls the first hundreds of steps. One seed per layer: a shared int seed would give
+    # equal-shaped layers equal weights.
+    return keras.initializers.GlorotUniform(seed=seed)
+
+
+def activate_table(logits, blocks: Sequence[dict[str, Any]]):
+    """Per-block activations of the table head's logits, concatenated in block order."""
+    parts = []
+    for b in blocks:
+        x = logits[:, b["start"]:b["start"] + b["size"]]
+        if b["kind"] == "numeric":
+            parts.append(ops.tanh(x))
+        elif b["kind"] == "categorical":
+            parts.append(ops.softmax(x, axis=-1))
+        else:  # binary, missing
+            parts.append(ops.sigmoid(x))
+    return ops.concatenate(parts, axis=-1)
+
+
+class TabImageGenerator(keras.Model):
+    """Noise (``latent_dim``) → (image size×size×C in [-1, 1], encoded table row)."""
+
+    def __init__(self, *, size: int, num_channels: int, blocks: Sequence[dict[str, Any]],
+                 latent_dim: int = 100, trunk_units: Sequence[int] = (256,),
+                 image_widths: Sequence[int] = (256, 128, 64), kernel_size: int = 5,
+                 table_widths: Sequence[int] = (400, 200, 128, 64), upsampling: str = "transpose",
+                 seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if upsampling not in ("transpose", "resize"):
+            raise ValueError(f"upsampling must be 'transpose' or 'resize'. Received: {upsampling!r}")
+        self.size, self.num_channels, self.latent_dim = size, num_channels, latent_dim
+        self.blocks = [dict(b) for b in blocks]
+        self.num_features = sum(b["size"] for b in self.blocks)
+        self.start = size // 2 ** len(image_widths)
+        k = iter(range(10_000))
+
+        def dense(units):
+            return layers.Dense(units, use_bias=False, kernel_initializer=_init(derive_seed(seed, next(k))))
+
+        self.trunk = [(dense(u), layers.BatchNormalization()) for u in trunk_units]
+        self.image_dense = dense(self.start * self.start * image_widths[0])
+        self.image_dense_norm = layers.BatchNormalization()
+        self.image_widths = list(image_widths)
+        conv = dict(kernel_size=kernel_size, padding="same")
+
+        def up_layer(width, stride, **extra):
+            init = _init(derive_seed(seed, next(k)))
+            if upsampling == "transpose" or stride == 1:
+                make = layers.Conv2DTranspose if upsampling == "transpose" else layers.Conv2D
+                return make(width, strides=stride, kernel_initializer=init, **conv, **extra)
+            # nearest ×2 then a conv: no transposed-conv checkerboard (Odena et al. 2016)
+            return keras.Sequential([layers.UpSampling2D(2, interpolation="nearest"),
+                                     layers.Conv2D(width, kernel_initializer=init, **conv, **extra)])
+
+        self.up = [(up_layer(w, 1 if i == 0 else 2, use_bias=False), layers.BatchNormalization())
+                   for i, w in enumerate(image_widths)]
+        self.image_out = up_layer(num_channels, 2, activation="tanh")
+        self.table = [(dense(w), layers.BatchNormalization()) for w in table_widths]
+        self.table_out = layers.Dense(self.num_features, kernel_initializer=_init(derive_seed(seed, next(k))))
+
+    def call(self, noise, training=False):
+        h = noise
+        for d, n in self.trunk:
+            h = ops.leaky_relu(n(d(h), training=training), negative_slope=_SLOPE)
+        x = ops.leaky_relu(self.image_dense_norm(self.image_dense(h), training=training),
+                           negative_slope=_SLOPE)
+        x = ops.reshape(x, (-1, self.start, self.start, self.image_widths[0]))
+        for c, n in self.up:
+            x = ops.leaky_relu(n(c(x), training=training), negative_slope=_SLOPE)
+        image = self.image_out(x)
+        t = h
+        for d, n in self.table:
+            t = ops.leaky_relu(n(d(t), training=training), negative_slope=_SLOPE)
+        return image, activate_table(self.table_out(t), self.blocks)
+
+
+class TabImageDiscriminator(keras.Model):
+    """(image, encoded row) → one real/fake logit: a strided-conv image branch and a dense table
+    branch, flattened and concatenated, then a small joint layer (seed 004)."""
+
+    def __init__(self, *, image_widths: Sequence[int] = (64, 128, 256, 256),
+                 image_strides: Sequence[int] = (2, 2, 2, 1), kernel_size: int = 5,
+                 table_widths: Sequence[int] = (400, 200, 128, 64), joint_units: int = 25,
+                 dropout: float = 0.3, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.dropout = float(dropout)
+        k = iter(range(10_000))
+        self.convs = [layers.Conv2D(w, kernel_size, strides=s, padding="same",
+                                    kernel_initializer=_init(derive_seed(seed, next(k))))
+                      for w, s in zip(image_widths, image_strides)]
+        self.denses = [layers.Dense(w, kernel_initializer=_init(derive_seed(seed, next(k))))
+                       for w in table_widths]
+        self.joint = layers.Dense(joint_units, kernel_initializer=_init(derive_seed(seed, next(k))))
+        self.out = layers.Dense(1, kernel_initializer=_init(derive_seed(seed, next(k))))
+        self.dropout_seed = keras.random.SeedGenerator(derive_seed(seed, 7001))
+
+    def _drop(self, x, training):
+        if training and self.dropout > 0:
+            return keras.random.dropout(x, self.dropout, seed=self.dropout_seed)
+        return x
+
+    def call(self, inputs, training=False):
+        image, table = inputs
+        x = image
+        for conv in self.convs:
+            x = self._drop(ops.leaky_relu(conv(x), negative_slope=_SLOPE), training)
+        x = ops.reshape(x, (ops.shape(x)[0], -1))
+        y = table
+        for dense in self.denses:
+            y = self._drop(ops.leaky_relu(dense(y), negative_slope=_SLOPE), training)
+        z = ops.concatenate([x, y], axis=-1)
+        z = self._drop(ops.leaky_relu(self.joint(z), negative_slope=_SLOPE), training)
+        return self.out(z)
+
+
+class TabImageGAN(keras.Model):
+    """Trains the joint generator against the two-branch discriminator (seed 004's loop: one
+    generator pass per step serves both updates; BCE on logits).
+
+    Keras GAN shape: sub-models passed in, ``compile`` with two optimizers, a ``metrics``
+    property, a ``SeedGenerator`` (the noise), ``train_step`` returning metrics. Data is
+    ``(images, rows)``: images in [-1, 1], rows encoded by the TablePreprocessor. DiffAugment,
+    when given, is applied to every image the discriminator sees, real and fake, in both updates.
+    """
+
+    def __init__(self, generator: TabImageGenerator, discriminator: TabImageDiscriminator, *,
+                 diff_augment: DiffAugment | None = None, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.diff_augment = diff_augment
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+
+    def compile(self, g_optimizer, d_optimizer):
+        # XLA off: same numbers on every machine, and no compile pause on small CPUs
+        super().compile(jit_compile=False)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+
+    def call(self, noise, training=False):
+        return self.generator(noise, training=training)
+
+    def build_optimizers(self) -> None:
+        """Create optimizer state now so a checkpoint can be restored into it."""
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def _discriminate(self, image, table):
+        if self.diff_augment is not None:
+            image = self.diff_augment(image)
+        return self.discriminator((image, table), training=True)
+
+    def train_step(self, data):
+        images, rows, _ = keras.utils.unpack_x_y_sample_weight(data)
+        noise = keras.random.normal((ops.shape(images)[0], self.generator.latent_dim),
+                                    seed=self.seed_generator)
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake_images, fake_rows = self.generator(noise, training=True)
+            d_real = self._discriminate(images, rows)
+            d_fake = self._discriminate(fake_images, fake_rows)
+            d_loss = (self.loss_fn(ops.ones_like(d_real), d_real)
+                      + self.loss_fn(ops.zeros_like(d_fake), d_fake))
+            g_loss = self.loss_fn(ops.ones_like(d_fake), d_fake)
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.d_real_tracker.update_state(ops.mean(ops.sigmoid(d_real)))
+        self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(d_fake)))
+        return {m.name: m.result() for m in self.metrics}

@@ -1,0 +1,347 @@
+"""``tabimage``: images joined to the rows of one CSV table by an id (the image + tabular case).
+
+Layout it detects: a folder with exactly one ``*.csv`` at its top level (``manifest.csv``, which
+augkit writes beside every output, does not count) plus images anywhere below. Any other layout
+is read with ``--format tabimage`` and options:
+
+- ``table=PATH``: the CSV (default: the one CSV at the top level); a relative path that does not
+  exist from the working directory is looked up inside the dataset folder;
+- ``id_column=NAME``: the table's id column (default ``id`` if there is one, else the first);
+- ``id_pattern=REGEX``: how an image's id is found in its path (relative to the folder, ``/``
+  separators, no extension): the first group of the first match, or the whole match; default:
+  the file name without extension. For the LGG slices joined to the per-patient table:
+  ``id_pattern=r"(TCGA_[A-Z0-9]+_[A-Z0-9]+)"``, ``id_column=Patient``;
+- ``image_glob=PATTERN``: which images to take (``root.glob``; default every PNG/TIFF/JPEG
+  below the folder); masks (``*_mask.*``, files inside ``label(s)/``, ``mask(s)/``) never count;
+- ``label_column=NAME``: a column that becomes the sample's ``label`` instead of a feature;
+- ``channels=1`` or ``0,2``: keep only these image channels (e.g. FLAIR of the LGG slices).
+
+Several images may share one row (slices of one patient); an image without a row is an error,
+rows without images are ignored. Sample ids are the image paths without extension, so they are
+unique; the joined row id is kept in ``meta["table_id"]``.
+
+The writer puts each sample's image in ``images/<name><ext>`` (a real one, unless channels were
+picked, copied byte for byte) and its row in ``table.csv``
+(``id`` = the image's name, the feature columns, ``label`` when samples have one), so the output
+reads back with this format. Rows are appended one line at a time; a row re-written after an
+interrupted run replaces the earlier one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from augkit.errors import DataError, UsageError
+from augkit.io.arrays import cast_like, check_finite
+from augkit.io.base import Dataset, DatasetFormat, atomic_copy, atomic_write_bytes
+from augkit.io.folder2d import MASK_DIRS, MASK_SUFFIX, natural_key, safe_name, walk_visible
+from augkit.io.images import encode_image, is_image_file, png_compatible, read_image
+from augkit.sample import Provenance, Sample
+
+TABLE_NAME = "table.csv"
+IMAGES_DIR = "images"
+#: written by augkit beside every output; never the table of a dataset
+IGNORED_CSVS = frozenset({"manifest.csv"})
+OPTIONS = ("table", "id_column", "id_pattern", "image_glob", "label_column", "channels")
+
+
+def top_level_csvs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.suffix.lower() == ".csv" and p.is_file()
+                  and not p.name.startswith(".") and p.name.lower() not in IGNORED_CSVS)
+
+
+def read_table(path: Path, id_column: str | None) -> tuple[pd.DataFrame, str]:
+    """The CSV with its id column as strings; errors name the file."""
+    try:
+        header = pd.read_csv(path, nrows=0)
+    except FileNotFoundError:
+        raise DataError(path, "table file does not exist", "check the path given to table=/--table") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(path, f"cannot read the table as CSV ({type(exc).__name__}: {exc})",
+                        "give a comma-separated file with a header row") from None
+    columns = [str(c) for c in header.columns]
+    if id_column is None:
+        id_column = "id" if "id" in columns else (columns[0] if columns else None)
+    if id_column not in columns:
+        raise DataError(path, f"table has no id column {id_column!r} (columns: {columns})",
+                        "pass id_column=/--id-column with the column that names each image's row")
+    try:
+        df = pd.read_csv(path, dtype={id_column: str})
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(path, f"cannot read the table as CSV ({type(exc).__name__}: {exc})",
+                        "give a comma-separated file with a header row") from None
+    if len(df) == 0:
+        raise DataError(path, "table has a header but no rows",
+                        "fill the table with one row per id (or point table= at the filled copy)")
+    ids = df[id_column]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0]) + 2
+        raise DataError(path, f"id column {id_column!r} is empty on line {row}", "give every row an id")
+    duplicated = ids[ids.duplicated()].tolist()
+    if duplicated:
+        raise DataError(path, f"id {duplicated[0]!r} appears on more than one row of column {id_column!r}",
+                        "keep one row per id")
+    return df, id_column
+
+
+def parse_channels(value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, str):
+        try:
+            return [int(v) for v in value.replace(" ", "").split(",") if v != ""]
+        except ValueError:
+            raise UsageError(f"channels must be channel numbers like '1' or '0,2'. Received: {value!r}") from None
+    return [int(v) for v in value]
+
+
+class TabImageFormat(DatasetFormat):
+    name = "tabimage"
+    # below paired2d (10): a folder of image/mask pairs stays paired2d unless asked; above
+    # classfolders (5): a table beside an images/ folder is not a class called "images"
+    priority = 7
+
+    # ---- detect ---------------------------------------------------------------------------
+    def detect(self, root: Path) -> bool:
+        if len(top_level_csvs(root)) != 1:
+            return False
+        return any(is_image_file(Path(f)) for _, _, files in walk_visible(root) for f in files)
+
+    # ---- read -----------------------------------------------------------------------------
+    def read(self, root: Path, **options: Any) -> Dataset:
+        unknown = sorted(k for k, v in options.items() if k not in OPTIONS and v is not None)
+        if unknown:
+            raise UsageError(f"format {self.name!r} does not know the option(s) {unknown}; "
+                             f"known: {', '.join(OPTIONS)}")
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(root, "input folder does not exist", "check the path given to --in")
+        table = self._table_path(root, options.get("table"))
+        df, id_column = read_table(table, options.get("id_column"))
+        label_column = options.get("label_column")
+        if label_column is not None and label_column not in df.columns:
+            raise DataError(table, f"table has no label column {label_column!r} (columns: "
+                            f"{list(df.columns)})", "pass an existing column as label_column")
+        rows = {str(r[id_column]): r for r in df.to_dict("records")}
+        pattern = self._pattern(options.get("id_pattern"))
+        channels = parse_channels(options.get("channels"))
+        images = self._images(root, options.get("image_glob"))
+        if not images:
+            raise DataError(root, "no images found next to the table"
+                            + (f" matching {options['image_glob']!r}" if options.get("image_glob") else ""),
+                            "put PNG/TIFF/JPEG images below the folder or fix image_glob")
+        samples = []
+        for path in images:
+            rel = path.relative_to(root).as_posix()
+            sample_id = str(PurePosixPath(rel).with_suffix(""))
+            table_id = self._table_id(sample_id, pattern, path)
+            row = rows.get(table_id)
+            if row is None:
+                raise DataError(path, f"image's id {table_id!r} has no row in {table.name} "
+                                f"(column {id_column!r})",
+                                "add the row, narrow image_glob, or fix id_pattern")
+            samples.append(self._sample(root, path, rel, sample_id, table_id, row, table,
+                                        id_column, label_column, channels))
+        options_used = {"table": str(table), "id_column": id_column,
+                        "id_pattern": options.get("id_pattern"), "image_glob": options.get("image_glob"),
+                        "label_column": label_column, "channels": channels}
+        return Dataset(root=root, format=self.name, samples=samples,
+                       options={k: v for k, v in options_used.items() if v is not None})
+
+    @staticmethod
+    def _table_path(root: Path, table: Any) -> Path:
+        if table is not None:
+            path = Path(table)
+            if not path.is_absolute() and not path.exists() and (root / path).exists():
+                path = root / path
+            return path
+        csvs = top_level_csvs(root)
+        if len(csvs) != 1:
+            found = ", ".join(p.name for p in csvs) or "none"
+            raise DataError(root, f"expected exactly one CSV table at the top level, found {found}",
+                            "pass table=/--table PATH")
+        return csvs[0]
+
+    @staticmethod
+    def _pattern(id_pattern: str | None) -> re.Pattern | None:
+        if id_pattern is None:
+            return None
+        try:
+            return re.compile(id_pattern)
+        except re.error as exc:
+            raise UsageError(f"id_pattern {id_pattern!r} is not a valid regular expression ({exc}).") from None
+
+    @staticmethod
+    def _table_id(sample_id: str, pattern: re.Pattern | None, path: Path) -> str:
+        if pattern is None:
+            return PurePosixPath(sample_id).name
+        match = pattern.search(sample_id)
+        if match is None:
+            raise DataError(path, f"id_pattern {pattern.pattern!r} does not match the image path "
+                            f"{sample_id!r}", "fix id_pattern or narrow image_glob to the images it fits")
+        return match.group(1) if pattern.groups else match.group(0)
+
+    @staticmethod
+    def _images(root: Path, image_glob: str | None) -> list[Path]:
+        if image_glob:
+            found = [p for p in root.glob(image_glob) if p.is_file()]
+        else:
+            found = [dirpath / f for dirpath, _, files in walk_visible(root) for f in files]
+
+        def wanted(path: Path) -> bool:  # masks are never images here: tabimage needs none
+            parts = path.relative_to(root).parts
+            return is_image_file(path) and not path.stem.lower().endswith(MASK_SUFFIX) \
+                and not any(p.startswith(".") or p.lower() in MASK_DIRS for p in parts)
+
+        return sorted((p for p in found if wanted(p)), key=lambda p: natural_key(p.relative_to(root).as_posix()))
+
+    def _sample(self, root, path, rel, sample_id, table_id, row, table, id_column, label_column,
+                channels) -> Sample:
+        image = read_image(path, role="image")
+        check_finite(image, path)
+        if image.ndim == 2:
+            image = image[..., None]
+        if channels is not None:
+            bad = [c for c in channels if not -image.shape[-1] <= c < image.shape[-1]]
+            if bad:
+                raise DataError(path, f"image has {image.shape[-1]} channel(s); channels={channels} "
+                                "asks for others", "pick channels that every image has")
+            image = np.ascontiguousarray(image[..., channels])
+        features = {k: _clean(v) for k, v in row.items() if k not in (id_column, label_column)}
+        label = None if label_column is None else _clean(row[label_column])
+        if isinstance(label, float) and math.isnan(label):
+            label = None
+        meta = {"format": self.name, "source_files": [str(path.resolve()), str(table.resolve())],
+                "relpath": {"image": rel}, "image_ext": path.suffix, "image_dtype": str(image.dtype),
+                "table_id": table_id, "id_column": id_column, "channels": channels}
+        return Sample(image=image, provenance=Provenance(id=sample_id), label=label,
+                      features=features, meta=meta)
+
+    # ---- write ----------------------------------------------------------------------------
+    def write(self, sample: Sample, out_dir: Path) -> list[str]:
+        out_dir = Path(out_dir)
+        if sample.features is None:
+            raise UsageError(f"sample {sample.id!r} has no table row; the tabimage format writes an "
+                             "image and its row. Fix: write it in an image format instead.")
+        meta = sample.meta if sample.meta.get("format") == self.name else {}
+        name = safe_name(sample.id.rsplit("/", 1)[-1])
+        image = sample.image
+        if meta.get("image_dtype"):
+            image = cast_like(image, meta["image_dtype"])
+        ext = meta.get("image_ext") if meta.get("image_ext") and sample.provenance.source == "real" else None
+        ext = ext or (".png" if png_compatible(image) else ".tif")
+        rel = f"{IMAGES_DIR}/{name}{ext}"
+        source = Path(meta["source_files"][0]) if meta.get("source_files") else None
+        if sample.provenance.source == "real" and meta.get("channels") is None and source is not None \
+                and source.is_file() and source.suffix == ext:
+            atomic_copy(source, out_dir / rel)  # a real image goes out byte for byte
+        else:
+            atomic_write_bytes(out_dir / rel, encode_image(image, ext))
+        row = {"id": name, **sample.features}
+        table = TableAppender.shared(out_dir / TABLE_NAME)
+        if sample.label is not None or "label" in table.current_columns():
+            row["label"] = sample.label
+        table.append(row)
+        return [rel]
+
+
+def _clean(value: Any) -> Any:
+    """pandas' NaN/NA/None all become float NaN (one missing marker for every column kind)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return float("nan")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def csv_cell(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
+class TableAppender:
+    """Appends rows (one ``write`` each) to a CSV keyed by its first column.
+
+    The header is fixed by the first row. A row whose id is already in the file replaces the
+    earlier one (a sample re-written after an interrupted run), by rewriting the file
+    atomically. The file's size and inode are remembered; a file changed by someone else (or
+    moved away by a staging rename) is re-read before the next append.
+    """
+
+    _instances: dict[Path, "TableAppender"] = {}
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.columns: list[str] | None = None
+        self.ids: set[str] = set()
+        self._stamp: tuple[int, int] | None = None
+
+    @classmethod
+    def shared(cls, path: Path) -> "TableAppender":
+        key = Path(os.path.abspath(path))
+        if key not in cls._instances:
+            cls._instances[key] = cls(key)
+        return cls._instances[key]
+
+    def _current_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_size, st.st_ino
+
+    def _reload(self) -> None:
+        self.columns, self.ids = None, set()
+        if self.path.exists():
+            rows = self._read_rows()
+            if rows:
+                self.columns = rows[0]
+                self.ids = {r[0] for r in rows[1:]}
+        self._stamp = self._current_stamp()
+
+    def _read_rows(self) -> list[list[str]]:
+        with open(self.path, newline="") as fh:
+            return [r for r in csv.reader(fh) if r]
+
+    def current_columns(self) -> list[str]:
+        self._refresh()
+        return list(self.columns or [])
+
+    def _refresh(self) -> None:
+        if self._stamp != self._current_stamp() or self._stamp is None:
+            self._reload()
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._refresh()
+        names = [str(k) for k in row]
+        if self.columns is None:
+            self.columns = names
+            atomic_write_bytes(self.path, _csv_line(names))
+        elif names != self.columns:
+            raise UsageError(f"{self.path}: row {row.get(names[0])!r} has columns {names}, the table "
+                             f"has {self.columns}. Fix: give every sample the same feature columns.")
+        values = [csv_cell(v) for v in row.values()]
+        if values[0] in self.ids:
+            kept = [r for r in self._read_rows()[1:] if r[0] != values[0]]
+            atomic_write_bytes(self.path, b"".join(_csv_line(r) for r in [self.columns, *kept, values]))
+        else:
+            with open(self.path, "ab") as fh:  # one write of one line: all or nothing in practice
+                fh.write(_csv_line(values))
+            self.ids.add(values[0])
+        self._stamp = self._current_stamp()
+
+
+def _csv_line(values: list[str]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue().encode()
