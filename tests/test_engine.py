@@ -205,3 +205,30 @@ def test_plan_totals_are_exact_for_any_shape(num_real, target, fraction):
     plan = plan_sources(num_real, target, fraction)
     assert len(plan) == target and plan.count("real") == num_real
     assert plan.count("gan") == int((target - num_real) * fraction)
+
+
+class RowPainter:
+    """A stand-in image+table generator: a seeded grey image and a feature row per call."""
+
+    name = "row-painter"
+    tasks = frozenset({"image+tabular"})
+    checkpoint_hash = "feed01"
+
+    def generate(self, num_samples, *, seed, conditions=None, batch_size=16):
+        from augkit.sample import Provenance, Sample
+
+        assert conditions is None  # nothing to condition on for image + table data
+        for _ in range(num_samples):
+            value = int(np.random.default_rng(seed).integers(0, 255))
+            yield Sample(image=np.full((6, 5, 1), value, np.uint8), features={"age": 50.0 + value % 7, "sex": "F"},
+                         provenance=Provenance(id="g", source="gan"))
+
+
+def test_gan_path_for_image_and_table_data(tmp_dataset, tmp_path):
+    src = tmp_dataset({"table.csv": b"id,age,sex\na,61,F\nb,47,M\n",
+                       "images/a.png": np.full((6, 5), 10, np.uint8), "images/b.png": np.full((6, 5), 20, np.uint8)})
+    result = expand(src, 6, tmp_path / "out", generator=RowPainter(), gan_fraction=1.0, progress=False)
+    assert result.counts == {"real": 2, "gan": 4}
+    back = read_dataset(tmp_path / "out")
+    gan = [s for s in back if "_gan" in s.id]
+    assert len(gan) == 4 and all(s.features["sex"] == "F" and 50 <= s.features["age"] < 57 for s in gan)

@@ -222,10 +222,20 @@ class _SampleMaker:
         return self.reals[best].id, float(sims[0, best])
 
     def _paint(self, parent: Sample, index: int, sample_seed: int) -> Sample:
-        # New masks come from real masks through label-safe geometry; the generator paints the
-        # image for that exact mask, so the pair needs no re-annotation.
-        _, mask, mask_params = self.mask_pipeline.apply(parent.image, parent.mask, sample_seed)
-        painted = next(iter(self.generator.generate(1, seed=sample_seed, conditions=[mask])))
+        if parent.mask is not None:
+            # New masks come from real masks through label-safe geometry; the generator paints
+            # the image for that exact mask, so the pair needs no re-annotation.
+            _, mask, mask_params = self.mask_pipeline.apply(parent.image, parent.mask, sample_seed)
+            painted = next(iter(self.generator.generate(1, seed=sample_seed, conditions=[mask])))
+            params, changes = {"mask_transforms": mask_params}, {"mask": mask}
+        else:
+            # Classification: ask for the parent's class; unconditional / image+table: no condition.
+            wants_label = "classification" in self.generator.tasks and parent.label is not None
+            painted = next(iter(self.generator.generate(
+                1, seed=sample_seed, conditions=[parent.label] if wants_label else None)))
+            params = {}
+            changes = {"label": painted.label if painted.label is not None else parent.label,
+                       "features": painted.features if painted.features is not None else parent.features}
         if painted.image.shape != parent.image.shape or painted.image.dtype != parent.image.dtype:
             raise UsageError(
                 f"generator {self.generator.name!r} returned an image of shape {painted.image.shape} "
@@ -235,9 +245,9 @@ class _SampleMaker:
         prov = Provenance(
             id=f"{parent.id}_gan{index:05d}", source="gan", parent_id=parent.id,
             generator=self.generator.name, checkpoint_hash=self.generator.checkpoint_hash,
-            seed=sample_seed, params={"mask_transforms": mask_params},
+            seed=sample_seed, params=params,
         )
-        return parent.derive(image=painted.image, mask=mask, provenance=prov)
+        return parent.derive(image=painted.image, provenance=prov, **changes)
 
 
 def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 0,
@@ -269,7 +279,8 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         )
     if generator is not None and dataset.samples[0].mask is not None and \
             "segmentation" not in generator.tasks:
-        raise UsageError(f"generator {generator.name!r} cannot make segmentation pairs; use pix2pix.")
+        raise UsageError(f"generator {generator.name!r} cannot make segmentation pairs (its tasks: "
+                         f"{', '.join(sorted(generator.tasks))}); use pix2pix for image + mask data.")
     pipeline = pipeline or ClassicalPipeline()
     plan = plan_sources(len(dataset), target, gan_fraction if generator is not None else 0.0)
     fmt_writer = _writer_for(dataset)
