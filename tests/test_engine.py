@@ -232,3 +232,17 @@ def test_gan_path_for_image_and_table_data(tmp_dataset, tmp_path):
     back = read_dataset(tmp_path / "out")
     gan = [s for s in back if "_gan" in s.id]
     assert len(gan) == 4 and all(s.features["sex"] == "F" and 50 <= s.features["age"] < 57 for s in gan)
+
+
+def test_class_folders_are_balanced_by_default(tmp_dataset, tmp_path):
+    grey = lambda v: np.full((8, 8), v, np.uint8)  # noqa: E731
+    src = tmp_dataset({"G2/a.png": grey(10), "G2/b.png": grey(20), "G2/c.png": grey(30),
+                       "G3/d.png": grey(40)})
+    result = expand(src, 10, tmp_path / "out", progress=False)
+    back = read_dataset(tmp_path / "out")
+    from collections import Counter
+
+    assert Counter(s.label for s in back) == {"G2": 5, "G3": 5}
+    assert result.counts == {"real": 4, "classical": 6}
+    unbalanced = read_dataset(expand(src, 10, tmp_path / "plain", progress=False, balance=False).out_dir)
+    assert Counter(s.label for s in unbalanced) == {"G2": 8, "G3": 2}  # parents in turn

@@ -65,11 +65,13 @@ def cli():
               default=None, metavar="[THRESHOLD]",
               help="Repaint GAN samples whose NCC with a real image is >= THRESHOLD (0.95 if no "
                    "value), dropping them after 4 tries; listed in near_copies.csv.")
+@click.option("--balance/--no-balance", default=None,
+              help="Bring every class to the same count (default: on for class-labelled data).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @domain_errors
 def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator_name, model_dir,
-           gan_fraction, shard, drop_near_copies, overwrite, quiet):
+           gan_fraction, shard, drop_near_copies, balance, overwrite, quiet):
     """Expand the dataset in --in to --to samples: the real ones plus classical variants (and
     GAN samples with --generator), in the input's format, with a manifest.csv of provenance."""
     from augkit.api import expand_folder
@@ -77,7 +79,7 @@ def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator
     result = expand_folder(
         in_dir, target, out_dir, seed=seed, format=format_name, preset=preset, slices=slices,
         generator=generator_name, model_dir=model_dir, gan_fraction=gan_fraction, shard=shard,
-        overwrite=overwrite, progress=not quiet, drop_near_copies=drop_near_copies,
+        overwrite=overwrite, progress=not quiet, drop_near_copies=drop_near_copies, balance=balance,
     )
     mix = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     click.echo(f"wrote {result.num_samples} samples ({mix}) to {result.out_dir} "
@@ -131,18 +133,27 @@ def demo(out_dir, cases, size, seed, overwrite):
 @click.option("--slices", type=click.Choice(["tumour", "all"]), default=None)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one profile setting (repeatable), e.g. --set l1_weight=50.")
+@click.option("--backbone-weights", type=click.Path(path_type=Path), default=None,
+              help="tlgan: ImageNet weights file (.h5) of the frozen backbone; nothing is downloaded.")
+@click.option("--random-backbone", is_flag=True,
+              help="tlgan: train against a randomly initialised backbone instead (weak, for trials).")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
 @click.option("--quiet", is_flag=True)
 @domain_errors
 def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, format_name, slices,
-          overrides, overwrite, quiet):
+          overrides, backbone_weights, random_backbone, overwrite, quiet):
     """Train a generator on real samples and save it. Rerun after an interruption to resume
     from the last checkpoint."""
     from augkit.api import _parse_overrides, train_generator
 
+    settings = _parse_overrides(overrides)
+    if backbone_weights is not None:
+        settings["backbone_weights"] = str(backbone_weights)
+    if random_backbone:
+        settings["random_backbone"] = True
     model = train_generator(in_dir, generator_name, out_dir, profile=profile, epochs=epochs,
                             val_dir=val_dir, seed=seed, format=format_name, slices=slices,
-                            overrides=_parse_overrides(overrides), overwrite=overwrite,
+                            overrides=settings, overwrite=overwrite,
                             progress=not quiet)
     click.echo(f"trained {generator_name} ({model.checkpoint_hash}) saved to {out_dir}")
 

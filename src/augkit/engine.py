@@ -94,6 +94,28 @@ def plan_sources(num_real: int, target: int, gan_fraction: float) -> list[str]:
     return plan
 
 
+def plan_parents(dataset: Dataset, target: int, balance: bool) -> list[int]:
+    """The real parent of every added index: all reals in turn, or, with ``balance``, the reals
+    of each class in turn until every class reaches its target count (``augkit.balance``)."""
+    num_real = len(dataset)
+    if not balance:
+        return [j % num_real for j in range(target - num_real)]
+    from augkit.balance import label_order, plan_class_targets
+
+    labels = [s.label for s in dataset.samples]
+    targets = plan_class_targets(labels, target)
+    members = {c: [i for i, label in enumerate(labels) if label == c] for c in targets}
+    wanted = {c: targets[c] - len(members[c]) for c in targets}
+    # Round-robin over classes, so any prefix of the added samples is balanced too.
+    parents, turn = [], {c: 0 for c in targets}
+    while len(parents) < target - num_real:
+        for c in sorted(targets, key=label_order):
+            if turn[c] < wanted[c]:
+                parents.append(members[c][turn[c] % len(members[c])])
+                turn[c] += 1
+    return parents
+
+
 def _check_paths(in_dir: Path, out_dir: Path, overwrite: bool) -> None:
     src, dst = in_dir.resolve(), out_dir.resolve()
     if dst == src or src in dst.parents:
@@ -176,8 +198,10 @@ class _SampleMaker:
     """Turns an output index into a Sample: real copy, classical variant or GAN painting."""
 
     def __init__(self, dataset: Dataset, pipeline: ClassicalPipeline, seed: int,
-                 generator: Generator | None, near_copy_threshold: float | None = None):
+                 generator: Generator | None, near_copy_threshold: float | None = None,
+                 parents: list[int] | None = None):
         self.reals = dataset.samples
+        self.parents = parents if parents is not None else plan_parents(dataset, len(dataset), False)
         self.pipeline = pipeline
         self.mask_pipeline = pipeline.geometric_only()
         self.seed = seed
@@ -194,7 +218,7 @@ class _SampleMaker:
         near-copy events met on the way."""
         if source == "real":
             return self.reals[index], []
-        parent = self.reals[(index - len(self.reals)) % len(self.reals)]
+        parent = self.reals[self.parents[index - len(self.reals)]]
         sample_seed = derive_seed(self.seed, index)
         if source == "classical":
             return self.pipeline(parent, seed=sample_seed, new_id=f"{parent.id}_aug{index:05d}"), []
@@ -255,14 +279,15 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
            pipeline: ClassicalPipeline | None = None, generator: Generator | None = None,
            gan_fraction: float = 0.5, shard: Shard | None = None, overwrite: bool = False,
            progress: bool = True, dataset: Dataset | None = None,
-           drop_near_copies: float | None = None) -> ExpandResult:
+           drop_near_copies: float | None = None, balance: bool | None = None) -> ExpandResult:
     """Grow the dataset in ``in_dir`` to ``target`` samples written to ``out_dir``.
 
     The real samples are kept as they are; the rest are classical variants of real samples,
     and with a ``generator`` a ``gan_fraction`` of them are GAN-painted. With
     ``drop_near_copies`` (an NCC threshold, e.g. 0.95) a GAN sample that close to a real image
     is painted again from a fresh mask; after a few failed attempts that index is dropped. Both
-    are listed in ``near_copies.csv``.
+    are listed in ``near_copies.csv``. ``balance`` (default: on for labelled data without
+    masks) brings every class to the same count where the reals allow it.
     """
     start = time.perf_counter()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -282,6 +307,8 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         raise UsageError(f"generator {generator.name!r} cannot make segmentation pairs (its tasks: "
                          f"{', '.join(sorted(generator.tasks))}); use pix2pix for image + mask data.")
     pipeline = pipeline or ClassicalPipeline()
+    if balance is None:
+        balance = all(s.label is not None and s.mask is None for s in dataset.samples)
     plan = plan_sources(len(dataset), target, gan_fraction if generator is not None else 0.0)
     fmt_writer = _writer_for(dataset)
 
@@ -289,14 +316,15 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         "input": str(in_dir.resolve()), "format": dataset.format, "options": dataset.options,
         "target": target, "seed": seed, "transforms": pipeline.get_config(), "shard": [shard.index, shard.count],
         "generator": None if generator is None else [generator.name, generator.checkpoint_hash],
-        "gan_fraction": gan_fraction, "drop_near_copies": drop_near_copies,
+        "gan_fraction": gan_fraction, "drop_near_copies": drop_near_copies, "balance": balance,
     }
     stage = staging_dir(out_dir)
     stage.parent.mkdir(parents=True, exist_ok=True)
     resumed = _prepare_staging(stage, settings)
     rows_dir = stage / _STATE / "rows"
 
-    maker = _SampleMaker(dataset, pipeline, seed, generator, drop_near_copies)
+    maker = _SampleMaker(dataset, pipeline, seed, generator, drop_near_copies,
+                         plan_parents(dataset, target, balance))
     todo = [i for i in range(target) if shard.owns(i) and not (rows_dir / f"{i:07d}.json").exists()]
     bar = _progress(total=sum(1 for i in range(target) if shard.owns(i)), initial=resumed,
                     enabled=progress)

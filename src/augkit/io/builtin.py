@@ -2,6 +2,7 @@
 third-party plugin's would be."""
 
 from augkit.hookspecs import hookimpl
+from augkit.io.classfolders import ClassCsvFormat, ClassFoldersFormat
 from augkit.io.folder2d import Paired2DFormat
 from augkit.io.nifti import BratsFormat, NiftiFormat
 from augkit.io.shards import ShardsFormat
@@ -15,3 +16,5 @@ def register_formats(register):
     register(NiftiFormat())
     register(TabImageFormat())
     register(ShardsFormat())
+    register(ClassFoldersFormat())
+    register(ClassCsvFormat())

@@ -1,0 +1,108 @@
+"""The Keras model that trains a latent-vector generator against a discriminator, shared by the
+``dcgan`` and ``tlgan`` plugins. TensorFlow backend.
+
+Both sub-models take ``[x, class_index]``; an unconditional pair ignores the index. The
+discriminator returns logits (the seeds end in a sigmoid; the ``from_logits`` loss is the same
+model, numerically stable).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from augkit.training import DiffAugment
+
+
+class LatentGAN(keras.Model):
+    """One step = one discriminator update on a half batch of reals and a half batch of fakes
+    (seed 002: "half real, half fake"), then one generator update on a full batch of fakes
+    labelled real. Fakes carry the real half batch's class indices, so each update sees the
+    classes in the data's proportions. ``mode_seeking`` > 0 adds that weight times
+    1 / ``g_spread`` to the generator loss (``g_spread``: mean image distance of two fakes of
+    one label per unit of latent distance), which keeps it from collapsing to one image.
+
+    Keras GAN shape: sub-models passed in, ``compile`` with two optimizers, a ``metrics``
+    property, a ``SeedGenerator`` (latent draws and flips), ``train_step`` returning metrics.
+    Data is ``(images in [-1, 1], class indices)``.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, *, latent_dim: int,
+                 diff_augment: DiffAugment | None = None, flip: bool = True,
+                 real_label: float = 1.0, mode_seeking: float = 0.0, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.diff_augment = diff_augment
+        self.flip = flip
+        self.real_label = float(real_label)
+        self.mode_seeking = float(mode_seeking)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.trackers = [keras.metrics.Mean(name=n)
+                         for n in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "g_spread")]
+
+    def compile(self, g_optimizer, d_optimizer):
+        # XLA off: same numbers on every machine, and no compile pause on small CPUs
+        super().compile(jit_compile=False)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def build_optimizers(self) -> None:
+        """Create optimizer state now (it is otherwise made on the first step) so a checkpoint
+        can be restored into it."""
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def _discriminate(self, images, labels):
+        if self.diff_augment is not None:
+            images = self.diff_augment(images)
+        return self.discriminator([images, labels], training=True)
+
+    def train_step(self, data):
+        real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        half = ops.shape(real)[0]
+        if self.flip:
+            coin = keras.random.uniform((half, 1, 1, 1), seed=self.seed_generator)
+            real = ops.where(coin < 0.5, ops.flip(real, axis=2), real)
+
+        z = keras.random.normal((half, self.latent_dim), seed=self.seed_generator)
+        with tf.GradientTape() as d_tape:
+            fake = self.generator([z, labels], training=True)
+            d_real = self._discriminate(real, labels)
+            d_fake = self._discriminate(fake, labels)
+            d_loss = 0.5 * (self.loss_fn(ops.full_like(d_real, self.real_label), d_real)
+                            + self.loss_fn(ops.zeros_like(d_fake), d_fake))
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+
+        both = ops.concatenate([labels, labels], axis=0)
+        z = keras.random.normal((2 * half, self.latent_dim), seed=self.seed_generator)
+        with tf.GradientTape() as g_tape:
+            fake = self.generator([z, both], training=True)
+            verdict = self._discriminate(fake, both)
+            g_loss = self.loss_fn(ops.ones_like(verdict), verdict)
+            # fakes i and i + half share a label: how far apart they are per unit of latent
+            # distance (mode seeking, Mao et al. 2019); a collapsed generator scores 0
+            spread = ops.mean(ops.abs(fake[:half] - fake[half:]), axis=(1, 2, 3)) / \
+                ops.mean(ops.abs(z[:half] - z[half:]), axis=1)
+            spread = ops.mean(spread)
+            if self.mode_seeking > 0:
+                g_loss = g_loss + self.mode_seeking / (spread + 1e-5)
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+
+        real_acc = ops.mean(ops.cast(d_real > 0, "float32"))
+        fake_acc = ops.mean(ops.cast(d_fake < 0, "float32"))
+        for tracker, value in zip(self.trackers, (d_loss, g_loss, real_acc, fake_acc, spread)):
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.trackers}

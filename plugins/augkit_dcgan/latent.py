@@ -1,0 +1,452 @@
+"""``LatentGenerator``: what the ``dcgan`` and ``tlgan`` plugins share. Both draw a latent vector
+per sample (optionally with a class label) and differ only in their networks, so training,
+resuming, generating, saving and loading live here once.
+
+Choices: every sample's latent vector comes from ``derive_seed(seed, index)``, so a sample
+depends only on (seed, its index), never on the batch it was made in. A model is conditional
+when its training samples carry two or more labels (``conditional=`` overrides); then
+``generate(conditions=[labels])`` makes samples of those classes, and without conditions it
+cycles through the classes in sorted order.
+
+Keras and TensorFlow are imported only when a model is built, so listing plugins stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from augkit.errors import ModelError, UsageError
+from augkit.generators import Generator
+from augkit.sample import Provenance, Sample
+from augkit.seeding import derive_seed, rng_for
+
+from augkit_dcgan.data import ImageSpec, check_training_samples, resize_image
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+GENERATOR_WEIGHTS = "generator.weights.h5"
+DISCRIMINATOR_WEIGHTS = "discriminator.weights.h5"
+MIN_TRAIN_SAMPLES = 2
+_GRID_KEY = 0x6A1D  # sample grids use fixed latent vectors derived from the fit seed
+_GRID_COLUMNS = 8
+
+
+class LatentGenerator(Generator):
+    """Base of the latent-vector GAN plugins. Subclasses set ``name``, ``tasks``,
+    ``get_profile`` and implement ``_networks``."""
+
+    tasks: ClassVar[frozenset[str]] = frozenset({"classification", "unconditional"})
+
+    def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
+        self.profile = self.get_profile(profile, **overrides)
+        self._profile_name = profile
+        self._overrides = dict(overrides)
+        self.seed = int(seed)
+        self.spec: ImageSpec | None = None
+        self.epochs_trained = 0
+        self.history: dict[str, list[float]] = {}
+        self._gan = None
+        self._infer_fn = None
+        self._fit_seed: int | None = None
+        self._hash: str | None = None
+
+    # ------------------------------------------------------------------ subclass hooks
+    @staticmethod
+    def get_profile(name: str, **overrides: Any):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _networks(self, spec: ImageSpec, *, loading: bool):
+        """Built (generator, discriminator) for ``spec``. ``loading``: weights come from a saved
+        folder next, so nothing else needs loading."""
+        raise NotImplementedError
+
+    def _check_spec(self, spec: ImageSpec) -> None:
+        """Refuse data the networks cannot take (e.g. channel counts), before any building."""
+
+    def _prepare(self, images: np.ndarray) -> None:
+        """Data-dependent set-up of freshly built networks (training images in [-1, 1])."""
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        return {"profile": self._profile_name, "seed": self.seed, **self._overrides}
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(profile={self._profile_name!r}, seed={self.seed}, "
+                f"epochs_trained={self.epochs_trained})")
+
+    # ------------------------------------------------------------------ building
+    def _build(self, spec: ImageSpec, *, loading: bool = False) -> None:
+        import keras
+        import tensorflow as tf
+
+        from augkit.training import DiffAugment
+        from augkit_dcgan.gan import LatentGAN
+
+        p = self.profile
+        self._check_spec(spec)
+        generator, discriminator = self._networks(spec, loading=loading)
+        augment = DiffAugment(seed=derive_seed(self.seed, 3)) if p.diff_augment else None
+        gan = LatentGAN(generator, discriminator, latent_dim=p.latent_dim, diff_augment=augment,
+                        flip=p.flip, real_label=p.real_label, mode_seeking=p.mode_seeking,
+                        seed=derive_seed(self.seed, 4))
+        gan.compile(
+            g_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
+            d_optimizer=keras.optimizers.Adam(p.d_learning_rate or p.learning_rate, beta_1=p.beta_1),
+        )
+        if augment is not None:
+            augment(np.zeros((1, p.size, p.size, spec.num_channels), np.float32))
+        gan.build_optimizers()
+        self.spec, self._gan = spec, gan
+        self._infer_fn = tf.function(lambda z, y: generator([z, y], training=False),
+                                     reduce_retracing=True)
+        self._hash = None
+
+    def _seed_generators(self):
+        gan = self._gan
+        found = [gan.seed_generator]
+        found += [g for g in getattr(gan.discriminator, "seed_generators", [])]
+        if gan.diff_augment is not None:
+            found.append(gan.diff_augment.seed_generator)
+        return found
+
+    def _reseed(self, seed: int) -> None:
+        """Point every training RNG at streams derived from the fit seed."""
+        for k, generator in enumerate(self._seed_generators()):
+            state = generator.state
+            state.assign(np.array([derive_seed(seed, 100 + k), 0], dtype=state.dtype))
+
+    def _checkpoint_groups(self) -> dict[str, list]:
+        gan = self._gan
+        return {
+            "generator": list(gan.generator.weights),
+            # a frozen pretrained part is not trained, so not checkpointed
+            "discriminator": list(getattr(gan.discriminator, "checkpoint_weights", None)
+                                  or gan.discriminator.weights),
+            "g_optimizer": list(gan.g_optimizer.variables),
+            "d_optimizer": list(gan.d_optimizer.variables),
+            "rng": [g.state for g in self._seed_generators()],
+        }
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
+            epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
+            progress: bool = True) -> dict[str, list[float]]:
+        """Train to ``epochs`` in total (a model that has trained 4 epochs and is asked for 10
+        trains 6 more; a ``checkpoint_dir`` holding a later epoch is resumed from). A latent
+        GAN has no paired validation loss: ``val_samples`` are checked, not used."""
+        from augkit.training import CheckpointManager, progress_bar, variable_arrays
+
+        train = check_training_samples(train_samples, self.name, minimum=MIN_TRAIN_SAMPLES)
+        if val_samples:
+            check_training_samples(list(train) + list(val_samples), self.name, minimum=1)
+        epochs = self.profile.epochs if epochs is None else int(epochs)
+        if epochs < 1:
+            raise UsageError(f"{self.name} fit: epochs must be >= 1. Received: epochs={epochs}")
+        spec = self.spec or ImageSpec.from_samples(train, conditional=self.profile.conditional)
+        self._check_compatible(spec, train)
+        fresh = self._gan is None
+        if fresh:
+            self._build(spec)
+        images, labels = self._arrays(train)
+        if fresh:
+            self._prepare(images)
+        if self.epochs_trained == 0 or self._fit_seed is None:  # fresh, or loaded: new stream
+            self._reseed(seed)
+            self._fit_seed = int(seed)
+            if self.epochs_trained == 0:
+                self.history = {}
+        manager = CheckpointManager(checkpoint_dir) if checkpoint_dir is not None else None
+        if manager is not None:
+            ckpt = manager.restore()
+            if ckpt is not None and ckpt.epoch > self.epochs_trained:
+                self._restore(ckpt, seed)
+
+        half = max(1, min(self.profile.batch_size // 2, len(train)))
+        steps = len(train) // half  # fixed batch shape: one traced step; order changes each epoch
+        gan = self._gan
+        bar = progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
+                           enabled=progress, desc=self.name)
+        try:
+            for epoch in range(self.epochs_trained, epochs):
+                started = time.perf_counter()
+                order = rng_for(self._fit_seed, epoch).permutation(len(train))
+                sums: dict[str, float] = {}
+                for s in range(steps):
+                    idx = np.sort(order[s * half:(s + 1) * half])
+                    logs = gan.train_on_batch(images[idx], labels[idx], return_dict=True)
+                    for key, value in logs.items():
+                        sums[key] = sums.get(key, 0.0) + float(value)
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, d=f"{logs['d_loss']:.3f}",
+                                    g=f"{logs['g_loss']:.3f}", refresh=False)
+                record = {key: value / steps for key, value in sums.items()}
+                if not all(np.isfinite(v) for v in record.values()):
+                    raise ModelError(
+                        f"{self.name} training diverged at epoch {epoch + 1} (losses {record}). "
+                        "Fix: lower learning_rate, or check the training images."
+                    )
+                record["seconds"] = time.perf_counter() - started
+                for key, value in record.items():
+                    self.history.setdefault(key, []).append(float(value))
+                self.epochs_trained = epoch + 1
+                self._hash = None
+                if manager is not None:
+                    manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
+                                 self._checkpoint_state())
+                    self._write_reports(manager.directory, last=epoch + 1 == epochs)
+        finally:
+            bar.close()
+        return {k: list(v) for k, v in self.history.items()}
+
+    def _check_compatible(self, spec: ImageSpec, samples: Sequence[Sample]) -> None:
+        for s in samples:
+            if s.image.shape[-1] != spec.num_channels or s.image.dtype.name != spec.dtype:
+                raise UsageError(
+                    f"sample {s.id!r} is {s.image.shape[-1]}-channel {s.image.dtype}, but the model "
+                    f"makes {spec.num_channels}-channel {spec.dtype} images. Fix: give images of "
+                    "that kind or train a new model."
+                )
+            if spec.conditional:
+                if s.label is None:
+                    raise UsageError(f"sample {s.id!r} has no label; this {self.name} model is "
+                                     "class-conditional. Fix: give labelled samples.")
+                spec.class_index(s.label, f"sample {s.id!r}")
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {"generator": self.name, "config": self.get_config(), "data": self.spec.to_dict(),
+                "fit_seed": self._fit_seed, "history": self.history}
+
+    def _restore(self, ckpt, seed: int) -> None:
+        from augkit.training import assign_arrays
+
+        state = ckpt.state
+        if state.get("generator") != self.name or state.get("config") != self.get_config() \
+                or state.get("data") != self.spec.to_dict():
+            raise ModelError(
+                f"{ckpt.path}: checkpoint was made by a {state.get('generator')} model with settings "
+                f"{state.get('config')} on data {state.get('data')}; this model has "
+                f"{self.get_config()} on {self.spec.to_dict()}. Fix: use a new checkpoint_dir."
+            )
+        if state.get("fit_seed") != int(seed):
+            raise ModelError(
+                f"{ckpt.path}: checkpoint was trained with seed={state.get('fit_seed')}, fit was "
+                f"called with seed={seed}. Fix: pass seed={state.get('fit_seed')} or use a new "
+                "checkpoint_dir."
+            )
+        assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
+        self.epochs_trained = ckpt.epoch
+        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
+        self._fit_seed = int(seed)
+        self._hash = None
+
+    def _arrays(self, samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
+        size = self.profile.size
+        images = np.stack([resize_image(self.spec.to_unit(s.image), (size, size)) for s in samples])
+        if self.spec.conditional:
+            labels = np.array([self.spec.class_index(s.label, f"sample {s.id!r}") for s in samples],
+                              dtype=np.int32)
+        else:
+            labels = np.zeros(len(samples), dtype=np.int32)
+        return images, labels
+
+    def _latents(self, seeds: Sequence[int]) -> np.ndarray:
+        return np.stack([rng_for(s).standard_normal(self.profile.latent_dim, dtype=np.float32)
+                         for s in seeds]) if len(seeds) else np.zeros((0, self.profile.latent_dim),
+                                                                     np.float32)
+
+    def _paint(self, seeds: Sequence[int], class_indices: Sequence[int]) -> np.ndarray:
+        z = self._latents(seeds)
+        y = np.asarray(class_indices, dtype=np.int32)
+        return np.asarray(self._infer_fn(z, y))
+
+    def grid(self, num_samples: int = 32, *, seed: int | None = None) -> list[list[np.ndarray]]:
+        """Rows of uint8 pictures (8 per row) of fixed latent vectors; for a conditional model
+        the classes take turns row by row."""
+        seed = self._fit_seed if seed is None else seed
+        seeds = [derive_seed(seed or 0, _GRID_KEY, i) for i in range(num_samples)]
+        num_classes = max(1, len(self.spec.classes))
+        classes = [(i // _GRID_COLUMNS) % num_classes for i in range(num_samples)]
+        fake = self._paint(seeds, classes)
+        pictures = [self.spec.display(x) for x in fake]
+        return [pictures[i:i + _GRID_COLUMNS] for i in range(0, num_samples, _GRID_COLUMNS)]
+
+    def _write_reports(self, directory: Path, *, last: bool) -> None:
+        from augkit.training import save_image_grid, write_history
+
+        write_history(self.history_losses(), directory / "history.csv")
+        write_curves(self.history_losses(), directory / "losses.png",
+                     title=f"{self.name} ({self._profile_name})")
+        if self.epochs_trained % self.profile.sample_every and not last:
+            return
+        rows = self.grid()
+        title = f"{self.name} epoch {self.epochs_trained}"
+        if self.spec.conditional:
+            title += " (rows: " + ", ".join(str(c) for c in self.spec.classes) + ", ...)"
+        save_image_grid(directory / "samples" / f"epoch-{self.epochs_trained:04d}.png", rows,
+                        title=title)
+
+    def history_losses(self) -> dict[str, list[float]]:
+        return {k: v for k, v in self.history.items() if k != "seconds"}
+
+    # ------------------------------------------------------------------ generating
+    def generate(self, num_samples: int, *, seed: int, conditions: Sequence[Any] | None = None,
+                 batch_size: int = 16) -> Iterator[Sample]:
+        """Yield ``num_samples`` new Samples. ``conditions`` are class labels (or Samples, whose
+        label is used and who become the parent), used in turn: sample i gets
+        ``conditions[i % len(conditions)]``. Validates now; paints lazily."""
+        if self._gan is None:
+            raise ModelError(f"{self.name} model is not trained. Fix: call fit() or "
+                             f"{type(self).__name__}.load(folder) first.")
+        if num_samples < 0 or batch_size < 1:
+            raise UsageError(f"{self.name} generate: num_samples must be >= 0 and batch_size >= 1. "
+                             f"Received: num_samples={num_samples}, batch_size={batch_size}")
+        picks = self._picks(num_samples, conditions)
+        return self._generate(num_samples, int(seed), picks, batch_size)
+
+    def _picks(self, num_samples: int, conditions) -> list[tuple[int, Any, Sample | None]]:
+        """(class index, label, parent) per condition."""
+        spec = self.spec
+        if conditions is None:
+            if not spec.conditional:
+                return [(0, None, None)]
+            return [(k, label, None) for k, label in enumerate(spec.classes)]
+        conditions = list(conditions)
+        if not conditions and num_samples:
+            raise UsageError(f"{self.name} generate: conditions is empty. Fix: pass class labels "
+                             "or leave conditions out.")
+        picks = []
+        for i, c in enumerate(conditions[:num_samples]):
+            parent = c if isinstance(c, Sample) else None
+            label = parent.label if parent is not None else c
+            if not spec.conditional:
+                if label is not None:
+                    raise UsageError(
+                        f"{self.name} condition {i} asks for label {label!r}, but this model is "
+                        "unconditional (trained without labels). Fix: leave conditions out, or "
+                        "train on labelled samples.")
+                picks.append((0, None, parent))
+            else:
+                k = spec.class_index(label, f"{self.name} condition {i}")
+                picks.append((k, spec.classes[k], parent))
+        return picks
+
+    def _generate(self, num_samples, seed, picks, batch_size) -> Iterator[Sample]:
+        checkpoint_hash = self.checkpoint_hash
+        shape = self.spec.out_shape or (self.profile.size, self.profile.size)
+        for start in range(0, num_samples, batch_size):
+            index = list(range(start, min(start + batch_size, num_samples)))
+            chosen = [picks[i % len(picks)] for i in index]
+            fake = self._paint([derive_seed(seed, i) for i in index], [c[0] for c in chosen])
+            for i, (_, label, parent), x in zip(index, chosen, fake):
+                image = self.spec.from_unit(resize_image(x, shape))
+                params = {"index": i}
+                if label is not None:
+                    params["label"] = label
+                provenance = Provenance(
+                    id=f"{self.name}-{seed}-{i:06d}", source="gan",
+                    parent_id=parent.id if parent is not None else None, generator=self.name,
+                    checkpoint_hash=checkpoint_hash, seed=seed, params=params)
+                meta = dict(parent.meta) if parent is not None else {}
+                yield Sample(image=image, label=label, provenance=provenance, meta=meta)
+
+    # ------------------------------------------------------------------ saving
+    @property
+    def checkpoint_hash(self) -> str:
+        if self._gan is None:
+            raise ModelError(f"{self.name} model has no weights yet. Fix: call fit() or load() first.")
+        if self._hash is None:
+            from augkit.training import weights_hash
+
+            self._hash = weights_hash([np.asarray(w) for w in self._gan.generator.weights])
+        return self._hash
+
+    def save(self, directory: str | Path) -> None:
+        if self._gan is None:
+            raise ModelError(f"{self.name} model has nothing to save. Fix: call fit() first.")
+        from augkit.io.base import atomic_write_bytes
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for model, name in ((self._gan.generator, GENERATOR_WEIGHTS),
+                            (self._gan.discriminator, DISCRIMINATOR_WEIGHTS)):
+            tmp = directory / f".tmp-{name}"  # keeps the .weights.h5 ending Keras requires
+            model.save_weights(tmp)
+            os.replace(tmp, directory / name)
+        meta = {"generator": self.name, "format_version": FORMAT_VERSION, "config": self.get_config(),
+                "data": self.spec.to_dict(), "epochs_trained": self.epochs_trained,
+                "checkpoint_hash": self.checkpoint_hash, "history": self.history}
+        # written last: a folder with a config.json has complete weights
+        atomic_write_bytes(directory / CONFIG_FILE, json.dumps(meta, indent=1).encode())
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "LatentGenerator":
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / CONFIG_FILE).read_text())
+        except FileNotFoundError:
+            raise ModelError(f"{directory}: no saved model here ({CONFIG_FILE} missing). Fix: give "
+                             f"the folder written by {cls.__name__}.save().") from None
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{directory}: {CONFIG_FILE} is unreadable ({exc}). Fix: save the "
+                             "model again.") from None
+        if not isinstance(meta, dict) or meta.get("generator") != cls.name:
+            other = meta.get("generator") if isinstance(meta, dict) else None
+            raise ModelError(f"{directory}: holds a {other!r} model, not a {cls.name} one. Fix: load "
+                             f"it with the {other!r} generator or give a {cls.name} model folder.")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ModelError(f"{directory}: model format version {version!r} is newer than this "
+                             f"augkit reads (up to {FORMAT_VERSION}). Fix: upgrade augkit.")
+        try:
+            obj = cls(**meta["config"])
+            spec = ImageSpec.from_dict(meta["data"])
+        except (KeyError, TypeError, ValueError, UsageError) as exc:
+            raise ModelError(f"{directory}: {CONFIG_FILE} has bad settings ({exc}). Fix: save the "
+                             "model again.") from None
+        obj._build(spec, loading=True)
+        for model, name in ((obj._gan.generator, GENERATOR_WEIGHTS),
+                            (obj._gan.discriminator, DISCRIMINATOR_WEIGHTS)):
+            try:
+                model.load_weights(directory / name)
+            except Exception as exc:  # h5py/Keras raise many kinds for a bad file
+                raise ModelError(f"{directory / name}: weights cannot be loaded "
+                                 f"({type(exc).__name__}). Fix: save the model again.") from None
+        if obj.checkpoint_hash != meta.get("checkpoint_hash"):
+            raise ModelError(f"{directory}: weights do not match the hash in {CONFIG_FILE} "
+                             "(damaged or mixed files). Fix: save the model again.")
+        obj.epochs_trained = int(meta.get("epochs_trained", 0))
+        obj.history = {k: list(v) for k, v in meta.get("history", {}).items()}
+        return obj
+
+
+def write_curves(history: dict[str, list[float]], path: Path, *, title: str) -> None:
+    """Losses on the left, discriminator accuracies on the right (a PNG, written atomically)."""
+    import io
+
+    from matplotlib.figure import Figure
+
+    from augkit.io.base import atomic_write_bytes
+
+    fig = Figure(figsize=(8, 3.5), dpi=100)
+    losses, accuracies = fig.subplots(1, 2)
+    for name, values in history.items():
+        ax = accuracies if name.endswith("_acc") else losses
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    for ax, what in ((losses, "loss"), (accuracies, "discriminator accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(what)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    atomic_write_bytes(path, buffer.getvalue())

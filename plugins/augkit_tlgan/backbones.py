@@ -1,0 +1,108 @@
+"""The Keras Applications backbones the ``tlgan`` discriminator can stand on, what input each
+needs, and how its ImageNet weights are loaded from a file the user names (nothing downloads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from augkit.errors import ModelError, UsageError
+
+RELEASE_PAGE = "the Keras applications release page"
+
+
+@dataclass(frozen=True)
+class Backbone:
+    key: str
+    constructor: str  # name in keras.applications
+    min_size: int  # smallest input side Keras accepts
+    mode: str  # input scaling the ImageNet weights expect: tf [-1,1], caffe (BGR - mean), torch
+    weights_file: str  # the notop ImageNet file, {alpha}/{size} filled in for MobileNets
+    has_alpha: bool = False
+
+    def weights_name(self, alpha: float, size: int) -> str:
+        if self.has_alpha:  # ImageNet files exist for a few input sides; notop weights fit any
+            sides = (128, 160, 192, 224) if self.key == "mobilenet" else (96, 128, 160, 192, 224)
+            size = min(sides, key=lambda s: (abs(s - size), s))
+        if self.key == "mobilenet":
+            alpha_text = {0.25: "2_5", 0.5: "5_0", 0.75: "7_5", 1.0: "1_0"}.get(alpha, str(alpha))
+            return self.weights_file.format(alpha=alpha_text, size=size)
+        return self.weights_file.format(alpha=float(alpha), size=size)
+
+
+BACKBONES = {b.key: b for b in (
+    Backbone("xception", "Xception", 71, "tf", "xception_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    Backbone("mobilenet_v2", "MobileNetV2", 32, "tf",
+             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}_no_top.h5", has_alpha=True),
+    Backbone("mobilenet", "MobileNet", 32, "tf", "mobilenet_{alpha}_{size}_tf_no_top.h5", has_alpha=True),
+    Backbone("resnet50", "ResNet50", 32, "caffe", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    Backbone("resnet50v2", "ResNet50V2", 32, "tf", "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    Backbone("inception_v3", "InceptionV3", 75, "tf",
+             "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    Backbone("densenet121", "DenseNet121", 32, "torch",
+             "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+)}
+
+
+def get_backbone(key: str) -> Backbone:
+    if key not in BACKBONES:
+        raise UsageError(f"unknown tlgan backbone {key!r}; known backbones: {', '.join(sorted(BACKBONES))}.")
+    return BACKBONES[key]
+
+
+def missing_weights_message(backbone: Backbone, alpha: float, size: int) -> str:
+    name = backbone.weights_name(alpha, size)
+    return (f"tlgan's discriminator stands on a frozen ImageNet-trained {backbone.constructor}, and "
+            f"augkit never downloads: no backbone_weights file was given. Fix: download {name} from "
+            f"{RELEASE_PAGE} on a machine with internet (or copy it from ~/.keras/models/ after "
+            f"keras.applications.{backbone.constructor}(include_top=False) ran there) and pass "
+            "backbone_weights=PATH (CLI: "
+            "--backbone-weights PATH), or pass random_backbone=True to train against a frozen "
+            "random backbone (much weaker).")
+
+
+def build_backbone(backbone: Backbone, *, size: int, alpha: float, weights: str | Path | None):
+    """The frozen feature extractor (no top, no pooling) on size×size×3 inputs, its ImageNet
+    weights read from ``weights`` when given."""
+    import keras
+
+    kwargs = {"include_top": False, "weights": None, "input_shape": (size, size, 3)}
+    if backbone.has_alpha:
+        kwargs["alpha"] = alpha
+    model = getattr(keras.applications, backbone.constructor)(**kwargs)
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise UsageError(f"{path}: backbone weights file not found. Fix: give the path of "
+                             f"{backbone.weights_name(alpha, size)} (or another notop "
+                             f"{backbone.constructor} weights file).")
+        try:
+            model.load_weights(path)
+        except Exception as exc:  # Keras/h5py raise ValueError, KeyError, OSError, ... on a mismatch
+            detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise ModelError(
+                f"{path}: these weights do not fit the {backbone.constructor} backbone"
+                f"{f' (alpha={alpha})' if backbone.has_alpha else ''}; they are probably for another "
+                f"backbone or width ({type(exc).__name__}: {detail}). Fix: pass "
+                f"{backbone.weights_name(alpha, size)}, or choose the backbone the file was made "
+                "for (backbone=...)."
+            ) from None
+    model.trainable = False
+    return model
+
+
+def preprocess(x, mode: str):
+    """Images in [-1, 1] (RGB) → what the backbone's ImageNet weights expect."""
+    from keras import ops
+
+    if mode == "tf":
+        return x
+    if mode == "caffe":  # BGR, 0..255, ImageNet mean subtracted
+        x = (x + 1.0) * 127.5
+        return ops.flip(x, axis=-1) - ops.convert_to_tensor([103.939, 116.779, 123.68], x.dtype)
+    if mode == "torch":
+        x = (x + 1.0) * 0.5
+        mean = ops.convert_to_tensor([0.485, 0.456, 0.406], x.dtype)
+        std = ops.convert_to_tensor([0.229, 0.224, 0.225], x.dtype)
+        return (x - mean) / std
+    raise ValueError(f"unknown preprocessing mode {mode!r}")

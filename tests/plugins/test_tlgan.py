@@ -1,0 +1,149 @@
+"""tlgan: seed 000's generator against a frozen backbone; backbone weights only from a file the
+user names, with one clear message for each way that goes wrong (tiny profile, MobileNetV2
+alpha 0.35 at 32 px)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+import keras  # noqa: E402
+
+from augkit.errors import DataError, ModelError, UsageError  # noqa: E402
+from augkit.sample import Provenance, Sample  # noqa: E402
+from augkit_tlgan.generator import TLGAN  # noqa: E402
+from augkit_tlgan.profiles import get_profile  # noqa: E402
+
+
+def make_samples(num=4, *, channels=1, labels=None, shape=(20, 20)):
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(num):
+        image = rng.integers(0, 80, (*shape, channels)).astype(np.uint8)
+        image[4:12, 4:12] = 230
+        label = None if labels is None else labels[i % len(labels)]
+        out.append(Sample(image, Provenance(f"t{i}"), label=label))
+    return out
+
+
+def tiny_backbone(factory=keras.applications.MobileNetV2, alpha=0.35):
+    return factory(include_top=False, weights=None, input_shape=(32, 32, 3), alpha=alpha)
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    """A MobileNetV2 (alpha 0.35) weights file, standing in for the ImageNet notop file."""
+    backbone = tiny_backbone()
+    path = tmp_path_factory.mktemp("weights") / "mobilenet_v2_tiny.weights.h5"
+    backbone.save_weights(path)
+    return path, [np.array(w) for w in backbone.weights]
+
+
+def _backbone_of(model: TLGAN):
+    return model._gan.discriminator.backbone
+
+
+def test_registered_and_paper_profile_is_seed_000():
+    from augkit.plugins import get_generator
+
+    assert get_generator("tlgan") is TLGAN
+    p = get_profile("paper")
+    assert (p.backbone, p.num_levels, p.level_widths, p.head_units) == \
+        ("xception", 6, [512, 256, 128, 64, 32, 16], 0)
+    assert p.discriminator_size == 256 and get_profile("paper", size=64).discriminator_size == 71
+
+
+def test_without_weights_it_refuses_and_says_where_to_get_them():
+    with pytest.raises(UsageError) as info:
+        TLGAN("paper")
+    message = str(info.value)
+    assert "xception_weights_tf_dim_ordering_tf_kernels_notop.h5" in message
+    assert "backbone_weights=PATH" in message and "random_backbone=True" in message
+    assert "\n" not in message
+    with pytest.raises(UsageError, match="mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"):
+        TLGAN("cpu")
+
+
+@pytest.fixture(scope="module")
+def trained(weights_file, tmp_path_factory):
+    """One conditional grayscale model whose backbone weights come from a copy of the file."""
+    source, _ = weights_file
+    path = tmp_path_factory.mktemp("copy") / "copy.weights.h5"
+    path.write_bytes(source.read_bytes())
+    model = TLGAN("tiny", seed=2, backbone_weights=path)
+    model.fit(make_samples(6, labels=("a", "b")), epochs=1, progress=False)
+    return model, path
+
+
+def test_backbone_weights_are_loaded_from_the_named_file_and_stay_frozen(trained, weights_file):
+    model, path = trained
+    _, expected = weights_file
+    backbone = _backbone_of(model)
+    assert all(np.array_equal(np.array(w), e) for w, e in zip(backbone.weights, expected))
+    assert not backbone.trainable
+    head = model._gan.discriminator.trainable_weights
+    # pooling + one dense unit (1280 features + bias) + the class projection (2 × 1280)
+    assert sum(int(np.prod(w.shape)) for w in head) == 1280 + 1 + 2 * 1280
+    assert model.get_config()["backbone_weights"] == str(path)
+
+
+def test_legacy_h5_weights_like_the_imagenet_files_load_too(tmp_path):
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from augkit_tlgan.backbones import BACKBONES, build_backbone
+
+    backbone = tiny_backbone()
+    path = tmp_path / "mobilenet_v2_weights_notop.h5"
+    with h5py.File(path, "w") as fh:
+        legacy_h5_format.save_weights_to_hdf5_group(fh, backbone)
+    loaded = build_backbone(BACKBONES["mobilenet_v2"], size=32, alpha=0.35, weights=path)
+    assert all(np.array_equal(np.array(w), np.array(e)) for w, e in zip(loaded.weights, backbone.weights))
+    assert not loaded.trainable
+
+
+@pytest.mark.parametrize("factory, alpha", [(keras.applications.MobileNet, 0.25),
+                                            (keras.applications.MobileNetV2, 0.5)])
+def test_a_weights_file_for_another_backbone_gets_one_clear_message(tmp_path, factory, alpha):
+    path = tmp_path / "other.weights.h5"
+    tiny_backbone(factory, alpha).save_weights(path)
+    with pytest.raises(ModelError) as info:
+        TLGAN("tiny", backbone_weights=path).fit(make_samples(), epochs=1, progress=False)
+    message = str(info.value)
+    assert "do not fit the MobileNetV2 backbone (alpha=0.35)" in message
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5" in message
+    assert "\n" not in message
+
+
+def test_a_missing_weights_file_is_named(tmp_path):
+    with pytest.raises(UsageError, match="backbone weights file not found"):
+        TLGAN("tiny", backbone_weights=tmp_path / "nope.h5").fit(make_samples(), epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_images_the_backbone_cannot_take_are_refused(channels):
+    with pytest.raises(DataError, match=f"have {channels} channels, but the MobileNetV2 backbone "
+                                        "takes RGB"):
+        TLGAN("tiny", random_backbone=True).fit(make_samples(channels=channels), epochs=1, progress=False)
+
+
+def test_backbone_input_size_minimum_and_unknown_backbones():
+    with pytest.raises(UsageError, match="needs inputs of at least 71 px; received backbone_size=64"):
+        TLGAN("tiny", backbone="xception", backbone_size=64, random_backbone=True)
+    with pytest.raises(UsageError, match="unknown tlgan backbone 'vgg99'"):
+        TLGAN("tiny", backbone="vgg99", random_backbone=True)
+
+
+def test_grayscale_conditional_model_saves_with_its_backbone(trained, tmp_path):
+    model, path = trained
+    assert model.spec.classes == ("a", "b") and model.spec.num_channels == 1
+    images = [s.image for s in model.generate(2, seed=3, conditions=["b"])]
+    assert images[0].shape == (20, 20, 1)  # tiled to RGB for the backbone only
+    model.save(tmp_path / "model")
+    path.unlink()  # the saved folder holds the backbone, so the file is no longer needed
+    loaded = TLGAN.load(tmp_path / "model")
+    again = [s.image for s in loaded.generate(2, seed=3, conditions=["b"])]
+    assert all(np.array_equal(x, y) for x, y in zip(images, again))
+    assert [s.label for s in loaded.generate(2, seed=3, conditions=["b", "a"])] == ["b", "a"]
