@@ -1,9 +1,11 @@
 """Evaluation of synthetic data: image fidelity, diversity and memorisation (``evaluate_images``,
-``find_near_copies``) and segmentation metrics (``segmentation_scores``)."""
+``find_near_copies``), synthetic tables (``evaluate_tables``) and segmentation metrics
+(``segmentation_scores``)."""
 
 from augkit.evaluate.privacy import DEFAULT_NEAR_COPY_THRESHOLD, find_near_copies
 from augkit.evaluate.report import evaluate_images
 from augkit.evaluate.segmentation import accuracy, dice, dice_per_class, mean_iou, segmentation_scores
+from augkit.evaluate.tabular import evaluate_tables
 
 __all__ = [
     "DEFAULT_NEAR_COPY_THRESHOLD",
@@ -11,6 +13,7 @@ __all__ = [
     "dice",
     "dice_per_class",
     "evaluate_images",
+    "evaluate_tables",
     "find_near_copies",
     "mean_iou",
     "segmentation_scores",

@@ -32,7 +32,8 @@ def detect_format(root: str | Path) -> DatasetFormat:
         raise DataError(
             root,
             "no known dataset layout found (expected x.tif + x_mask.tif pairs, image/ + label/ "
-            "folders, or BraTS <case>_{flair,t1,t1ce,t2,seg}.nii.gz case folders)",
+            "folders, BraTS <case>_{flair,t1,t1ce,t2,seg}.nii.gz case folders, class sub-folders "
+            "<class>/*.png, images + labels.csv, or images + one table CSV)",
             f"arrange the files in one of those layouts or pass --format (one of: {known})",
         )
     return max(found, key=lambda f: f.priority)
