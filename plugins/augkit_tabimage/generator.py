@@ -7,7 +7,6 @@ Keras and TensorFlow are imported only when a model is built, so listing plugins
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import Generator
+from augkit.generators import (CONFIG_FILE, Generator, load_weight_files, read_saved_config, save_weight_files,
+                               write_saved_config)
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 from augkit.tabular import TablePreprocessor
@@ -33,7 +33,6 @@ from augkit_tabimage.data import (
 from augkit_tabimage.profiles import get_profile
 
 FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
 GENERATOR_WEIGHTS = "generator.weights.h5"
 DISCRIMINATOR_WEIGHTS = "discriminator.weights.h5"
 _GRID_KEY = 0x7A1  # sample grids and the table gap use fixed noise
@@ -331,40 +330,18 @@ class TabImage(Generator):
         if self._gan is None:
             raise ModelError("tabimage model has nothing to save. Fix: call fit() first.")
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        for model, name in ((self._gan.generator, GENERATOR_WEIGHTS),
-                            (self._gan.discriminator, DISCRIMINATOR_WEIGHTS)):
-            tmp = directory / f".tmp-{name}"  # keeps the .weights.h5 ending Keras requires
-            model.save_weights(tmp)
-            os.replace(tmp, directory / name)
+        save_weight_files(directory, ((self._gan.generator, GENERATOR_WEIGHTS),
+                                      (self._gan.discriminator, DISCRIMINATOR_WEIGHTS)))
         meta = {"generator": self.name, "format_version": FORMAT_VERSION, "config": self.get_config(),
                 "image": self.image_spec.to_dict(), "table": self.table.get_config(),
                 "epochs_trained": self.epochs_trained, "checkpoint_hash": self.checkpoint_hash,
                 "history": self.history}
-        from augkit.io.base import atomic_write_bytes
-
-        # written last: a folder with a config.json has complete weights
-        atomic_write_bytes(directory / CONFIG_FILE, json.dumps(meta, indent=1).encode())
+        write_saved_config(directory, meta)
 
     @classmethod
     def load(cls, directory: str | Path) -> "TabImage":
         directory = Path(directory)
-        try:
-            meta = json.loads((directory / CONFIG_FILE).read_text())
-        except FileNotFoundError:
-            raise ModelError(f"{directory}: no saved model here ({CONFIG_FILE} missing). Fix: give the "
-                             "folder written by TabImage.save().") from None
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{directory}: {CONFIG_FILE} is unreadable ({exc}). Fix: save the model "
-                             "again.") from None
-        if not isinstance(meta, dict) or meta.get("generator") != cls.name:
-            other = meta.get("generator") if isinstance(meta, dict) else None
-            raise ModelError(f"{directory}: holds a {other!r} model, not a tabimage one. Fix: load it "
-                             f"with the {other!r} generator or give a tabimage model folder.")
-        version = meta.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise ModelError(f"{directory}: model format version {version!r} is newer than this augkit "
-                             f"reads (up to {FORMAT_VERSION}). Fix: upgrade augkit.")
+        meta = read_saved_config(directory, cls.name, FORMAT_VERSION)
         try:
             obj = cls(**meta["config"])
             image_spec = ImageSpec.from_dict(meta["image"])
@@ -373,13 +350,8 @@ class TabImage(Generator):
             raise ModelError(f"{directory}: {CONFIG_FILE} has bad settings ({exc}). Fix: save the "
                              "model again.") from None
         obj._build(image_spec, table)
-        for model, name in ((obj._gan.generator, GENERATOR_WEIGHTS),
-                            (obj._gan.discriminator, DISCRIMINATOR_WEIGHTS)):
-            try:
-                model.load_weights(directory / name)
-            except Exception as exc:  # h5py/Keras raise many kinds for a bad file
-                raise ModelError(f"{directory / name}: weights cannot be loaded ({type(exc).__name__}). "
-                                 "Fix: save the model again.") from None
+        load_weight_files(directory, ((obj._gan.generator, GENERATOR_WEIGHTS),
+                                      (obj._gan.discriminator, DISCRIMINATOR_WEIGHTS)))
         if obj.checkpoint_hash != meta.get("checkpoint_hash"):
             raise ModelError(f"{directory}: weights do not match the hash in {CONFIG_FILE} (damaged or "
                              "mixed files). Fix: save the model again.")

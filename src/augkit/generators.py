@@ -52,3 +52,67 @@ class Generator(abc.ABC):
     @abc.abstractmethod
     def checkpoint_hash(self) -> str:
         """A short hash of the current weights, recorded in every GAN sample's provenance."""
+
+
+# ---- the saved-model folder every generator writes: config.json (written last) + weight files
+
+CONFIG_FILE = "config.json"
+
+
+def save_weight_files(directory: str | Path, pairs: Sequence[tuple[Any, str]]) -> None:
+    """``model.save_weights`` for each (model, file name), each file appearing atomically."""
+    import os
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for model, name in pairs:
+        tmp = directory / f".tmp-{name}"  # keeps the .weights.h5 ending Keras requires
+        model.save_weights(tmp)
+        os.replace(tmp, directory / name)
+
+
+def write_saved_config(directory: str | Path, meta: dict[str, Any]) -> None:
+    """Written last: a folder with a config.json holds complete weights."""
+    import json
+
+    from augkit.io.base import atomic_write_bytes
+
+    atomic_write_bytes(Path(directory) / CONFIG_FILE, json.dumps(meta, indent=1).encode())
+
+
+def read_saved_config(directory: str | Path, generator_name: str, format_version: int) -> dict[str, Any]:
+    """The config.json of a saved model, refusing folders of other generators or newer formats."""
+    import json
+
+    from augkit.errors import ModelError
+
+    directory = Path(directory)
+    try:
+        meta = json.loads((directory / CONFIG_FILE).read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{directory}: no saved model here ({CONFIG_FILE} missing). Fix: give the "
+                         "folder written by `augkit train` (or the generator's save()).") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{directory}: {CONFIG_FILE} is unreadable ({exc}). Fix: save the model "
+                         "again.") from None
+    if not isinstance(meta, dict) or meta.get("generator") != generator_name:
+        other = meta.get("generator") if isinstance(meta, dict) else None
+        raise ModelError(f"{directory}: holds a {other!r} model, not a {generator_name} one. Fix: load "
+                         f"it with the {other!r} generator or give a {generator_name} model folder.")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > format_version:
+        raise ModelError(f"{directory}: model format version {version!r} is newer than this augkit "
+                         f"reads (up to {format_version}). Fix: upgrade augkit.")
+    return meta
+
+
+def load_weight_files(directory: str | Path, pairs: Sequence[tuple[Any, str]]) -> None:
+    from augkit.errors import ModelError
+
+    directory = Path(directory)
+    for model, name in pairs:
+        try:
+            model.load_weights(directory / name)
+        except Exception as exc:  # h5py/Keras raise many kinds for a bad file
+            raise ModelError(f"{directory / name}: weights cannot be loaded "
+                             f"({type(exc).__name__}). Fix: save the model again.") from None
