@@ -11,6 +11,7 @@ import numpy as np
 from skimage.transform import resize
 
 from augkit.errors import DataError, UsageError
+from augkit.intensity import scale_from_unit, scale_to_unit
 from augkit.sample import Sample
 
 MIN_TRAIN_SAMPLES = 2
@@ -59,18 +60,10 @@ class DataSpec:
 
     # -- images
     def to_unit(self, image: np.ndarray) -> np.ndarray:
-        low, high = np.asarray(self.low, np.float32), np.asarray(self.high, np.float32)
-        x = (image.astype(np.float32) - low) / (high - low) * 2.0 - 1.0
-        return np.clip(x, -1.0, 1.0)
+        return scale_to_unit(image, self.low, self.high)
 
     def from_unit(self, x: np.ndarray) -> np.ndarray:
-        low, high = np.asarray(self.low, np.float64), np.asarray(self.high, np.float64)
-        y = (np.clip(x.astype(np.float64), -1.0, 1.0) + 1.0) / 2.0 * (high - low) + low
-        dtype = np.dtype(self.dtype)
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            y = np.clip(np.rint(y), info.min, info.max)
-        return y.astype(dtype)
+        return scale_from_unit(x, self.low, self.high, self.dtype)
 
     # -- label maps
     def one_hot(self, mask: np.ndarray, size: int) -> np.ndarray:

@@ -13,6 +13,7 @@ import pandas as pd
 from skimage.transform import resize
 
 from augkit.errors import DataError, UsageError
+from augkit.intensity import scale_from_unit, scale_to_unit
 from augkit.sample import Sample
 from augkit.tabular import rows_to_frame
 
@@ -57,17 +58,10 @@ class ImageSpec:
         return cls(c, np.dtype(first.dtype).name, low, high, shape)
 
     def to_unit(self, image: np.ndarray) -> np.ndarray:
-        low, high = np.asarray(self.low, np.float32), np.asarray(self.high, np.float32)
-        return np.clip((image.astype(np.float32) - low) / (high - low) * 2.0 - 1.0, -1.0, 1.0)
+        return scale_to_unit(image, self.low, self.high)
 
     def from_unit(self, x: np.ndarray) -> np.ndarray:
-        low, high = np.asarray(self.low, np.float64), np.asarray(self.high, np.float64)
-        y = (np.clip(x.astype(np.float64), -1.0, 1.0) + 1.0) / 2.0 * (high - low) + low
-        dtype = np.dtype(self.dtype)
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            y = np.clip(np.rint(y), info.min, info.max)
-        return y.astype(dtype)
+        return scale_from_unit(x, self.low, self.high, self.dtype)
 
     @staticmethod
     def display(x: np.ndarray) -> np.ndarray:
