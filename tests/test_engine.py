@@ -246,3 +246,39 @@ def test_class_folders_are_balanced_by_default(tmp_dataset, tmp_path):
     assert result.counts == {"real": 4, "classical": 6}
     unbalanced = read_dataset(expand(src, 10, tmp_path / "plain", progress=False, balance=False).out_dir)
     assert Counter(s.label for s in unbalanced) == {"G2": 8, "G3": 2}  # parents in turn
+
+
+def test_lesion_region_keeps_the_real_anatomy_and_takes_the_lesion_from_the_gan(demo_dir, tmp_path):
+    from augkit.blend import lesion_alpha
+    from augkit.transforms import ClassicalPipeline
+
+    real = {s.id: s for s in read_dataset(demo_dir)}
+    result = expand(demo_dir, 16, tmp_path / "out", seed=0, generator=PaintingGenerator(),
+                    gan_fraction=1.0, gan_region="lesion", progress=False)
+    assert result.counts == {"real": 8, "gan": 8}
+    rows = [r for r in read_manifest(tmp_path / "out" / "manifest.csv") if r["source"] == "gan"]
+    back = {s.id: s for s in read_dataset(tmp_path / "out")}
+    geometry = ClassicalPipeline().geometric_only()
+    checked = 0
+    for row in rows:
+        sample = back[row["id"]]
+        moved, mask, _ = geometry.apply(real[row["parent_id"]].image, real[row["parent_id"]].mask,
+                                        int(row["seed"]))
+        np.testing.assert_array_equal(mask, sample.mask)
+        alpha = lesion_alpha(mask)
+        outside, inside = alpha == 0, alpha == 1
+        # outside the grown lesion: exactly the real image under the mask's transform
+        np.testing.assert_array_equal(sample.image[outside], moved[outside])
+        if inside.any():  # inside: the painter's noise, not the real image
+            assert np.abs(sample.image[inside].astype(int) - moved[inside].astype(int)).mean() > 20
+            checked += 1
+    assert checked >= 4
+
+
+def test_lesion_region_needs_masks(tmp_dataset, tmp_path):
+    from augkit.errors import UsageError
+
+    src = tmp_dataset({"G2/a.png": np.full((8, 8), 10, np.uint8), "G3/b.png": np.full((8, 8), 20, np.uint8)})
+    with pytest.raises(UsageError, match="needs masks"):
+        expand(src, 6, tmp_path / "out", generator=PaintingGenerator(), gan_region="lesion", progress=False)
+    assert not (tmp_path / "out").exists()

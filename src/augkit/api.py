@@ -37,7 +37,8 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
                   model_dir: str | Path | None = None, gan_fraction: float = 0.5,
                   shard: str | None = None, overwrite: bool = False,
                   progress: bool = True, train_options: dict[str, Any] | None = None,
-                  drop_near_copies: float | None = None, balance: bool | None = None) -> ExpandResult:
+                  drop_near_copies: float | None = None, balance: bool | None = None,
+                  gan_region: str = "image") -> ExpandResult:
     in_dir = Path(in_dir)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(in_dir, target)
     read_options = {"slices": slices} if slices else {}
@@ -62,7 +63,7 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
         in_dir, target, out_dir, seed=seed, format=format, read_options=read_options,
         pipeline=pipeline_from(preset), generator=gen, gan_fraction=gan_fraction,
         shard=Shard.parse(shard) if shard else None, overwrite=overwrite, progress=progress,
-        dataset=dataset, drop_near_copies=drop_near_copies, balance=balance,
+        dataset=dataset, drop_near_copies=drop_near_copies, balance=balance, gan_region=gan_region,
     )
 
 

@@ -60,6 +60,9 @@ def cli():
               help="Trained generator folder (from `augkit train`); trained first when omitted.")
 @click.option("--gan-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="Share of the added samples painted by the generator.")
+@click.option("--gan-region", type=click.Choice(["image", "lesion"]), default="image", show_default=True,
+              help="Masked data: the GAN paints the whole image, or only the lesion, blended into "
+                   "the real image under the same geometric transform.")
 @click.option("--shard", default=None, help="Produce only part i of k (e.g. 0/4); union of parts = full run.")
 @click.option("--drop-near-copies", type=click.FloatRange(0, 1), is_flag=False, flag_value=0.95,
               default=None, metavar="[THRESHOLD]",
@@ -71,7 +74,7 @@ def cli():
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @domain_errors
 def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator_name, model_dir,
-           gan_fraction, shard, drop_near_copies, balance, overwrite, quiet):
+           gan_fraction, gan_region, shard, drop_near_copies, balance, overwrite, quiet):
     """Expand the dataset in --in to --to samples: the real ones plus classical variants (and
     GAN samples with --generator), in the input's format, with a manifest.csv of provenance."""
     from augkit.api import expand_folder
@@ -80,6 +83,7 @@ def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator
         in_dir, target, out_dir, seed=seed, format=format_name, preset=preset, slices=slices,
         generator=generator_name, model_dir=model_dir, gan_fraction=gan_fraction, shard=shard,
         overwrite=overwrite, progress=not quiet, drop_near_copies=drop_near_copies, balance=balance,
+        gan_region=gan_region,
     )
     mix = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     click.echo(f"wrote {result.num_samples} samples ({mix}) to {result.out_dir} "

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from augkit.blend import GAN_REGIONS, blend_lesion
 from augkit.errors import UsageError
 from augkit.generators import Generator
 from augkit.io import Dataset, read_dataset
@@ -199,8 +200,9 @@ class _SampleMaker:
 
     def __init__(self, dataset: Dataset, pipeline: ClassicalPipeline, seed: int,
                  generator: Generator | None, near_copy_threshold: float | None = None,
-                 parents: list[int] | None = None):
+                 parents: list[int] | None = None, gan_region: str = "image"):
         self.reals = dataset.samples
+        self.gan_region = gan_region
         self.parents = parents if parents is not None else plan_parents(dataset, len(dataset), False)
         self.pipeline = pipeline
         self.mask_pipeline = pipeline.geometric_only()
@@ -249,9 +251,9 @@ class _SampleMaker:
         if parent.mask is not None:
             # New masks come from real masks through label-safe geometry; the generator paints
             # the image for that exact mask, so the pair needs no re-annotation.
-            _, mask, mask_params = self.mask_pipeline.apply(parent.image, parent.mask, sample_seed)
+            moved, mask, mask_params = self.mask_pipeline.apply(parent.image, parent.mask, sample_seed)
             painted = next(iter(self.generator.generate(1, seed=sample_seed, conditions=[mask])))
-            params, changes = {"mask_transforms": mask_params}, {"mask": mask}
+            params, changes = {"mask_transforms": mask_params, "gan_region": self.gan_region}, {"mask": mask}
         else:
             # Classification: ask for the parent's class; unconditional / image+table: no condition.
             wants_label = "classification" in self.generator.tasks and parent.label is not None
@@ -266,12 +268,16 @@ class _SampleMaker:
                 f"{painted.image.dtype} for a dataset of {parent.image.shape} {parent.image.dtype}; "
                 "train it on this dataset (augkit train --in ...)."
             )
+        image = painted.image
+        if self.gan_region == "lesion":
+            # the real image under the same geometry keeps its anatomy; the GAN gives the lesion
+            image = blend_lesion(moved, painted.image, mask)
         prov = Provenance(
             id=f"{parent.id}_gan{index:05d}", source="gan", parent_id=parent.id,
             generator=self.generator.name, checkpoint_hash=self.generator.checkpoint_hash,
             seed=sample_seed, params=params,
         )
-        return parent.derive(image=painted.image, provenance=prov, **changes)
+        return parent.derive(image=image, provenance=prov, **changes)
 
 
 def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 0,
@@ -279,7 +285,8 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
            pipeline: ClassicalPipeline | None = None, generator: Generator | None = None,
            gan_fraction: float = 0.5, shard: Shard | None = None, overwrite: bool = False,
            progress: bool = True, dataset: Dataset | None = None,
-           drop_near_copies: float | None = None, balance: bool | None = None) -> ExpandResult:
+           drop_near_copies: float | None = None, balance: bool | None = None,
+           gan_region: str = "image") -> ExpandResult:
     """Grow the dataset in ``in_dir`` to ``target`` samples written to ``out_dir``.
 
     The real samples are kept as they are; the rest are classical variants of real samples,
@@ -287,7 +294,9 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     ``drop_near_copies`` (an NCC threshold, e.g. 0.95) a GAN sample that close to a real image
     is painted again from a fresh mask; after a few failed attempts that index is dropped. Both
     are listed in ``near_copies.csv``. ``balance`` (default: on for labelled data without
-    masks) brings every class to the same count where the reals allow it.
+    masks) brings every class to the same count where the reals allow it. ``gan_region``
+    ("image" or "lesion", segmentation data only): the GAN paints the whole image, or only the
+    lesion, blended into the real image under the same geometric transform (``augkit.blend``).
     """
     start = time.perf_counter()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -295,6 +304,8 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     _check_paths(in_dir, out_dir, overwrite)
     if not 0.0 <= gan_fraction <= 1.0:
         raise UsageError(f"--gan-fraction must be in [0, 1]. Received: {gan_fraction}")
+    if gan_region not in GAN_REGIONS:
+        raise UsageError(f"--gan-region must be one of {', '.join(GAN_REGIONS)}. Received: {gan_region!r}")
     if dataset is None:
         dataset = read_dataset(in_dir, format=format, **(read_options or {}))
     if target < len(dataset):
@@ -306,6 +317,9 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
             "segmentation" not in generator.tasks:
         raise UsageError(f"generator {generator.name!r} cannot make segmentation pairs (its tasks: "
                          f"{', '.join(sorted(generator.tasks))}); use pix2pix for image + mask data.")
+    if gan_region == "lesion" and dataset.samples[0].mask is None:
+        raise UsageError(f"--gan-region lesion needs masks (the lesion is the mask), and {in_dir} "
+                         "has none; leave --gan-region at image.")
     pipeline = pipeline or ClassicalPipeline()
     if balance is None:
         balance = all(s.label is not None and s.mask is None for s in dataset.samples)
@@ -317,6 +331,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         "target": target, "seed": seed, "transforms": pipeline.get_config(), "shard": [shard.index, shard.count],
         "generator": None if generator is None else [generator.name, generator.checkpoint_hash],
         "gan_fraction": gan_fraction, "drop_near_copies": drop_near_copies, "balance": balance,
+        **({"gan_region": gan_region} if gan_region != "image" else {}),  # old staging folders still resume
     }
     stage = staging_dir(out_dir)
     stage.parent.mkdir(parents=True, exist_ok=True)
@@ -324,7 +339,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     rows_dir = stage / _STATE / "rows"
 
     maker = _SampleMaker(dataset, pipeline, seed, generator, drop_near_copies,
-                         plan_parents(dataset, target, balance))
+                         plan_parents(dataset, target, balance), gan_region)
     todo = [i for i in range(target) if shard.owns(i) and not (rows_dir / f"{i:07d}.json").exists()]
     bar = _progress(total=sum(1 for i in range(target) if shard.owns(i)), initial=resumed,
                     enabled=progress)
