@@ -76,6 +76,7 @@ class TLGAN(LatentGenerator):
                                               backbone_size=p.discriminator_size,
                                               num_classes=num_classes, head_units=p.head_units,
                                               minibatch_std=p.minibatch_std,
+                                              head=p.head, head_width=p.head_width,
                                               seed=derive_seed(self.seed, 2))
         labels = np.zeros((1,), np.int32)
         generator([np.zeros((1, p.latent_dim), np.float32), labels])

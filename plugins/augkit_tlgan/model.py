@@ -82,6 +82,44 @@ class TLGenerator(keras.Model):
         return self.out_conv(x)
 
 
+TAP_STRIDES = (4, 8, 16)  # feature maps the multiscale head reads, as input side / map side
+
+
+def tap_layers(backbone: keras.Model, input_size: int, strides=TAP_STRIDES) -> list[str]:
+    """Per stride, the deepest backbone layer whose output map is input_size / stride wide
+    (padding layers, one pixel wider, never match)."""
+    deepest = {}
+    for layer in backbone.layers:
+        shape = layer.output.shape
+        if len(shape) == 4 and shape[1] is not None:
+            deepest[int(shape[1])] = layer.name
+    return [deepest[input_size // s] for s in strides if input_size // s in deepest]
+
+
+class ScaleHead(layers.Layer):
+    """A small trainable conv discriminator on one frozen feature map (Projected GAN, Sauer et
+    al. 2021): stride-2 4×4 convs (LeakyReLU 0.2) down to at most 6×6, a 1×1 conv to one logit
+    per position, averaged."""
+
+    def __init__(self, side: int, width: int, *, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        self.convs = []
+        k = 0
+        while side > 6:
+            self.convs.append(layers.Conv2D(width, 4, strides=2, padding="same",
+                                            kernel_initializer=_init(derive_seed(seed, k))))
+            side, k = (side + 1) // 2, k + 1
+        if not self.convs:  # a small map still gets one spatial conv before the logit
+            self.convs.append(layers.Conv2D(width, 3, padding="same",
+                                            kernel_initializer=_init(derive_seed(seed, k))))
+        self.logit = layers.Conv2D(1, 1, kernel_initializer=_init(derive_seed(seed, 99)))
+
+    def call(self, x):
+        for conv in self.convs:
+            x = ops.leaky_relu(conv(x), negative_slope=0.2)
+        return ops.mean(self.logit(x), axis=(1, 2))
+
+
 class BackboneDiscriminator(keras.Model):
     """``[image, class_index]`` → one real/fake logit from a frozen backbone's features.
 
@@ -94,13 +132,22 @@ class BackboneDiscriminator(keras.Model):
     hidden layer before the unit; ``minibatch_std`` (not in seed 000) appends the batch's
     feature spread to the pooled features, against mode collapse. Conditional: a projection term <embed(label), features> is
     added (a learnt class embedding on the discriminator side).
+
+    ``head="multiscale"`` (not in seed 000; Projected GAN) adds, for the feature maps at
+    strides 4, 8 and 16, a small trainable conv head (``ScaleHead``) on the map standardised
+    per channel, and sums their logits with the pooled one. Global pooling throws away where
+    things are; a frozen backbone without ImageNet weights then cannot tell a brain from
+    stripes, and the maps keep the layout.
     """
 
     def __init__(self, backbone: keras.Model, *, mode: str, input_size: int, backbone_size: int,
                  num_classes: int = 0, head_units: int = 0, minibatch_std: bool = False,
-                 seed: int = 0, **kwargs):
+                 head: str = "pooled", head_width: int = 64, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
+        if head not in ("pooled", "multiscale"):
+            raise ValueError(f"head must be 'pooled' or 'multiscale'. Received: {head!r}")
         self.backbone, self.mode, self.minibatch_std = backbone, mode, minibatch_std
+        self.head = head
         self.input_size, self.backbone_size, self.num_classes = input_size, backbone_size, num_classes
         self.resize = (layers.Resizing(backbone_size, backbone_size, interpolation="bilinear")
                        if backbone_size != input_size else None)
@@ -118,13 +165,32 @@ class BackboneDiscriminator(keras.Model):
             self.embed = layers.Embedding(num_classes, head_units or features,
                                           embeddings_initializer=keras.initializers.RandomNormal(
                                               stddev=0.02, seed=derive_seed(seed, 3)))
+        self.taps = tap_layers(backbone, backbone_size) if head == "multiscale" else []
+        # one functional model over the same (frozen) layers: every tap and the last map in a pass
+        self.extractor = keras.Model(backbone.input, [backbone.get_layer(n).output for n in self.taps]
+                                     + [backbone.output], name="feature_maps")
+        self.tap_heads, self.tap_mean, self.tap_scale = [], [], []
+        for i, name in enumerate(self.taps):
+            shape = backbone.get_layer(name).output.shape
+            self.tap_heads.append(ScaleHead(int(shape[1]), head_width, seed=derive_seed(seed, 10 + i)))
+            self.tap_mean.append(self.add_weight(shape=(int(shape[-1]),), initializer="zeros",
+                                                 trainable=False, name=f"tap{i}_mean"))
+            self.tap_scale.append(self.add_weight(shape=(int(shape[-1]),), initializer="ones",
+                                                  trainable=False, name=f"tap{i}_scale"))
 
-    def pooled_features(self, x):
+    def feature_maps(self, x):
+        """The tap maps and the pooled last map of the frozen backbone."""
         if x.shape[-1] == 1:
             x = ops.concatenate([x, x, x], axis=-1)
         if self.resize is not None:
             x = self.resize(x)
-        return self.pool(self.backbone(preprocess(x, self.mode), training=False))
+        outputs = self.extractor(preprocess(x, self.mode), training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return list(outputs[:-1]), self.pool(outputs[-1])
+
+    def pooled_features(self, x):
+        return self.feature_maps(x)[1]
 
     def calibrate(self, images, batch_size: int = 32) -> None:
         """Set the fixed per-feature standardisation from the training images' pooled features.
@@ -132,12 +198,24 @@ class BackboneDiscriminator(keras.Model):
         backbone's vary in scale. Standardised, the linear head learns at the usual rate."""
         import numpy as np
 
-        feats = np.concatenate([np.asarray(self.pooled_features(images[i:i + batch_size]))
-                                for i in range(0, len(images), batch_size)]).astype(np.float64)
-        std = feats.std(axis=0)
-        floor = 1e-3 * float(std.mean()) + 1e-30  # features that never vary stay near zero
-        self.feature_mean.assign(feats.mean(axis=0).astype(np.float32))
-        self.feature_scale.assign((std + floor).astype(np.float32))
+        def standardiser(feats):
+            std = feats.std(axis=0)
+            floor = 1e-3 * float(std.mean()) + 1e-30  # features that never vary stay near zero
+            return feats.mean(axis=0).astype(np.float32), (std + floor).astype(np.float32)
+
+        maps, pooled = [], []
+        for i in range(0, len(images), batch_size):
+            taps, feats = self.feature_maps(images[i:i + batch_size])
+            pooled.append(np.asarray(feats, np.float64))
+            # per channel over images and positions
+            maps.append([np.asarray(t, np.float64).reshape(-1, t.shape[-1]) for t in taps])
+        mean, scale = standardiser(np.concatenate(pooled))
+        self.feature_mean.assign(mean)
+        self.feature_scale.assign(scale)
+        for k in range(len(self.taps)):
+            mean, scale = standardiser(np.concatenate([m[k] for m in maps]))
+            self.tap_mean[k].assign(mean)
+            self.tap_scale[k].assign(scale)
 
     @property
     def checkpoint_weights(self):
@@ -147,7 +225,8 @@ class BackboneDiscriminator(keras.Model):
 
     def call(self, inputs, training=False):
         x, labels = inputs
-        features = (self.pooled_features(x) - self.feature_mean) / self.feature_scale
+        taps, pooled = self.feature_maps(x)
+        features = (pooled - self.feature_mean) / self.feature_scale
         # fakes can sit far outside the real features' range: unit RMS per sample keeps the
         # logits bounded, so the head cannot saturate on them
         features = features * ops.rsqrt(ops.mean(ops.square(features), axis=-1, keepdims=True) + 1e-6)
@@ -159,4 +238,6 @@ class BackboneDiscriminator(keras.Model):
         logit = self.out(features)
         if self.num_classes >= 2:
             logit = logit + ops.sum(self.embed(labels) * features, axis=-1, keepdims=True)
+        for tap, head, mean, scale in zip(taps, self.tap_heads, self.tap_mean, self.tap_scale):
+            logit = logit + head((tap - mean) / scale)
         return logit

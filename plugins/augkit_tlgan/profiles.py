@@ -1,7 +1,8 @@
 """Named training set-ups for ``tlgan``. ``paper`` is seed 000 (6 up-sampling levels to 256 px,
 filters 2**l*8, Xception discriminator with a 2,048-weight head); ``cpu`` is a 64 px generator
-against a MobileNetV2 (alpha 0.35) seen at 96 px that trains in about 10 minutes on a 2-core
-CPU; ``tiny`` exists for tests. Levels follow size: 4 → size doubles once per level."""
+against a MobileNetV2 (alpha 0.35) seen at 96 px, with small conv heads on its stride-4/8/16
+maps besides the pooled head (``head="multiscale"``, Projected GAN), sized for a 2-core CPU;
+``tiny`` exists for tests. Levels follow size: 4 → size doubles once per level."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class Profile:
     random_backbone: bool = False  # explicit opt-in to a frozen randomly initialised backbone
     head_units: int = 0  # 0: pooling + one dense unit (seed 000); > 0 adds a hidden layer
     minibatch_std: bool = False  # batch feature spread into the head (against collapse)
+    head: str = "pooled"  # "pooled": seed 000; "multiscale": + conv heads on stride 4/8/16 maps
+    head_width: int = 64  # filters of each multiscale conv head
 
     def __post_init__(self) -> None:
         if self.size < 8 or self.size & (self.size - 1):
@@ -68,6 +71,8 @@ class Profile:
             "sample_every": self.sample_every >= 1,
             "backbone_alpha": self.backbone_alpha > 0,
             "head_units": self.head_units >= 0,
+            "head": self.head in ("pooled", "multiscale"),
+            "head_width": self.head_width >= 1,
         }
         for key, ok in checks.items():
             if not ok:
@@ -101,7 +106,7 @@ PROFILES = {
     "paper": Profile("paper", size=256, epochs=600, batch_size=32, backbone="xception"),
     "cpu": Profile("cpu", size=64, epochs=40, batch_size=32, backbone="mobilenet_v2",
                    backbone_alpha=0.35, backbone_size=96, minibatch_std=True, mode_seeking=1.0,
-                   head_units=128, sample_every=10),
+                   head_units=128, head="multiscale", sample_every=10),
     "tiny": Profile("tiny", size=16, width_multiplier=0.5, latent_dim=8, groups=4, epochs=1,
                     batch_size=4, embedding_dim=4, backbone="mobilenet_v2", backbone_alpha=0.35,
                     backbone_size=32, sample_every=1),

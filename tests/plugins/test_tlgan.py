@@ -147,3 +147,31 @@ def test_grayscale_conditional_model_saves_with_its_backbone(trained, tmp_path):
     again = [s.image for s in loaded.generate(2, seed=3, conditions=["b"])]
     assert all(np.array_equal(x, y) for x, y in zip(images, again))
     assert [s.label for s in loaded.generate(2, seed=3, conditions=["b", "a"])] == ["b", "a"]
+
+
+def test_multiscale_head_reads_stride_4_8_16_maps_and_trains_only_its_heads(weights_file, tmp_path):
+    from augkit_tlgan.model import tap_layers
+
+    backbone = tiny_backbone()
+    taps = tap_layers(backbone, 32)
+    assert [backbone.get_layer(n).output.shape[1] for n in taps] == [8, 4, 2]
+    assert not any("pad" in n for n in taps)
+
+    path, expected = weights_file
+    model = TLGAN("tiny", seed=1, backbone_weights=path, head="multiscale", head_width=8)
+    model.fit(make_samples(6), epochs=2, progress=False)
+    disc = model._gan.discriminator
+    assert disc.taps == taps and len(disc.tap_heads) == 3
+    # the backbone is still the file's and frozen; the conv heads did train
+    assert all(np.array_equal(np.array(w), e) for w, e in zip(disc.backbone.weights, expected))
+    head_ids = {id(w) for h in disc.tap_heads for w in h.trainable_weights}
+    assert head_ids <= {id(w) for w in disc.trainable_weights}
+    assert not head_ids & {id(w) for w in disc.backbone.weights}
+    # calibration set the per-channel standardisation of the maps from the training images
+    assert float(np.abs(np.array(disc.tap_scale[0]) - 1).max()) > 1e-3
+    images = np.stack([s.image for s in make_samples(6)]).astype(np.float32) / 127.5 - 1
+    labels = np.zeros((6,), np.int32)
+    before = np.asarray(disc([images, labels]))
+    model.save(tmp_path / "model")
+    loaded = TLGAN.load(tmp_path / "model")
+    np.testing.assert_allclose(np.asarray(loaded._gan.discriminator([images, labels])), before, rtol=1e-5)
