@@ -61,9 +61,28 @@ def missing_weights_message(backbone: Backbone, alpha: float, size: int) -> str:
             "random backbone (much weaker).")
 
 
-def build_backbone(backbone: Backbone, *, size: int, alpha: float, weights: str | Path | None):
+def seeded_random_weights(model, seed: int) -> None:
+    """Re-draw every kernel of ``model`` (Glorot uniform, Keras' default for its convs) from
+    ``seed``. Keras applications take no seed, so a random backbone would differ per build:
+    a resumed fit would meet a new discriminator and one seed would give two models."""
+    import numpy as np
+
+    from augkit.seeding import rng_for
+
+    for i, weight in enumerate(model.weights):
+        shape = tuple(weight.shape)
+        if len(shape) < 2 or not weight.path.endswith("kernel"):
+            continue  # biases and batch-norm statistics start at fixed values already
+        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        weight.assign(rng_for(seed, i).uniform(-limit, limit, shape).astype("float32"))
+
+
+def build_backbone(backbone: Backbone, *, size: int, alpha: float, weights: str | Path | None,
+                   random_seed: int | None = None):
     """The frozen feature extractor (no top, no pooling) on size×size×3 inputs, its ImageNet
-    weights read from ``weights`` when given."""
+    weights read from ``weights`` when given; without, drawn from ``random_seed`` when given."""
     import keras
 
     kwargs = {"include_top": False, "weights": None, "input_shape": (size, size, 3)}
@@ -87,6 +106,8 @@ def build_backbone(backbone: Backbone, *, size: int, alpha: float, weights: str 
                 f"{backbone.weights_name(alpha, size)}, or choose the backbone the file was made "
                 "for (backbone=...)."
             ) from None
+    elif random_seed is not None:
+        seeded_random_weights(model, random_seed)
     model.trainable = False
     return model
 

@@ -67,7 +67,8 @@ class TLGAN(LatentGenerator):
         num_classes = len(spec.classes)
         weights = None if loading or p.random_backbone else p.backbone_weights
         backbone = build_backbone(backbone_info, size=p.discriminator_size,
-                                  alpha=p.backbone_alpha, weights=weights)
+                                  alpha=p.backbone_alpha, weights=weights,
+                                  random_seed=None if loading else derive_seed(self.seed, 5))
         generator = TLGenerator(size=p.size, num_channels=spec.num_channels, latent_dim=p.latent_dim,
                                 block_width=p.block_width, level_widths=p.level_widths,
                                 groups=p.groups, num_classes=num_classes,

@@ -104,8 +104,8 @@ class Profile:
 
 PROFILES = {
     "paper": Profile("paper", size=256, epochs=600, batch_size=32, backbone="xception"),
-    "cpu": Profile("cpu", size=64, epochs=40, batch_size=32, backbone="mobilenet_v2",
-                   backbone_alpha=0.35, backbone_size=96, minibatch_std=True, mode_seeking=1.0,
+    "cpu": Profile("cpu", size=64, epochs=120, batch_size=32, backbone="mobilenet_v2",
+                   backbone_alpha=0.35, backbone_size=96, minibatch_std=True, mode_seeking=0.2,
                    head_units=128, head="multiscale", sample_every=10),
     "tiny": Profile("tiny", size=16, width_multiplier=0.5, latent_dim=8, groups=4, epochs=1,
                     batch_size=4, embedding_dim=4, backbone="mobilenet_v2", backbone_alpha=0.35,

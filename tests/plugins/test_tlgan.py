@@ -175,3 +175,23 @@ def test_multiscale_head_reads_stride_4_8_16_maps_and_trains_only_its_heads(weig
     model.save(tmp_path / "model")
     loaded = TLGAN.load(tmp_path / "model")
     np.testing.assert_allclose(np.asarray(loaded._gan.discriminator([images, labels])), before, rtol=1e-5)
+
+
+def test_a_random_backbone_is_drawn_from_the_model_seed():
+    # Keras applications take no seed; without this a resumed fit meets another discriminator
+    def backbone_weights(seed):
+        model = TLGAN("tiny", seed=seed, random_backbone=True)
+        model._build(_spec(), loading=False)
+        return [np.array(w) for w in _backbone_of(model).weights]
+
+    first, again, other = backbone_weights(4), backbone_weights(4), backbone_weights(5)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+    kernel = next(w for w in first if w.ndim == 4 and w.shape[-1] > 1)
+    assert 0 < np.abs(kernel).max() <= np.sqrt(6 / (kernel.shape[2] * 9 + kernel.shape[3] * 9)) + 1e-6
+
+
+def _spec():
+    from augkit_dcgan.data import ImageSpec
+
+    return ImageSpec(num_channels=1, dtype="uint8", low=(0.0,), high=(255.0,), out_shape=(16, 16), classes=())
