@@ -78,6 +78,7 @@ class TLGAN(LatentGenerator):
                                               num_classes=num_classes, head_units=p.head_units,
                                               minibatch_std=p.minibatch_std,
                                               head=p.head, head_width=p.head_width,
+                                              tap_strides=p.tap_strides,
                                               seed=derive_seed(self.seed, 2))
         labels = np.zeros((1,), np.int32)
         generator([np.zeros((1, p.latent_dim), np.float32), labels])

@@ -134,15 +134,17 @@ class BackboneDiscriminator(keras.Model):
     added (a learnt class embedding on the discriminator side).
 
     ``head="multiscale"`` (not in seed 000; Projected GAN) adds, for the feature maps at
-    strides 4, 8 and 16, a small trainable conv head (``ScaleHead``) on the map standardised
+    ``tap_strides`` (default 4, 8 and 16), a small trainable conv head (``ScaleHead``) on the map standardised
     per channel, and sums their logits with the pooled one. Global pooling throws away where
     things are; a frozen backbone without ImageNet weights then cannot tell a brain from
-    stripes, and the maps keep the layout.
+    stripes, and the maps keep the layout. A stride-2 tap (the backbone's first conv block)
+    sees pixel-level artefacts such as the checkerboard of stride-2 transposed convs.
     """
 
     def __init__(self, backbone: keras.Model, *, mode: str, input_size: int, backbone_size: int,
                  num_classes: int = 0, head_units: int = 0, minibatch_std: bool = False,
-                 head: str = "pooled", head_width: int = 64, seed: int = 0, **kwargs):
+                 head: str = "pooled", head_width: int = 64, tap_strides=TAP_STRIDES,
+                 seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         if head not in ("pooled", "multiscale"):
             raise ValueError(f"head must be 'pooled' or 'multiscale'. Received: {head!r}")
@@ -165,7 +167,7 @@ class BackboneDiscriminator(keras.Model):
             self.embed = layers.Embedding(num_classes, head_units or features,
                                           embeddings_initializer=keras.initializers.RandomNormal(
                                               stddev=0.02, seed=derive_seed(seed, 3)))
-        self.taps = tap_layers(backbone, backbone_size) if head == "multiscale" else []
+        self.taps = tap_layers(backbone, backbone_size, tap_strides) if head == "multiscale" else []
         # one functional model over the same (frozen) layers: every tap and the last map in a pass
         self.extractor = keras.Model(backbone.input, [backbone.get_layer(n).output for n in self.taps]
                                      + [backbone.output], name="feature_maps")

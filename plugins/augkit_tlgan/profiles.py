@@ -44,8 +44,11 @@ class Profile:
     minibatch_std: bool = False  # batch feature spread into the head (against collapse)
     head: str = "pooled"  # "pooled": seed 000; "multiscale": + conv heads on stride 4/8/16 maps
     head_width: int = 64  # filters of each multiscale conv head
+    tap_strides: tuple[int, ...] = (4, 8, 16)  # backbone maps (input side / map side) with a head
 
     def __post_init__(self) -> None:
+        # settings files and --set give lists; the frozen dataclass keeps a hashable tuple
+        object.__setattr__(self, "tap_strides", tuple(int(s) for s in self.tap_strides))
         if self.size < 8 or self.size & (self.size - 1):
             raise UsageError(f"tlgan profile {self.name!r}: size must be a power of two >= 8. "
                              f"Received: size={self.size}")
@@ -73,6 +76,8 @@ class Profile:
             "head_units": self.head_units >= 0,
             "head": self.head in ("pooled", "multiscale"),
             "head_width": self.head_width >= 1,
+            "tap_strides": bool(self.tap_strides) and all(
+                s >= 2 and s & (s - 1) == 0 for s in self.tap_strides),
         }
         for key, ok in checks.items():
             if not ok:

@@ -177,6 +177,19 @@ def test_multiscale_head_reads_stride_4_8_16_maps_and_trains_only_its_heads(weig
     np.testing.assert_allclose(np.asarray(loaded._gan.discriminator([images, labels])), before, rtol=1e-5)
 
 
+def test_tap_strides_choose_the_maps_and_survive_save_and_load(weights_file, tmp_path):
+    path, _ = weights_file
+    model = TLGAN("tiny", seed=1, backbone_weights=path, head="multiscale", head_width=8,
+                  tap_strides=[2, 4])  # a list, as --set and settings files give it
+    model.fit(make_samples(4), epochs=1, progress=False)
+    disc = model._gan.discriminator
+    assert [disc.backbone.get_layer(n).output.shape[1] for n in disc.taps] == [16, 8]
+    model.save(tmp_path / "model")
+    assert TLGAN.load(tmp_path / "model")._gan.discriminator.taps == disc.taps
+    with pytest.raises(UsageError, match="tap_strides"):
+        TLGAN("tiny", random_backbone=True, tap_strides=[3])
+
+
 def test_a_random_backbone_is_drawn_from_the_model_seed():
     # Keras applications take no seed; without this a resumed fit meets another discriminator
     def backbone_weights(seed):
