@@ -330,8 +330,9 @@ def summary(results: dict) -> str:
                 note += (f" ({pre['task']}, {pre['images']} images, {pre['epochs']} epochs, "
                          f"accuracy {pre['final_accuracy']}, {pre['seconds']} s)")
         lines.append(note + ".")
-    lines += ["", "Grids: " + ", ".join(f"`{f}`" for k in sorted(results) if k != "machine"
-                                        for f in results[k]["files"]), ""]
+    grids = dict.fromkeys(f for k in sorted(results) if k != "machine" for f in results[k]["files"])
+    lines += ["", "Grids: " + ", ".join(f"`{f}`" for f in grids), "",
+              "What the grids show, run by run: `findings.md` (written by hand after looking).", ""]
     return "\n".join(lines)
 
 
