@@ -143,3 +143,37 @@ def test_misspelled_hook_fails_loudly(pm):
 def test_unknown_names_list_what_is_loaded():
     with pytest.raises(PluginError, match="unknown format 'dicom'; known formats: brats, .*paired2d"):
         plugins.get_format("dicom")
+
+
+def _imported_top_modules(package_dir):
+    """Top-level module names imported anywhere under ``package_dir`` (lazy imports included)."""
+    import ast
+    names = set()
+    for path in package_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_core_and_the_plugins_do_not_import_registered_plugins():
+    # a third party's plugin must be able to do all a built-in one does, and removing one
+    # built-in plugin must not break another: shared GAN code lives in its own package
+    # (augkit_latent), never in the core and never in a registered plugin
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    import augkit
+
+    registered = {ep.value.split(":")[0].split(".")[0] for ep in entry_points(group="augkit")}
+    registered.discard("augkit")
+    assert {"augkit_dcgan", "augkit_tlgan", "augkit_pix2pix"} <= registered
+    core = Path(augkit.__file__).parent
+    assert not _imported_top_modules(core) & registered, "the core imports a plugin"
+    for name in sorted(registered):
+        package = Path(sys.modules[name].__file__ if name in sys.modules
+                       else __import__(name).__file__).parent
+        others = _imported_top_modules(package) & (registered - {name})
+        assert not others, f"{name} imports {sorted(others)}"

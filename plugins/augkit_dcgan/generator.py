@@ -6,8 +6,8 @@ import numpy as np
 
 from augkit.seeding import derive_seed
 
-from augkit_dcgan.data import ImageSpec
-from augkit_dcgan.latent import LatentGenerator
+from augkit_latent.images import ImageSpec
+from augkit_latent.generator import LatentGenerator
 from augkit_dcgan.profiles import get_profile
 
 

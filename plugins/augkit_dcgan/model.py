@@ -10,13 +10,7 @@ from keras import layers, ops
 
 from augkit.seeding import derive_seed
 
-
-def minibatch_stddev(x):
-    """The features' standard deviation across the batch, averaged to one number (ProGAN's
-    minibatch-stddev). A collapsed generator makes batches with none, which the discriminator
-    then sees at once: an inexpensive guard against mode collapse on small data sets."""
-    std = ops.sqrt(ops.var(x, axis=0) + 1e-8)
-    return ops.mean(std)
+from augkit_latent.gan import minibatch_stddev
 
 
 def _init(seed: int) -> keras.initializers.Initializer:

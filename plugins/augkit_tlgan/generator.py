@@ -10,8 +10,8 @@ import numpy as np
 from augkit.errors import DataError, UsageError
 from augkit.seeding import derive_seed
 
-from augkit_dcgan.data import ImageSpec
-from augkit_dcgan.latent import LatentGenerator
+from augkit_latent.images import ImageSpec
+from augkit_latent.generator import LatentGenerator
 from augkit_tlgan.backbones import get_backbone, missing_weights_message
 from augkit_tlgan.profiles import get_profile
 

@@ -9,7 +9,7 @@ from keras import layers, ops
 
 from augkit.seeding import derive_seed
 
-from augkit_dcgan.model import minibatch_stddev
+from augkit_latent.gan import minibatch_stddev
 from augkit_tlgan.backbones import preprocess
 
 

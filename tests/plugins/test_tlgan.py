@@ -205,6 +205,6 @@ def test_a_random_backbone_is_drawn_from_the_model_seed():
 
 
 def _spec():
-    from augkit_dcgan.data import ImageSpec
+    from augkit_latent.images import ImageSpec
 
     return ImageSpec(num_channels=1, dtype="uint8", low=(0.0,), high=(255.0,), out_shape=(16, 16), classes=())

@@ -26,7 +26,7 @@ from augkit.generators import (CONFIG_FILE, Generator, load_weight_files, read_s
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
-from augkit_dcgan.data import ImageSpec, check_training_samples, resize_image
+from augkit_latent.images import ImageSpec, check_training_samples, resize_image
 
 FORMAT_VERSION = 1
 GENERATOR_WEIGHTS = "generator.weights.h5"
@@ -85,7 +85,7 @@ class LatentGenerator(Generator):
         import tensorflow as tf
 
         from augkit.training import DiffAugment
-        from augkit_dcgan.gan import LatentGAN
+        from augkit_latent.gan import LatentGAN
 
         p = self.profile
         self._check_spec(spec)

@@ -15,6 +15,14 @@ from keras import ops
 from augkit.training import DiffAugment
 
 
+def minibatch_stddev(x):
+    """The features' standard deviation across the batch, averaged to one number (ProGAN's
+    minibatch-stddev). A collapsed generator makes batches with none, which the discriminator
+    then sees at once: an inexpensive guard against mode collapse on small data sets."""
+    std = ops.sqrt(ops.var(x, axis=0) + 1e-8)
+    return ops.mean(std)
+
+
 class LatentGAN(keras.Model):
     """One step = one discriminator update on a half batch of reals and a half batch of fakes
     (seed 002: "half real, half fake"), then one generator update on a full batch of fakes
