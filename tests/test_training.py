@@ -17,8 +17,11 @@ from augkit.training import (  # noqa: E402
     CheckpointManager,
     CheckpointWarning,
     DiffAugment,
+    Checkpoint,
     assign_arrays,
+    check_resumable,
     save_image_grid,
+    train_one_epoch,
     variable_arrays,
     weights_hash,
     write_history,
@@ -208,3 +211,52 @@ def test_save_image_grid(tmp_path):
             [np.full((8, 8, 1), 50, np.uint8)]]
     save_image_grid(tmp_path / "g" / "grid.png", rows, column_titles=["a", "b"], title="t")
     assert (tmp_path / "g" / "grid.png").stat().st_size > 100
+
+
+class _Bar:
+    def __init__(self):
+        self.steps, self.postfix = 0, {}
+
+    def update(self, n):
+        self.steps += n
+
+    def set_postfix(self, refresh=False, **kwargs):
+        self.postfix = kwargs
+
+
+def test_train_one_epoch_runs_whole_batches_in_order_and_averages_the_logs():
+    seen = []
+
+    def step(x, y, return_dict):
+        seen.append((x.copy(), y.copy()))
+        return {"d_loss": float(x.sum()), "g_loss": 1.0}
+
+    x, y = np.arange(7.0), np.arange(7) * 10
+    order = np.array([6, 0, 5, 1, 4, 2, 3])
+    bar = _Bar()
+    record = train_one_epoch(step, (x, y), order, 3, epoch=4, bar=bar, name="toy", fix="none")
+    # 7 samples, batches of 3: two batches, the odd one out dropped; indices sorted per batch
+    assert [b[0].tolist() for b in seen] == [[0.0, 5.0, 6.0], [1.0, 2.0, 4.0]]
+    assert all((b[1] == b[0] * 10).all() for b in seen)  # arrays are indexed together
+    assert record == {"d_loss": pytest.approx((11 + 7) / 2), "g_loss": 1.0}
+    assert bar.steps == 2 and bar.postfix["epoch"] == 5 and bar.postfix["d_loss"] == "7.000"
+
+
+def test_train_one_epoch_names_the_epoch_and_the_fix_when_the_losses_turn_nan():
+    def step(x, return_dict):
+        return {"d_loss": float("nan"), "g_loss": 0.5}
+
+    with pytest.raises(ModelError, match=r"toy training diverged at epoch 3 .*Fix: lower it"):
+        train_one_epoch(step, (np.zeros(4),), np.arange(4), 2, epoch=2, bar=_Bar(), name="toy",
+                        fix="lower it")
+
+
+def test_check_resumable_refuses_another_model_or_seed(tmp_path):
+    ckpt = Checkpoint(tmp_path / "epoch-0002", 2, {}, {"generator": "dcgan", "config": {"a": 1},
+                                                       "data": {"c": 3}, "fit_seed": 7})
+    check_resumable(ckpt, {"generator": "dcgan", "config": {"a": 1}, "data": {"c": 3}}, 7)
+    with pytest.raises(ModelError, match=r"epoch-0002: .*differs from this one in config .*"
+                                         r"new checkpoint_dir"):
+        check_resumable(ckpt, {"generator": "dcgan", "config": {"a": 2}, "data": {"c": 3}}, 7)
+    with pytest.raises(ModelError, match="seed=7 or use a new checkpoint_dir"):
+        check_resumable(ckpt, {"generator": "dcgan", "config": {"a": 1}, "data": {"c": 3}}, 8)

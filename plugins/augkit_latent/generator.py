@@ -139,7 +139,7 @@ class LatentGenerator(Generator):
         """Train to ``epochs`` in total (a model that has trained 4 epochs and is asked for 10
         trains 6 more; a ``checkpoint_dir`` holding a later epoch is resumed from). A latent
         GAN has no paired validation loss: ``val_samples`` are checked, not used."""
-        from augkit.training import CheckpointManager, progress_bar, variable_arrays
+        from augkit.training import CheckpointManager, progress_bar, train_one_epoch, variable_arrays
 
         train = check_training_samples(train_samples, self.name, minimum=MIN_TRAIN_SAMPLES)
         if val_samples:
@@ -175,21 +175,9 @@ class LatentGenerator(Generator):
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()
                 order = rng_for(self._fit_seed, epoch).permutation(len(train))
-                sums: dict[str, float] = {}
-                for s in range(steps):
-                    idx = np.sort(order[s * half:(s + 1) * half])
-                    logs = gan.train_on_batch(images[idx], labels[idx], return_dict=True)
-                    for key, value in logs.items():
-                        sums[key] = sums.get(key, 0.0) + float(value)
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, d=f"{logs['d_loss']:.3f}",
-                                    g=f"{logs['g_loss']:.3f}", refresh=False)
-                record = {key: value / steps for key, value in sums.items()}
-                if not all(np.isfinite(v) for v in record.values()):
-                    raise ModelError(
-                        f"{self.name} training diverged at epoch {epoch + 1} (losses {record}). "
-                        "Fix: lower learning_rate, or check the training images."
-                    )
+                record = train_one_epoch(gan.train_on_batch, (images, labels), order, half,
+                                         epoch=epoch, bar=bar, name=self.name,
+                                         fix="lower learning_rate, or check the training images.")
                 record["seconds"] = time.perf_counter() - started
                 for key, value in record.items():
                     self.history.setdefault(key, []).append(float(value))
@@ -222,22 +210,11 @@ class LatentGenerator(Generator):
                 "fit_seed": self._fit_seed, "history": self.history}
 
     def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import assign_arrays
+        from augkit.training import assign_arrays, check_resumable
 
         state = ckpt.state
-        if state.get("generator") != self.name or state.get("config") != self.get_config() \
-                or state.get("data") != self.spec.to_dict():
-            raise ModelError(
-                f"{ckpt.path}: checkpoint was made by a {state.get('generator')} model with settings "
-                f"{state.get('config')} on data {state.get('data')}; this model has "
-                f"{self.get_config()} on {self.spec.to_dict()}. Fix: use a new checkpoint_dir."
-            )
-        if state.get("fit_seed") != int(seed):
-            raise ModelError(
-                f"{ckpt.path}: checkpoint was trained with seed={state.get('fit_seed')}, fit was "
-                f"called with seed={seed}. Fix: pass seed={state.get('fit_seed')} or use a new "
-                "checkpoint_dir."
-            )
+        check_resumable(ckpt, {"generator": self.name, "config": self.get_config(),
+                               "data": self.spec.to_dict()}, seed)
         assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
         self.epochs_trained = ckpt.epoch
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}

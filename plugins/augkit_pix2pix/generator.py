@@ -157,7 +157,7 @@ class Pix2Pix(Generator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.training import (BestWeights, CheckpointManager, progress_bar,
+        from augkit.training import (BestWeights, CheckpointManager, progress_bar, train_one_epoch,
                                      variable_arrays)
 
         train = check_training_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
@@ -198,21 +198,9 @@ class Pix2Pix(Generator):
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()
                 order = rng_for(self._fit_seed, epoch).permutation(len(train))
-                sums: dict[str, float] = {}
-                for s in range(steps):
-                    idx = np.sort(order[s * batch_size:(s + 1) * batch_size])
-                    logs = gan.train_on_batch(cond[idx], images[idx], return_dict=True)
-                    for key, value in logs.items():
-                        sums[key] = sums.get(key, 0.0) + float(value)
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, g_l1=f"{logs['g_l1']:.3f}", d=f"{logs['d_loss']:.3f}",
-                                    refresh=False)
-                record = {key: value / steps for key, value in sums.items()}
-                if not all(np.isfinite(v) for v in record.values()):
-                    raise ModelError(
-                        f"pix2pix training diverged at epoch {epoch + 1} (losses {record}). "
-                        "Fix: lower learning_rate or l1_weight, or check the training images."
-                    )
+                record = train_one_epoch(gan.train_on_batch, (cond, images), order, batch_size,
+                                         epoch=epoch, bar=bar, name="pix2pix", shown=("g_l1", "d_loss"),
+                                         fix="lower learning_rate or l1_weight, or check the training images.")
                 if val:
                     record["val_l1"] = self._l1(val_cond, val_images)
                     self._best.update(record["val_l1"], epoch + 1, gan.generator.weights)
@@ -265,22 +253,11 @@ class Pix2Pix(Generator):
                 "best": {**self._best.to_state(), "blob": blobs[0] if blobs else None}}
 
     def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import BestWeights, assign_arrays
+        from augkit.training import BestWeights, assign_arrays, check_resumable
 
         state = ckpt.state
-        if state.get("generator") != self.name or state.get("config") != self.get_config() \
-                or state.get("data") != self.spec.to_dict():
-            raise ModelError(
-                f"{ckpt.path}: checkpoint was made by a {state.get('generator')} model with settings "
-                f"{state.get('config')} on data {state.get('data')}; this model has "
-                f"{self.get_config()} on {self.spec.to_dict()}. Fix: use a new checkpoint_dir."
-            )
-        if state.get("fit_seed") != int(seed):
-            raise ModelError(
-                f"{ckpt.path}: checkpoint was trained with seed={state.get('fit_seed')}, fit was "
-                f"called with seed={seed}. Fix: pass seed={state.get('fit_seed')} or use a new "
-                "checkpoint_dir."
-            )
+        check_resumable(ckpt, {"generator": self.name, "config": self.get_config(),
+                               "data": self.spec.to_dict()}, seed)
         assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
         self.epochs_trained = ckpt.epoch
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}

@@ -154,7 +154,7 @@ class TabImage(Generator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.training import CheckpointManager, progress_bar, variable_arrays
+        from augkit.training import CheckpointManager, progress_bar, train_one_epoch, variable_arrays
 
         train = check_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
         val = check_samples(val_samples, "validation", minimum=1) if val_samples else []
@@ -188,19 +188,9 @@ class TabImage(Generator):
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()
                 order = rng_for(self._fit_seed, epoch).permutation(len(train))
-                sums: dict[str, float] = {}
-                for s in range(steps):
-                    idx = np.sort(order[s * batch_size:(s + 1) * batch_size])
-                    logs = gan.train_on_batch(images[idx], rows[idx], return_dict=True)
-                    for key, value in logs.items():
-                        sums[key] = sums.get(key, 0.0) + float(value)
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch + 1, d=f"{logs['d_loss']:.3f}", g=f"{logs['g_loss']:.3f}",
-                                    refresh=False)
-                record = {key: value / steps for key, value in sums.items()}
-                if not all(np.isfinite(v) for v in record.values()):
-                    raise ModelError(f"tabimage training diverged at epoch {epoch + 1} (losses {record}). "
-                                     "Fix: lower the learning rates or check the training data.")
+                record = train_one_epoch(gan.train_on_batch, (images, rows), order, batch_size,
+                                         epoch=epoch, bar=bar, name="tabimage",
+                                         fix="lower the learning rates or check the training data.")
                 self.epochs_trained = epoch + 1
                 self._hash = None
                 last = epoch + 1 == epochs
@@ -239,19 +229,13 @@ class TabImage(Generator):
                 "table": self.table.get_config(), "fit_seed": self._fit_seed, "history": self.history}
 
     def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import assign_arrays
+        from augkit.training import assign_arrays, check_resumable
 
         state = ckpt.state
-        if state.get("generator") != self.name or state.get("config") != self.get_config() \
-                or state.get("image") != self.image_spec.to_dict() \
-                or state.get("table") != json.loads(json.dumps(self.table.get_config())):
-            raise ModelError(f"{ckpt.path}: checkpoint was made by a {state.get('generator')} model with "
-                             f"settings {state.get('config')} on other data or settings than this model "
-                             f"({self.get_config()}). Fix: use a new checkpoint_dir.")
-        if state.get("fit_seed") != int(seed):
-            raise ModelError(f"{ckpt.path}: checkpoint was trained with seed={state.get('fit_seed')}, fit "
-                             f"was called with seed={seed}. Fix: pass seed={state.get('fit_seed')} or use "
-                             "a new checkpoint_dir.")
+        # the table settings go through JSON in the checkpoint: compare them as JSON gives them back
+        check_resumable(ckpt, {"generator": self.name, "config": self.get_config(),
+                               "image": self.image_spec.to_dict(),
+                               "table": json.loads(json.dumps(self.table.get_config()))}, seed)
         assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
         self.epochs_trained = ckpt.epoch
         self.history = {k: list(v) for k, v in state.get("history", {}).items()}

@@ -414,3 +414,44 @@ def progress_bar(total: int, *, initial: int = 0, enabled: bool = True, desc: st
 
     return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit=unit,
                 dynamic_ncols=True, leave=True)
+
+
+def check_resumable(ckpt: Checkpoint, expected: Mapping[str, Any], seed: int) -> None:
+    """Refuse to resume from a checkpoint another model wrote: ``expected`` holds what this
+    model would write under the same keys (``generator``, ``config``, its data description);
+    a different fit seed would silently mix two random streams, so it is refused too."""
+    state = ckpt.state
+    differs = [key for key, value in expected.items() if state.get(key) != value]
+    if differs:
+        raise ModelError(
+            f"{ckpt.path}: checkpoint was made by a {state.get('generator')} model that differs from "
+            f"this one in {', '.join(differs)} (checkpoint: {', '.join(f'{k}={state.get(k)}' for k in differs)}; "
+            f"this model: {', '.join(f'{k}={expected[k]}' for k in differs)}). "
+            "Fix: use a new checkpoint_dir.")
+    if state.get("fit_seed") != int(seed):
+        raise ModelError(
+            f"{ckpt.path}: checkpoint was trained with seed={state.get('fit_seed')}, fit was called "
+            f"with seed={seed}. Fix: pass seed={state.get('fit_seed')} or use a new checkpoint_dir.")
+
+
+def train_one_epoch(train_on_batch, arrays: Sequence[np.ndarray], order: np.ndarray, batch_size: int, *,
+                    epoch: int, bar, name: str, fix: str, shown: Sequence[str] = ("d_loss", "g_loss"),
+                    ) -> dict[str, float]:
+    """One pass of ``train_on_batch(*batch, return_dict=True)`` over ``arrays`` (indexed
+    together) in the permutation ``order``, in whole batches only: a fixed batch shape means a
+    single traced step. Returns each log's mean over the epoch; a non-finite mean is a
+    ModelError naming ``name``, the epoch and ``fix``."""
+    steps = len(order) // batch_size
+    sums: dict[str, float] = {}
+    for s in range(steps):
+        idx = np.sort(order[s * batch_size:(s + 1) * batch_size])
+        logs = train_on_batch(*(a[idx] for a in arrays), return_dict=True)
+        for key, value in logs.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+        bar.update(1)
+        bar.set_postfix(epoch=epoch + 1, **{k: f"{float(logs[k]):.3f}" for k in shown if k in logs},
+                        refresh=False)
+    record = {key: value / max(1, steps) for key, value in sums.items()}
+    if not all(np.isfinite(v) for v in record.values()):
+        raise ModelError(f"{name} training diverged at epoch {epoch + 1} (losses {record}). Fix: {fix}")
+    return record
