@@ -21,26 +21,23 @@ from typing import Any, ClassVar
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import (CONFIG_FILE, Generator, load_weight_files, read_saved_config, save_weight_files,
-                               write_saved_config)
+from augkit.generators import PairedNetworkGenerator
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
 from augkit_latent.images import ImageSpec, check_training_samples, resize_image
 
-FORMAT_VERSION = 1
-GENERATOR_WEIGHTS = "generator.weights.h5"
-DISCRIMINATOR_WEIGHTS = "discriminator.weights.h5"
 MIN_TRAIN_SAMPLES = 2
 _GRID_KEY = 0x6A1D  # sample grids use fixed latent vectors derived from the fit seed
 _GRID_COLUMNS = 8
 
 
-class LatentGenerator(Generator):
+class LatentGenerator(PairedNetworkGenerator):
     """Base of the latent-vector GAN plugins. Subclasses set ``name``, ``tasks``,
     ``get_profile`` and implement ``_networks``."""
 
     tasks: ClassVar[frozenset[str]] = frozenset({"classification", "unconditional"})
+    spec_type = ImageSpec
 
     def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
         self.profile = self.get_profile(profile, **overrides)
@@ -113,12 +110,6 @@ class LatentGenerator(Generator):
         if gan.diff_augment is not None:
             found.append(gan.diff_augment.seed_generator)
         return found
-
-    def _reseed(self, seed: int) -> None:
-        """Point every training RNG at streams derived from the fit seed."""
-        for k, generator in enumerate(self._seed_generators()):
-            state = generator.state
-            state.assign(np.array([derive_seed(seed, 100 + k), 0], dtype=state.dtype))
 
     def _checkpoint_groups(self) -> dict[str, list]:
         gan = self._gan
@@ -332,46 +323,6 @@ class LatentGenerator(Generator):
                 yield Sample(image=image, label=label, provenance=provenance, meta=meta)
 
     # ------------------------------------------------------------------ saving
-    @property
-    def checkpoint_hash(self) -> str:
-        if self._gan is None:
-            raise ModelError(f"{self.name} model has no weights yet. Fix: call fit() or load() first.")
-        if self._hash is None:
-            from augkit.training import weights_hash
-
-            self._hash = weights_hash([np.asarray(w) for w in self._gan.generator.weights])
-        return self._hash
-
-    def save(self, directory: str | Path) -> None:
-        if self._gan is None:
-            raise ModelError(f"{self.name} model has nothing to save. Fix: call fit() first.")
-        directory = Path(directory)
-        save_weight_files(directory, ((self._gan.generator, GENERATOR_WEIGHTS),
-                                      (self._gan.discriminator, DISCRIMINATOR_WEIGHTS)))
-        meta = {"generator": self.name, "format_version": FORMAT_VERSION, "config": self.get_config(),
-                "data": self.spec.to_dict(), "epochs_trained": self.epochs_trained,
-                "checkpoint_hash": self.checkpoint_hash, "history": self.history}
-        write_saved_config(directory, meta)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "LatentGenerator":
-        directory = Path(directory)
-        meta = read_saved_config(directory, cls.name, FORMAT_VERSION)
-        try:
-            obj = cls(**meta["config"])
-            spec = ImageSpec.from_dict(meta["data"])
-        except (KeyError, TypeError, ValueError, UsageError) as exc:
-            raise ModelError(f"{directory}: {CONFIG_FILE} has bad settings ({exc}). Fix: save the "
-                             "model again.") from None
-        obj._build(spec, loading=True)
-        load_weight_files(directory, ((obj._gan.generator, GENERATOR_WEIGHTS),
-                                      (obj._gan.discriminator, DISCRIMINATOR_WEIGHTS)))
-        if obj.checkpoint_hash != meta.get("checkpoint_hash"):
-            raise ModelError(f"{directory}: weights do not match the hash in {CONFIG_FILE} "
-                             "(damaged or mixed files). Fix: save the model again.")
-        obj.epochs_trained = int(meta.get("epochs_trained", 0))
-        obj.history = {k: list(v) for k, v in meta.get("history", {}).items()}
-        return obj
 
 
 def write_curves(history: dict[str, list[float]], path: Path, *, title: str) -> None:

@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import (CONFIG_FILE, Generator, load_weight_files, read_saved_config, save_weight_files,
-                               write_saved_config)
+from augkit.generators import PairedNetworkGenerator
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
@@ -35,15 +34,12 @@ from augkit_pix2pix.data import (
 )
 from augkit_pix2pix.profiles import get_profile
 
-FORMAT_VERSION = 1
-GENERATOR_WEIGHTS = "generator.weights.h5"
-DISCRIMINATOR_WEIGHTS = "discriminator.weights.h5"
 _VAL_NOISE_KEY = 0x7A1  # validation and sample grids use fixed dropout noise
 #: curves in losses.png (g_loss = g_gan + l1_weight·g_l1 would flatten the others)
 PLOTTED = ("d_loss", "g_gan", "g_l1", "val_l1")
 
 
-class Pix2Pix(Generator):
+class Pix2Pix(PairedNetworkGenerator):
     """Mask → image GAN (pix2pix, seed 001) for segmentation data.
 
     ``Pix2Pix(profile="cpu", seed=0, **overrides)``: ``profile`` is ``paper`` (256 px, seed 001
@@ -72,6 +68,7 @@ class Pix2Pix(Generator):
     """
 
     name = "pix2pix"
+    spec_type = DataSpec
     tasks = frozenset({"segmentation"})
 
     def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
@@ -97,7 +94,7 @@ class Pix2Pix(Generator):
         return f"Pix2Pix(profile={self._profile_name!r}, seed={self.seed}, epochs_trained={self.epochs_trained})"
 
     # ------------------------------------------------------------------ building
-    def _build(self, spec: DataSpec) -> None:
+    def _build(self, spec: DataSpec, *, loading: bool = False) -> None:  # loading: nothing frozen to skip
         import keras
         import tensorflow as tf
 
@@ -136,12 +133,6 @@ class Pix2Pix(Generator):
         if gan.diff_augment is not None:
             found.append(gan.diff_augment.seed_generator)
         return found
-
-    def _reseed(self, seed: int) -> None:
-        """Point every training RNG at streams derived from the fit seed."""
-        for k, generator in enumerate(self._seed_generators()):
-            state = generator.state
-            state.assign(np.array([derive_seed(seed, 100 + k), 0], dtype=state.dtype))
 
     def _checkpoint_groups(self) -> dict[str, list]:
         gan = self._gan
@@ -367,43 +358,3 @@ class Pix2Pix(Generator):
                     yield Sample(image=image, mask=np.array(mask, copy=True), provenance=provenance)
 
     # ------------------------------------------------------------------ saving
-    @property
-    def checkpoint_hash(self) -> str:
-        if self._gan is None:
-            raise ModelError("pix2pix model has no weights yet. Fix: call fit() or load() first.")
-        if self._hash is None:
-            from augkit.training import weights_hash
-
-            self._hash = weights_hash([np.asarray(w) for w in self._gan.generator.weights])
-        return self._hash
-
-    def save(self, directory: str | Path) -> None:
-        if self._gan is None:
-            raise ModelError("pix2pix model has nothing to save. Fix: call fit() first.")
-        directory = Path(directory)
-        save_weight_files(directory, ((self._gan.generator, GENERATOR_WEIGHTS),
-                                      (self._gan.discriminator, DISCRIMINATOR_WEIGHTS)))
-        meta = {"generator": self.name, "format_version": FORMAT_VERSION, "config": self.get_config(),
-                "data": self.spec.to_dict(), "epochs_trained": self.epochs_trained,
-                "checkpoint_hash": self.checkpoint_hash, "history": self.history}
-        write_saved_config(directory, meta)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "Pix2Pix":
-        directory = Path(directory)
-        meta = read_saved_config(directory, cls.name, FORMAT_VERSION)
-        try:
-            obj = cls(**meta["config"])
-            spec = DataSpec.from_dict(meta["data"])
-        except (KeyError, TypeError, ValueError, UsageError) as exc:
-            raise ModelError(f"{directory}: {CONFIG_FILE} has bad settings ({exc}). Fix: save the "
-                             "model again.") from None
-        obj._build(spec)
-        load_weight_files(directory, ((obj._gan.generator, GENERATOR_WEIGHTS),
-                                      (obj._gan.discriminator, DISCRIMINATOR_WEIGHTS)))
-        if obj.checkpoint_hash != meta.get("checkpoint_hash"):
-            raise ModelError(f"{directory}: weights do not match the hash in {CONFIG_FILE} "
-                             "(damaged or mixed files). Fix: save the model again.")
-        obj.epochs_trained = int(meta.get("epochs_trained", 0))
-        obj.history = {k: list(v) for k, v in meta.get("history", {}).items()}
-        return obj

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import (CONFIG_FILE, Generator, load_weight_files, read_saved_config, save_weight_files,
-                               write_saved_config)
+from augkit.generators import PairedNetworkGenerator
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 from augkit.tabular import TablePreprocessor
@@ -32,14 +31,11 @@ from augkit_tabimage.data import (
 )
 from augkit_tabimage.profiles import get_profile
 
-FORMAT_VERSION = 1
-GENERATOR_WEIGHTS = "generator.weights.h5"
-DISCRIMINATOR_WEIGHTS = "discriminator.weights.h5"
 _GRID_KEY = 0x7A1  # sample grids and the table gap use fixed noise
 _GAP_SAMPLES = 128
 
 
-class TabImage(Generator):
+class TabImage(PairedNetworkGenerator):
     """Joint image + table GAN (seed 004) for unconditional generation of (image, row) pairs.
 
     ``TabImage(profile="cpu", seed=0, **overrides)``: ``profile`` is ``paper`` (200 px, seed 004
@@ -135,12 +131,6 @@ class TabImage(Generator):
         if gan.diff_augment is not None:
             found.append(gan.diff_augment.seed_generator)
         return found
-
-    def _reseed(self, seed: int) -> None:
-        """Point every training RNG at streams derived from the fit seed."""
-        for k, generator in enumerate(self._seed_generators()):
-            state = generator.state
-            state.assign(np.array([derive_seed(seed, 100 + k), 0], dtype=state.dtype))
 
     def _checkpoint_groups(self) -> dict[str, list]:
         gan = self._gan
@@ -300,45 +290,11 @@ class TabImage(Generator):
                 yield Sample(image=image, features=features, label=label, provenance=provenance)
 
     # ------------------------------------------------------------------ saving
-    @property
-    def checkpoint_hash(self) -> str:
-        if self._gan is None:
-            raise ModelError("tabimage model has no weights yet. Fix: call fit() or load() first.")
-        if self._hash is None:
-            from augkit.training import weights_hash
+    def _saved_data(self) -> dict[str, Any]:
+        return {"image": self.image_spec.to_dict(), "table": self.table.get_config()}
 
-            self._hash = weights_hash([np.asarray(w) for w in self._gan.generator.weights])
-        return self._hash
+    def _parse_saved_data(self, meta: dict[str, Any]) -> tuple[ImageSpec, TablePreprocessor]:
+        return ImageSpec.from_dict(meta["image"]), TablePreprocessor.from_config(meta["table"])
 
-    def save(self, directory: str | Path) -> None:
-        if self._gan is None:
-            raise ModelError("tabimage model has nothing to save. Fix: call fit() first.")
-        directory = Path(directory)
-        save_weight_files(directory, ((self._gan.generator, GENERATOR_WEIGHTS),
-                                      (self._gan.discriminator, DISCRIMINATOR_WEIGHTS)))
-        meta = {"generator": self.name, "format_version": FORMAT_VERSION, "config": self.get_config(),
-                "image": self.image_spec.to_dict(), "table": self.table.get_config(),
-                "epochs_trained": self.epochs_trained, "checkpoint_hash": self.checkpoint_hash,
-                "history": self.history}
-        write_saved_config(directory, meta)
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "TabImage":
-        directory = Path(directory)
-        meta = read_saved_config(directory, cls.name, FORMAT_VERSION)
-        try:
-            obj = cls(**meta["config"])
-            image_spec = ImageSpec.from_dict(meta["image"])
-            table = TablePreprocessor.from_config(meta["table"])
-        except (KeyError, TypeError, ValueError, UsageError) as exc:
-            raise ModelError(f"{directory}: {CONFIG_FILE} has bad settings ({exc}). Fix: save the "
-                             "model again.") from None
-        obj._build(image_spec, table)
-        load_weight_files(directory, ((obj._gan.generator, GENERATOR_WEIGHTS),
-                                      (obj._gan.discriminator, DISCRIMINATOR_WEIGHTS)))
-        if obj.checkpoint_hash != meta.get("checkpoint_hash"):
-            raise ModelError(f"{directory}: weights do not match the hash in {CONFIG_FILE} (damaged or "
-                             "mixed files). Fix: save the model again.")
-        obj.epochs_trained = int(meta.get("epochs_trained", 0))
-        obj.history = {k: list(v) for k, v in meta.get("history", {}).items()}
-        return obj
+    def _build_loaded(self, parsed: tuple[ImageSpec, TablePreprocessor]) -> None:
+        self._build(*parsed)

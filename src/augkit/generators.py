@@ -116,3 +116,106 @@ def load_weight_files(directory: str | Path, pairs: Sequence[tuple[Any, str]]) -
         except Exception as exc:  # h5py/Keras raise many kinds for a bad file
             raise ModelError(f"{directory / name}: weights cannot be loaded "
                              f"({type(exc).__name__}). Fix: save the model again.") from None
+
+
+class PairedNetworkGenerator(Generator):
+    """What a generator trained as two Keras networks (``self._gan.generator`` and
+    ``self._gan.discriminator``) on data described by ``self.spec`` does the same way whatever
+    its networks: weight hash, save, load and re-seeding its random streams.
+
+    Subclasses implement ``_build(spec, *, loading)`` and ``_seed_generators()`` and set
+    ``spec_type`` (a class with ``to_dict`` / ``from_dict``); one whose data takes more than a
+    spec to describe overrides the three ``_*saved*`` hooks instead.
+    """
+
+    format_version: ClassVar[int] = 1
+    spec_type: ClassVar[type]
+    generator_file: ClassVar[str] = "generator.weights.h5"
+    discriminator_file: ClassVar[str] = "discriminator.weights.h5"
+
+    _gan: Any
+    spec: Any
+    epochs_trained: int
+    history: dict[str, list[float]]
+    _hash: str | None
+
+    @abc.abstractmethod
+    def _build(self, spec: Any, *, loading: bool = False) -> None:
+        """Create the networks (and optimizers) for data described by ``spec``."""
+
+    @abc.abstractmethod
+    def _seed_generators(self) -> list:
+        """The Keras SeedGenerators behind every random draw in training."""
+
+    def _saved_data(self) -> dict[str, Any]:
+        """What describes the training data in config.json (JSON-able)."""
+        return {"data": self.spec.to_dict()}
+
+    def _parse_saved_data(self, meta: dict[str, Any]) -> Any:
+        """``_saved_data`` read back; raises KeyError / TypeError / ValueError on bad values."""
+        return self.spec_type.from_dict(meta["data"])
+
+    def _build_loaded(self, parsed: Any) -> None:
+        self._build(parsed, loading=True)
+
+    def _reseed(self, seed: int) -> None:
+        """Point every training RNG at streams derived from the fit seed."""
+        import numpy as np
+
+        from augkit.seeding import derive_seed
+
+        for k, generator in enumerate(self._seed_generators()):
+            state = generator.state
+            state.assign(np.array([derive_seed(seed, 100 + k), 0], dtype=state.dtype))
+
+    def _weight_pairs(self) -> tuple[tuple[Any, str], ...]:
+        return ((self._gan.generator, self.generator_file),
+                (self._gan.discriminator, self.discriminator_file))
+
+    @property
+    def checkpoint_hash(self) -> str:
+        from augkit.errors import ModelError
+
+        if self._gan is None:
+            raise ModelError(f"{self.name} model has no weights yet. Fix: call fit() or load() first.")
+        if self._hash is None:
+            import numpy as np
+
+            from augkit.training import weights_hash
+
+            self._hash = weights_hash([np.asarray(w) for w in self._gan.generator.weights])
+        return self._hash
+
+    def save(self, directory: str | Path) -> None:
+        from augkit.errors import ModelError
+
+        if self._gan is None:
+            raise ModelError(f"{self.name} model has nothing to save. Fix: call fit() first.")
+        directory = Path(directory)
+        save_weight_files(directory, self._weight_pairs())
+        meta = {"generator": self.name, "format_version": self.format_version,
+                "config": self.get_config(), **self._saved_data(),
+                "epochs_trained": self.epochs_trained, "checkpoint_hash": self.checkpoint_hash,
+                "history": self.history}
+        write_saved_config(directory, meta)
+
+    @classmethod
+    def load(cls, directory: str | Path):
+        from augkit.errors import ModelError, UsageError
+
+        directory = Path(directory)
+        meta = read_saved_config(directory, cls.name, cls.format_version)
+        try:
+            obj = cls(**meta["config"])
+            parsed = obj._parse_saved_data(meta)
+        except (KeyError, TypeError, ValueError, UsageError) as exc:
+            raise ModelError(f"{directory}: {CONFIG_FILE} has bad settings ({exc}). Fix: save the "
+                             "model again.") from None
+        obj._build_loaded(parsed)
+        load_weight_files(directory, obj._weight_pairs())
+        if obj.checkpoint_hash != meta.get("checkpoint_hash"):
+            raise ModelError(f"{directory}: weights do not match the hash in {CONFIG_FILE} "
+                             "(damaged or mixed files). Fix: save the model again.")
+        obj.epochs_trained = int(meta.get("epochs_trained", 0))
+        obj.history = {k: list(v) for k, v in meta.get("history", {}).items()}
+        return obj

@@ -13,7 +13,7 @@ pytest.importorskip("tensorflow")
 from augkit.errors import DataError, ModelError, UsageError  # noqa: E402
 from augkit.sample import Provenance, Sample  # noqa: E402
 from augkit.training import CheckpointWarning  # noqa: E402
-from augkit_pix2pix.generator import FORMAT_VERSION, Pix2Pix  # noqa: E402
+from augkit_pix2pix.generator import Pix2Pix  # noqa: E402
 
 LGG = Path(__file__).resolve().parents[2] / "../shared/data/lgg"
 
@@ -137,7 +137,7 @@ def test_save_load_generate_identical(trained, tmp_path):
     model, _, _ = trained
     model.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["generator"] == "pix2pix" and config["format_version"] == FORMAT_VERSION
+    assert config["generator"] == "pix2pix" and config["format_version"] == Pix2Pix.format_version
     assert config["config"] == model.get_config()
     assert {"generator.weights.h5", "discriminator.weights.h5"} <= {p.name for p in (tmp_path / "m").iterdir()}
     loaded = Pix2Pix.load(tmp_path / "m")
@@ -170,7 +170,7 @@ def test_load_refuses_other_folders(trained, tmp_path):
         Pix2Pix.load(other)
     assert str(other) in _one_line(err)
 
-    (other / "config.json").write_text(json.dumps({**meta, "format_version": FORMAT_VERSION + 1}))
+    (other / "config.json").write_text(json.dumps({**meta, "format_version": Pix2Pix.format_version + 1}))
     with pytest.raises(ModelError, match="newer") as err:
         Pix2Pix.load(other)
     assert str(other) in _one_line(err)
