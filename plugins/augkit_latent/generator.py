@@ -99,8 +99,12 @@ class LatentGenerator(PairedNetworkGenerator):
             augment(np.zeros((1, p.size, p.size, spec.num_channels), np.float32))
         gan.build_optimizers()
         self.spec, self._gan = spec, gan
-        self._infer_fn = tf.function(lambda z, y: generator([z, y], training=False),
-                                     reduce_retracing=True)
+
+        def infer(z, y):
+            return generator([z, y], training=False)
+
+        # a named function: AutoGraph cannot read a lambda's source and warns on every build
+        self._infer_fn = tf.function(infer, reduce_retracing=True)
         self._hash = None
 
     def _seed_generators(self):

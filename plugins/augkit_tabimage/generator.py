@@ -122,7 +122,10 @@ class TabImage(PairedNetworkGenerator):
             def make(z):
                 return generator(z, training=False)
         self._infer_fn = tf.function(make, reduce_retracing=True)
-        self._grid_fn = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
+        def grid(z):  # named, not a lambda: AutoGraph warns when it cannot read a lambda's source
+            return generator(z, training=False)
+
+        self._grid_fn = tf.function(grid, reduce_retracing=True)
         self._hash = None
 
     def _seed_generators(self):
