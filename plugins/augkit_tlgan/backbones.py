@@ -41,6 +41,8 @@ BACKBONES = {b.key: b for b in (
              "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
     Backbone("densenet121", "DenseNet121", 32, "torch",
              "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    # plain conv stacks: no batch norm, so their features do not depend on batch statistics
+    Backbone("vgg16", "VGG16", 32, "caffe", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
 )}
 
 

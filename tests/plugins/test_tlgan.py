@@ -190,6 +190,24 @@ def test_tap_strides_choose_the_maps_and_survive_save_and_load(weights_file, tmp
         TLGAN("tiny", random_backbone=True, tap_strides=[3])
 
 
+def test_vgg16_backbone_taps_the_last_conv_of_blocks_3_4_5_and_takes_a_saved_file(tmp_path):
+    # VGG16 (no batch norm) is the backbone whose pretrained weights the classgan benchmark
+    # could obtain here; its ImageNet file loads through backbone_weights like any other
+    from augkit_tlgan.model import tap_layers
+
+    vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    assert tap_layers(vgg, 32) == ["block3_conv3", "block4_conv3", "block5_conv3"]
+    vgg.layers[1].kernel.assign(np.full(vgg.layers[1].kernel.shape, 0.01, np.float32))
+    path = tmp_path / "vgg16_notop.weights.h5"
+    vgg.save_weights(path)
+    model = TLGAN("tiny", seed=0, backbone="vgg16", backbone_weights=str(path), head="multiscale",
+                  head_width=8)
+    model.fit(make_samples(4), epochs=1, progress=False)
+    backbone = model._gan.discriminator.backbone
+    assert np.allclose(np.array(backbone.get_layer("block1_conv1").kernel), 0.01)
+    assert not backbone.trainable
+
+
 def test_a_random_backbone_is_drawn_from_the_model_seed():
     # Keras applications take no seed; without this a resumed fit meets another discriminator
     def backbone_weights(seed):
