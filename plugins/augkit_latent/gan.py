@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from augkit.training import DiffAugment
+from augkit.training import AdversarialModel, DiffAugment
 
 
 def minibatch_stddev(x):
@@ -23,7 +23,7 @@ def minibatch_stddev(x):
     return ops.mean(std)
 
 
-class LatentGAN(keras.Model):
+class LatentGAN(AdversarialModel):
     """One step = one discriminator update on a half batch of reals and a half batch of fakes
     (seed 002: "half real, half fake"), then one generator update on a full batch of fakes
     labelled real. Fakes carry the real half batch's class indices, so each update sees the
@@ -31,45 +31,20 @@ class LatentGAN(keras.Model):
     1 / ``g_spread`` to the generator loss (``g_spread``: mean image distance of two fakes of
     one label per unit of latent distance), which keeps it from collapsing to one image.
 
-    Keras GAN shape: sub-models passed in, ``compile`` with two optimizers, a ``metrics``
-    property, a ``SeedGenerator`` (latent draws and flips), ``train_step`` returning metrics.
-    Data is ``(images in [-1, 1], class indices)``.
+    The ``SeedGenerator`` draws the latent vectors and the flips. Data is
+    ``(images in [-1, 1], class indices)``.
     """
+
+    metric_names = ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "g_spread")
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, latent_dim: int,
                  diff_augment: DiffAugment | None = None, flip: bool = True,
                  real_label: float = 1.0, mode_seeking: float = 0.0, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.generator = generator
-        self.discriminator = discriminator
+        super().__init__(generator, discriminator, diff_augment=diff_augment, seed=seed, **kwargs)
         self.latent_dim = int(latent_dim)
-        self.diff_augment = diff_augment
         self.flip = flip
         self.real_label = float(real_label)
         self.mode_seeking = float(mode_seeking)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
-        self.trackers = [keras.metrics.Mean(name=n)
-                         for n in ("d_loss", "g_loss", "d_real_acc", "d_fake_acc", "g_spread")]
-
-    def compile(self, g_optimizer, d_optimizer):
-        # XLA off: same numbers on every machine, and no compile pause on small CPUs
-        super().compile(jit_compile=False)
-        self.g_optimizer = g_optimizer
-        self.d_optimizer = d_optimizer
-
-    @property
-    def metrics(self):
-        return list(self.trackers)
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
-
-    def build_optimizers(self) -> None:
-        """Create optimizer state now (it is otherwise made on the first step) so a checkpoint
-        can be restored into it."""
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
 
     def _discriminate(self, images, labels):
         if self.diff_augment is not None:
@@ -111,6 +86,4 @@ class LatentGAN(keras.Model):
 
         real_acc = ops.mean(ops.cast(d_real > 0, "float32"))
         fake_acc = ops.mean(ops.cast(d_fake < 0, "float32"))
-        for tracker, value in zip(self.trackers, (d_loss, g_loss, real_acc, fake_acc, spread)):
-            tracker.update_state(value)
-        return {m.name: m.result() for m in self.trackers}
+        return self._log(d_loss, g_loss, real_acc, fake_acc, spread)

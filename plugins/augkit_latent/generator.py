@@ -22,10 +22,11 @@ import numpy as np
 
 from augkit.errors import ModelError, UsageError
 from augkit.generators import PairedNetworkGenerator
+from augkit.intensity import resize_image, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
-from augkit_latent.images import ImageSpec, check_training_samples, resize_image
+from augkit_latent.images import ImageSpec, check_training_samples
 
 MIN_TRAIN_SAMPLES = 2
 _GRID_KEY = 0x6A1D  # sample grids use fixed latent vectors derived from the fit seed
@@ -134,7 +135,7 @@ class LatentGenerator(PairedNetworkGenerator):
         """Train to ``epochs`` in total (a model that has trained 4 epochs and is asked for 10
         trains 6 more; a ``checkpoint_dir`` holding a later epoch is resumed from). A latent
         GAN has no paired validation loss: ``val_samples`` are checked, not used."""
-        from augkit.training import CheckpointManager, progress_bar, train_one_epoch, variable_arrays
+        from augkit.training import progress_bar, train_one_epoch, variable_arrays
 
         train = check_training_samples(train_samples, self.name, minimum=MIN_TRAIN_SAMPLES)
         if val_samples:
@@ -150,16 +151,7 @@ class LatentGenerator(PairedNetworkGenerator):
         images, labels = self._arrays(train)
         if fresh:
             self._prepare(images)
-        if self.epochs_trained == 0 or self._fit_seed is None:  # fresh, or loaded: new stream
-            self._reseed(seed)
-            self._fit_seed = int(seed)
-            if self.epochs_trained == 0:
-                self.history = {}
-        manager = CheckpointManager(checkpoint_dir) if checkpoint_dir is not None else None
-        if manager is not None:
-            ckpt = manager.restore()
-            if ckpt is not None and ckpt.epoch > self.epochs_trained:
-                self._restore(ckpt, seed)
+        manager = self._begin_fit(seed, checkpoint_dir)
 
         half = max(1, min(self.profile.batch_size // 2, len(train)))
         steps = len(train) // half  # fixed batch shape: one traced step; order changes each epoch
@@ -200,22 +192,6 @@ class LatentGenerator(PairedNetworkGenerator):
                                      "class-conditional. Fix: give labelled samples.")
                 spec.class_index(s.label, f"sample {s.id!r}")
 
-    def _checkpoint_state(self) -> dict[str, Any]:
-        return {"generator": self.name, "config": self.get_config(), "data": self.spec.to_dict(),
-                "fit_seed": self._fit_seed, "history": self.history}
-
-    def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import assign_arrays, check_resumable
-
-        state = ckpt.state
-        check_resumable(ckpt, {"generator": self.name, "config": self.get_config(),
-                               "data": self.spec.to_dict()}, seed)
-        assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
-        self.epochs_trained = ckpt.epoch
-        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
-        self._fit_seed = int(seed)
-        self._hash = None
-
     def _arrays(self, samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
         size = self.profile.size
         images = np.stack([resize_image(self.spec.to_unit(s.image), (size, size)) for s in samples])
@@ -244,7 +220,7 @@ class LatentGenerator(PairedNetworkGenerator):
         num_classes = max(1, len(self.spec.classes))
         classes = [(i // _GRID_COLUMNS) % num_classes for i in range(num_samples)]
         fake = self._paint(seeds, classes)
-        pictures = [self.spec.display(x) for x in fake]
+        pictures = [unit_to_uint8(x) for x in fake]
         return [pictures[i:i + _GRID_COLUMNS] for i in range(0, num_samples, _GRID_COLUMNS)]
 
     def _write_reports(self, directory: Path, *, last: bool) -> None:

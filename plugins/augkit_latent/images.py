@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from skimage.transform import resize
 
 from augkit.balance import label_order
 from augkit.errors import DataError, UsageError
-from augkit.intensity import scale_from_unit, scale_to_unit
+from augkit.intensity import robust_range, scale_from_unit, scale_to_unit
 from augkit.sample import Sample
 
 
@@ -48,25 +47,12 @@ class ImageSpec:
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample], *, conditional: bool | None) -> "ImageSpec":
-        """uint8 images map exactly (x / 127.5 - 1); other dtypes by a robust per-channel range
-        (low = 0 for non-negative data, else the 0.5th percentile; high = the 99.5th percentile).
+        """Intensities scaled by ``robust_range`` of the training images.
         ``conditional=None`` means: conditional when the samples carry two or more labels."""
         first = samples[0].image
         dtype = np.dtype(first.dtype)
         channels = first.shape[-1]
-        if dtype == np.uint8:
-            low, high = (0.0,) * channels, (255.0,) * channels
-        else:
-            stacked = np.concatenate([s.image.reshape(-1, channels) for s in samples])
-            low_l, high_l = [], []
-            for c in range(channels):
-                v = stacked[:, c].astype(np.float64)
-                lo = 0.0 if v.min() >= 0 else float(np.percentile(v, 0.5))
-                above = v[v > lo]
-                hi = float(np.percentile(above, 99.5)) if above.size else lo + 1.0
-                low_l.append(lo)
-                high_l.append(hi if hi > lo else lo + 1.0)
-            low, high = tuple(low_l), tuple(high_l)
+        low, high = robust_range([s.image for s in samples])
         shapes = {s.image.shape[:2] for s in samples}
         out_shape = next(iter(shapes)) if len(shapes) == 1 else None
         labels = sorted({s.label for s in samples if s.label is not None}, key=label_order)
@@ -95,11 +81,6 @@ class ImageSpec:
     def from_unit(self, x: np.ndarray) -> np.ndarray:
         return scale_from_unit(x, self.low, self.high, self.dtype)
 
-    @staticmethod
-    def display(x: np.ndarray) -> np.ndarray:
-        """uint8 picture of a [-1, 1] image: its first three channels as RGB, else channel 0."""
-        x = x[..., :3] if x.shape[-1] >= 3 else x[..., :1]
-        return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def _json_label(label: Any) -> Any:
@@ -112,15 +93,6 @@ def _json_label(label: Any) -> Any:
         return label
     raise UsageError(f"class labels must be strings or integers. Received: {label!r} "
                      f"({type(label).__name__})")
-
-
-def resize_image(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a float H×W×C array (anti-aliased when shrinking)."""
-    if x.shape[:2] == tuple(shape):
-        return x.astype(np.float32)
-    shrinking = shape[0] < x.shape[0] or shape[1] < x.shape[1]
-    return resize(x, (*shape, x.shape[-1]), order=1, mode="edge", anti_aliasing=shrinking,
-                  preserve_range=True).astype(np.float32)
 
 
 def check_training_samples(samples: Sequence[Sample], name: str, *, minimum: int) -> list[Sample]:

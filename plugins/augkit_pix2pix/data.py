@@ -8,10 +8,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from skimage.transform import resize
 
 from augkit.errors import DataError, UsageError
-from augkit.intensity import scale_from_unit, scale_to_unit
+from augkit.intensity import robust_range, scale_from_unit, scale_to_unit
 from augkit.sample import Sample
 
 MIN_TRAIN_SAMPLES = 2
@@ -37,25 +36,11 @@ class DataSpec:
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> "DataSpec":
-        """uint8 images map exactly (x / 127.5 - 1); other dtypes by a robust per-channel range
-        (low = 0 for non-negative data, else the 0.5th percentile; high = 99.5th percentile of
-        the values above low), so a few hot voxels do not squash the rest."""
+        """Intensities scaled by ``robust_range`` of the training images."""
         first = samples[0].image
         dtype = np.dtype(first.dtype)
         labels = np.unique(np.concatenate([np.unique(s.mask) for s in samples]))
-        if dtype == np.uint8:
-            low, high = (0.0,) * first.shape[-1], (255.0,) * first.shape[-1]
-        else:
-            stacked = np.concatenate([s.image.reshape(-1, first.shape[-1]) for s in samples])
-            low_l, high_l = [], []
-            for c in range(first.shape[-1]):
-                v = stacked[:, c].astype(np.float64)
-                lo = 0.0 if v.min() >= 0 else float(np.percentile(v, 0.5))
-                above = v[v > lo]
-                hi = float(np.percentile(above, 99.5)) if above.size else lo + 1.0
-                low_l.append(lo)
-                high_l.append(hi if hi > lo else lo + 1.0)
-            low, high = tuple(low_l), tuple(high_l)
+        low, high = robust_range([s.image for s in samples])
         return cls(tuple(int(v) for v in labels), int(first.shape[-1]), dtype.name, low, high)
 
     # -- images
@@ -74,11 +59,6 @@ class DataSpec:
         return np.eye(len(self.label_values), dtype=np.float32)[index]
 
     # -- pictures
-    def display(self, x: np.ndarray) -> np.ndarray:
-        """uint8 picture of a [-1, 1] image: its first three channels as RGB, else channel 0."""
-        x = x[..., :3] if x.shape[-1] >= 3 else x[..., :1]
-        return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
     def display_mask(self, one_hot: np.ndarray) -> np.ndarray:
         steps = max(1, len(self.label_values) - 1)
         return (np.argmax(one_hot, axis=-1) * (255 // steps)).astype(np.uint8)
@@ -92,15 +72,6 @@ def resize_nearest(mask: np.ndarray, size: int) -> np.ndarray:
     rows = np.minimum((np.arange(size) + 0.5) * mask.shape[0] / size, mask.shape[0] - 1).astype(int)
     cols = np.minimum((np.arange(size) + 0.5) * mask.shape[1] / size, mask.shape[1] - 1).astype(int)
     return mask[rows[:, None], cols[None, :]]
-
-
-def resize_image(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a float H×W×C array (anti-aliased when shrinking)."""
-    if x.shape[:2] == tuple(shape):
-        return x.astype(np.float32)
-    shrinking = shape[0] < x.shape[0] or shape[1] < x.shape[1]
-    return resize(x, (*shape, x.shape[-1]), order=1, mode="edge", anti_aliasing=shrinking,
-                  preserve_range=True).astype(np.float32)
 
 
 def check_training_samples(samples: Sequence[Sample], role: str, *, minimum: int) -> list[Sample]:

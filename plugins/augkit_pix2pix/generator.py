@@ -22,6 +22,7 @@ import numpy as np
 
 from augkit.errors import ModelError, UsageError
 from augkit.generators import PairedNetworkGenerator
+from augkit.intensity import resize_image, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
@@ -30,7 +31,6 @@ from augkit_pix2pix.data import (
     DataSpec,
     check_training_samples,
     condition_mask,
-    resize_image,
 )
 from augkit_pix2pix.profiles import get_profile
 
@@ -148,8 +148,7 @@ class Pix2Pix(PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.training import (BestWeights, CheckpointManager, progress_bar, train_one_epoch,
-                                     variable_arrays)
+        from augkit.training import progress_bar, train_one_epoch, variable_arrays
 
         train = check_training_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
         val = check_training_samples(val_samples, "validation", minimum=1) if val_samples else []
@@ -165,17 +164,7 @@ class Pix2Pix(PairedNetworkGenerator):
             for w, a in zip(self._gan.generator.weights, self._last_weights):
                 w.assign(a)
             self._last_weights = None
-        if self.epochs_trained == 0:
-            self._reseed(seed)
-            self._fit_seed, self._best, self.history = int(seed), BestWeights(), {}
-        elif self._fit_seed is None:  # a loaded model trains on: new training stream
-            self._reseed(seed)
-            self._fit_seed, self._best = int(seed), BestWeights()
-        manager = CheckpointManager(checkpoint_dir) if checkpoint_dir is not None else None
-        if manager is not None:
-            ckpt = manager.restore()
-            if ckpt is not None and ckpt.epoch > self.epochs_trained:
-                self._restore(ckpt, seed)
+        manager = self._begin_fit(seed, checkpoint_dir)
 
         cond, images = self._arrays(train)
         val_pick = rng_for(self._fit_seed, _VAL_NOISE_KEY).permutation(len(val))[: self.profile.val_max_samples]
@@ -238,25 +227,22 @@ class Pix2Pix(PairedNetworkGenerator):
                     "that kind or train a new model."
                 )
 
-    def _checkpoint_state(self, blobs: list[str]) -> dict[str, Any]:
-        return {"generator": self.name, "config": self.get_config(), "data": self.spec.to_dict(),
-                "fit_seed": self._fit_seed, "history": self.history,
+    def _new_stream(self) -> None:
+        from augkit.training import BestWeights
+
+        self._best = BestWeights()
+
+    def _checkpoint_state(self, blobs: Sequence[str] = ()) -> dict[str, Any]:
+        return {**super()._checkpoint_state(),
                 "best": {**self._best.to_state(), "blob": blobs[0] if blobs else None}}
 
     def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import BestWeights, assign_arrays, check_resumable
+        from augkit.training import BestWeights
 
-        state = ckpt.state
-        check_resumable(ckpt, {"generator": self.name, "config": self.get_config(),
-                               "data": self.spec.to_dict()}, seed)
-        assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
-        self.epochs_trained = ckpt.epoch
-        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
-        self._fit_seed = int(seed)
-        best = state.get("best", {})
+        super()._restore(ckpt, seed)
+        best = ckpt.state.get("best", {})
         self._best = BestWeights.from_state(best, ckpt.blobs.get(best.get("blob"), {}))
         self._best_blob = (self._best.epoch, best.get("blob"))
-        self._hash = None
 
     def _arrays(self, samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
         size = self.profile.size
@@ -301,7 +287,7 @@ class Pix2Pix(PairedNetworkGenerator):
         count = min(4, len(cond))
         seeds = [derive_seed(self._fit_seed, _VAL_NOISE_KEY, i) for i in range(count)]
         fake = self._paint(cond[:count], seeds)
-        rows = [[self.spec.display_mask(cond[i]), self.spec.display(fake[i]), self.spec.display(images[i])]
+        rows = [[self.spec.display_mask(cond[i]), unit_to_uint8(fake[i]), unit_to_uint8(images[i])]
                 for i in range(count)]
         save_image_grid(directory / "samples" / f"epoch-{self.epochs_trained:04d}.png", rows,
                         column_titles=["mask", "generated", "real"],

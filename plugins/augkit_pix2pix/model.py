@@ -8,7 +8,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from augkit.seeding import derive_seed
-from augkit.training import DiffAugment
+from augkit.training import AdversarialModel, DiffAugment
 
 
 def _init(seed: int) -> keras.initializers.Initializer:
@@ -99,48 +99,21 @@ class PatchDiscriminator(keras.Model):
         return self.out_conv(x)
 
 
-class Pix2PixGAN(keras.Model):
+class Pix2PixGAN(AdversarialModel):
     """Trains a mask → image generator against a patch discriminator with GAN + α·L1 loss.
 
-    Keras GAN shape: sub-models passed in, ``compile`` with two optimizers, a ``metrics``
-    property, a ``SeedGenerator`` (for the left-right flips), ``train_step`` returning metrics.
-    Data is ``(condition, image)``: one-hot label maps and images in [-1, 1].
+    The ``SeedGenerator`` draws the left-right flips. Data is ``(condition, image)``: one-hot
+    label maps and images in [-1, 1].
     """
+
+    metric_names = ("d_loss", "g_loss", "g_gan", "g_l1")
 
     def __init__(self, generator: UNetGenerator, discriminator: PatchDiscriminator, *,
                  l1_weight: float = 100.0, diff_augment: DiffAugment | None = None,
                  flip: bool = True, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.generator = generator
-        self.discriminator = discriminator
+        super().__init__(generator, discriminator, diff_augment=diff_augment, seed=seed, **kwargs)
         self.l1_weight = float(l1_weight)
-        self.diff_augment = diff_augment
         self.flip = flip
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.g_gan_tracker = keras.metrics.Mean(name="g_gan")
-        self.g_l1_tracker = keras.metrics.Mean(name="g_l1")
-
-    def compile(self, g_optimizer, d_optimizer):
-        # XLA off: same numbers on every machine, and no compile pause on small CPUs
-        super().compile(jit_compile=False)
-        self.g_optimizer = g_optimizer
-        self.d_optimizer = d_optimizer
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.g_gan_tracker, self.g_l1_tracker]
-
-    def call(self, condition, training=False):
-        return self.generator(condition, training=training)
-
-    def build_optimizers(self) -> None:
-        """Create optimizer state now (it is otherwise made on the first step) so a checkpoint
-        can be restored into it."""
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
 
     def _discriminate(self, condition, image):
         pair = ops.concatenate([condition, image], axis=-1)
@@ -170,6 +143,4 @@ class Pix2PixGAN(keras.Model):
         d_vars = self.discriminator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
         self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
-        for tracker, value in zip(self.metrics, (d_loss, g_loss, g_gan, g_l1)):
-            tracker.update_state(value)
-        return {m.name: m.result() for m in self.metrics}
+        return self._log(d_loss, g_loss, g_gan, g_l1)

@@ -10,10 +10,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from skimage.transform import resize
 
 from augkit.errors import DataError, UsageError
-from augkit.intensity import scale_from_unit, scale_to_unit
+from augkit.intensity import resize_image, scale_from_unit, scale_to_unit
 from augkit.sample import Sample
 from augkit.tabular import rows_to_frame
 
@@ -63,20 +62,6 @@ class ImageSpec:
     def from_unit(self, x: np.ndarray) -> np.ndarray:
         return scale_from_unit(x, self.low, self.high, self.dtype)
 
-    @staticmethod
-    def display(x: np.ndarray) -> np.ndarray:
-        """uint8 picture of a [-1, 1] image: three channels as RGB, else channel 0."""
-        x = x[..., :3] if x.shape[-1] >= 3 else x[..., :1]
-        return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-def resize_image(x: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear, anti-aliased when shrinking; float32 H×W×C."""
-    if x.shape[:2] == (size, size):
-        return x.astype(np.float32)
-    shrinking = size < x.shape[0] or size < x.shape[1]
-    return resize(x, (size, size, x.shape[-1]), order=1, mode="edge", anti_aliasing=shrinking,
-                  preserve_range=True).astype(np.float32)
 
 
 def check_samples(samples: Sequence[Sample], role: str, *, minimum: int) -> list[Sample]:
@@ -118,7 +103,7 @@ def samples_frame(samples: Sequence[Sample]) -> pd.DataFrame:
 
 
 def image_batch(samples: Sequence[Sample], spec: ImageSpec, size: int) -> np.ndarray:
-    return np.stack([resize_image(spec.to_unit(s.image), size) for s in samples]).astype(np.float32)
+    return np.stack([resize_image(spec.to_unit(s.image), (size, size)) for s in samples]).astype(np.float32)
 
 
 def split_label(row: dict[str, Any]) -> tuple[dict[str, Any], Any]:

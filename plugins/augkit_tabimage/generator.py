@@ -6,7 +6,6 @@ Keras and TensorFlow are imported only when a model is built, so listing plugins
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 
 from augkit.errors import ModelError, UsageError
 from augkit.generators import PairedNetworkGenerator
+from augkit.intensity import unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 from augkit.tabular import TablePreprocessor
@@ -147,7 +147,7 @@ class TabImage(PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.training import CheckpointManager, progress_bar, train_one_epoch, variable_arrays
+        from augkit.training import progress_bar, train_one_epoch, variable_arrays
 
         train = check_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
         val = check_samples(val_samples, "validation", minimum=1) if val_samples else []
@@ -158,16 +158,7 @@ class TabImage(PairedNetworkGenerator):
         if self._gan is None:
             self._build(ImageSpec.from_samples(train), TablePreprocessor().fit(train_frame))
         self._check_compatible(train + val)
-        if self.epochs_trained == 0 or self._fit_seed is None:
-            self._reseed(seed)
-            self._fit_seed = int(seed)
-            if self.epochs_trained == 0:
-                self.history = {}
-        manager = CheckpointManager(checkpoint_dir) if checkpoint_dir is not None else None
-        if manager is not None:
-            ckpt = manager.restore()
-            if ckpt is not None and ckpt.epoch > self.epochs_trained:
-                self._restore(ckpt, seed)
+        manager = self._begin_fit(seed, checkpoint_dir)
 
         images = image_batch(train, self.image_spec, self.profile.size)
         rows = self.table.transform(train_frame)
@@ -217,24 +208,6 @@ class TabImage(PairedNetworkGenerator):
                                  f"{s.label is not None}); the model was fitted on {features} (label: "
                                  f"{with_label}). Fix: give rows with those columns or train a new model.")
 
-    def _checkpoint_state(self) -> dict[str, Any]:
-        return {"generator": self.name, "config": self.get_config(), "image": self.image_spec.to_dict(),
-                "table": self.table.get_config(), "fit_seed": self._fit_seed, "history": self.history}
-
-    def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import assign_arrays, check_resumable
-
-        state = ckpt.state
-        # the table settings go through JSON in the checkpoint: compare them as JSON gives them back
-        check_resumable(ckpt, {"generator": self.name, "config": self.get_config(),
-                               "image": self.image_spec.to_dict(),
-                               "table": json.loads(json.dumps(self.table.get_config()))}, seed)
-        assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
-        self.epochs_trained = ckpt.epoch
-        self.history = {k: list(v) for k, v in state.get("history", {}).items()}
-        self._fit_seed = int(seed)
-        self._hash = None
-
     def _fixed_noise(self, count: int) -> np.ndarray:
         return np.stack([rng_for(self._fit_seed or 0, _GRID_KEY, i).standard_normal(
             self.profile.latent_dim).astype(np.float32) for i in range(count)])
@@ -251,8 +224,8 @@ class TabImage(PairedNetworkGenerator):
                       title=f"tabimage ({self._profile_name})")
         fake, _ = self._grid_fn(self._fixed_noise(16))
         fake = np.asarray(fake)
-        rows = [[self.image_spec.display(x) for x in fake[:8]], [self.image_spec.display(x) for x in fake[8:16]],
-                [self.image_spec.display(x) for x in real_images[:8]]]
+        rows = [[unit_to_uint8(x) for x in fake[:8]], [unit_to_uint8(x) for x in fake[8:16]],
+                [unit_to_uint8(x) for x in real_images[:8]]]
         save_image_grid(directory / "samples" / f"epoch-{self.epochs_trained:04d}.png", rows,
                         title=f"epoch {self.epochs_trained}: generated (rows 1-2), real (row 3)")
 

@@ -20,7 +20,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from augkit.seeding import derive_seed
-from augkit.training import DiffAugment
+from augkit.training import AdversarialModel, DiffAugment
 
 _SLOPE = 0.2
 
@@ -143,46 +143,20 @@ class TabImageDiscriminator(keras.Model):
         return self.out(z)
 
 
-class TabImageGAN(keras.Model):
+class TabImageGAN(AdversarialModel):
     """Trains the joint generator against the two-branch discriminator (seed 004's loop: one
     generator pass per step serves both updates; BCE on logits).
 
-    Keras GAN shape: sub-models passed in, ``compile`` with two optimizers, a ``metrics``
-    property, a ``SeedGenerator`` (the noise), ``train_step`` returning metrics. Data is
-    ``(images, rows)``: images in [-1, 1], rows encoded by the TablePreprocessor. DiffAugment,
-    when given, is applied to every image the discriminator sees, real and fake, in both updates.
+    The ``SeedGenerator`` draws the noise. Data is ``(images, rows)``: images in [-1, 1], rows
+    encoded by the TablePreprocessor. DiffAugment, when given, is applied to every image the
+    discriminator sees, real and fake, in both updates.
     """
+
+    metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(self, generator: TabImageGenerator, discriminator: TabImageDiscriminator, *,
                  diff_augment: DiffAugment | None = None, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.generator = generator
-        self.discriminator = discriminator
-        self.diff_augment = diff_augment
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_real_tracker = keras.metrics.Mean(name="d_real")
-        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
-
-    def compile(self, g_optimizer, d_optimizer):
-        # XLA off: same numbers on every machine, and no compile pause on small CPUs
-        super().compile(jit_compile=False)
-        self.g_optimizer = g_optimizer
-        self.d_optimizer = d_optimizer
-
-    @property
-    def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
-
-    def call(self, noise, training=False):
-        return self.generator(noise, training=training)
-
-    def build_optimizers(self) -> None:
-        """Create optimizer state now so a checkpoint can be restored into it."""
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        super().__init__(generator, discriminator, diff_augment=diff_augment, seed=seed, **kwargs)
 
     def _discriminate(self, image, table):
         if self.diff_augment is not None:
@@ -204,8 +178,4 @@ class TabImageGAN(keras.Model):
         d_vars = self.discriminator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
         self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(ops.mean(ops.sigmoid(d_real)))
-        self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(d_fake)))
-        return {m.name: m.result() for m in self.metrics}
+        return self._log(d_loss, g_loss, ops.mean(ops.sigmoid(d_real)), ops.mean(ops.sigmoid(d_fake)))

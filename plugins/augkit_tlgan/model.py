@@ -134,8 +134,8 @@ class BackboneDiscriminator(keras.Model):
     added (a learnt class embedding on the discriminator side).
 
     ``head="multiscale"`` (not in seed 000; Projected GAN) adds, for the feature maps at
-    ``tap_strides`` (default 4, 8 and 16), a small trainable conv head (``ScaleHead``) on the map standardised
-    per channel, and sums their logits with the pooled one. Global pooling throws away where
+    ``tap_strides`` (default 4, 8 and 16), a small trainable conv head (``ScaleHead``) on the
+    map standardised per channel, and sums their logits with the pooled one. Global pooling throws away where
     things are; a frozen backbone without ImageNet weights then cannot tell a brain from
     stripes, and the maps keep the layout. A stride-2 tap (the backbone's first conv block)
     sees pixel-level artefacts such as the checkerboard of stride-2 transposed convs.

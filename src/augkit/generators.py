@@ -123,9 +123,10 @@ class PairedNetworkGenerator(Generator):
     ``self._gan.discriminator``) on data described by ``self.spec`` does the same way whatever
     its networks: weight hash, save, load and re-seeding its random streams.
 
-    Subclasses implement ``_build(spec, *, loading)`` and ``_seed_generators()`` and set
-    ``spec_type`` (a class with ``to_dict`` / ``from_dict``); one whose data takes more than a
-    spec to describe overrides the three ``_*saved*`` hooks instead.
+    Subclasses implement ``_build(spec, *, loading)``, ``_seed_generators()`` and
+    ``_checkpoint_groups()`` and set ``spec_type`` (a class with ``to_dict`` / ``from_dict``);
+    one whose data takes more than a spec to describe overrides the three ``_*saved*`` hooks
+    instead. ``fit`` calls ``_begin_fit`` before its epoch loop and saves ``_checkpoint_state()``.
     """
 
     format_version: ClassVar[int] = 1
@@ -137,6 +138,7 @@ class PairedNetworkGenerator(Generator):
     spec: Any
     epochs_trained: int
     history: dict[str, list[float]]
+    _fit_seed: int | None
     _hash: str | None
 
     @abc.abstractmethod
@@ -146,6 +148,10 @@ class PairedNetworkGenerator(Generator):
     @abc.abstractmethod
     def _seed_generators(self) -> list:
         """The Keras SeedGenerators behind every random draw in training."""
+
+    @abc.abstractmethod
+    def _checkpoint_groups(self) -> dict[str, list]:
+        """Every variable a checkpoint holds (weights, optimizer state, RNG state), by group."""
 
     def _saved_data(self) -> dict[str, Any]:
         """What describes the training data in config.json (JSON-able)."""
@@ -157,6 +163,48 @@ class PairedNetworkGenerator(Generator):
 
     def _build_loaded(self, parsed: Any) -> None:
         self._build(parsed, loading=True)
+
+    def _identity(self) -> dict[str, Any]:
+        """Which model on which data, as a checkpoint's JSON gives it back (tuples as lists)."""
+        import json
+
+        return json.loads(json.dumps({"generator": self.name, "config": self.get_config(),
+                                      **self._saved_data()}))
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {**self._identity(), "fit_seed": self._fit_seed, "history": self.history}
+
+    def _begin_fit(self, seed: int, checkpoint_dir: str | Path | None):
+        """Before the epoch loop: a fresh or just-loaded model starts a training stream from
+        ``seed``; a ``checkpoint_dir`` holding a later epoch is resumed from. Returns its
+        CheckpointManager, or None without a folder."""
+        from augkit.training import CheckpointManager
+
+        if self.epochs_trained == 0 or self._fit_seed is None:
+            self._reseed(seed)
+            self._fit_seed = int(seed)
+            if self.epochs_trained == 0:
+                self.history = {}
+            self._new_stream()
+        manager = CheckpointManager(checkpoint_dir) if checkpoint_dir is not None else None
+        if manager is not None:
+            ckpt = manager.restore()
+            if ckpt is not None and ckpt.epoch > self.epochs_trained:
+                self._restore(ckpt, seed)
+        return manager
+
+    def _new_stream(self) -> None:
+        """Reset what belongs to one training stream (e.g. best-weights tracking)."""
+
+    def _restore(self, ckpt, seed: int) -> None:
+        from augkit.training import assign_arrays, check_resumable
+
+        check_resumable(ckpt, self._identity(), seed)
+        assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
+        self.epochs_trained = ckpt.epoch
+        self.history = {k: list(v) for k, v in ckpt.state.get("history", {}).items()}
+        self._fit_seed = int(seed)
+        self._hash = None
 
     def _reseed(self, seed: int) -> None:
         """Point every training RNG at streams derived from the fit seed."""

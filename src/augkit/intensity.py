@@ -1,9 +1,33 @@
-"""Intensity scaling between a dataset's own range and the [-1, 1] range the GAN generators emit.
-Kept free of Keras so that plugin data code imports fast."""
+"""Images between a dataset's own form (value range, size) and the [-1, 1] float arrays the GAN
+generators train on and emit, and those arrays as uint8 pictures for sample grids. Kept free of
+Keras so that plugin data code imports fast."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+
+def robust_range(images: Sequence[np.ndarray]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel (low, high) to scale H×W×C images of one dtype by. uint8 maps exactly
+    (0..255); other dtypes by a robust range: low = 0 for non-negative data, else the 0.5th
+    percentile; high = the 99.5th percentile of the values above low, so a few hot voxels do
+    not squash the rest."""
+    first = images[0]
+    channels = first.shape[-1]
+    if np.dtype(first.dtype) == np.uint8:
+        return (0.0,) * channels, (255.0,) * channels
+    stacked = np.concatenate([image.reshape(-1, channels) for image in images])
+    low, high = [], []
+    for c in range(channels):
+        v = stacked[:, c].astype(np.float64)
+        lo = 0.0 if v.min() >= 0 else float(np.percentile(v, 0.5))
+        above = v[v > lo]
+        hi = float(np.percentile(above, 99.5)) if above.size else lo + 1.0
+        low.append(lo)
+        high.append(hi if hi > lo else lo + 1.0)
+    return tuple(low), tuple(high)
 
 
 def scale_to_unit(image: np.ndarray, low, high) -> np.ndarray:
@@ -21,3 +45,20 @@ def scale_from_unit(x: np.ndarray, low, high, dtype) -> np.ndarray:
         info = np.iinfo(dtype)
         y = np.clip(np.rint(y), info.min, info.max)
     return y.astype(dtype)
+
+
+def resize_image(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float H×W×C array to ``shape`` (anti-aliased when shrinking)."""
+    if x.shape[:2] == tuple(shape):
+        return x.astype(np.float32)
+    from skimage.transform import resize
+
+    shrinking = shape[0] < x.shape[0] or shape[1] < x.shape[1]
+    return resize(x, (*shape, x.shape[-1]), order=1, mode="edge", anti_aliasing=shrinking,
+                  preserve_range=True).astype(np.float32)
+
+
+def unit_to_uint8(x: np.ndarray) -> np.ndarray:
+    """uint8 picture of a [-1, 1] image: its first three channels as RGB, else channel 0."""
+    x = x[..., :3] if x.shape[-1] >= 3 else x[..., :1]
+    return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)

@@ -107,6 +107,49 @@ class DiffAugment(keras.layers.Layer):
 
 
 # --------------------------------------------------------------------------- checkpoints
+class AdversarialModel(keras.Model):
+    """The Keras GAN shape every plugin's training model has (Keras' GAN examples): generator
+    and discriminator passed in, ``compile`` with one optimizer each, a ``SeedGenerator`` for
+    the step's random draws, one running mean per name in ``metric_names``. Subclasses write
+    ``train_step`` and end it with ``return self._log(*values)`` in ``metric_names`` order."""
+
+    metric_names: tuple[str, ...] = ()
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, *,
+                 diff_augment: DiffAugment | None = None, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.diff_augment = diff_augment
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.trackers = [keras.metrics.Mean(name=n) for n in self.metric_names]
+
+    def compile(self, g_optimizer, d_optimizer):
+        # XLA off: same numbers on every machine, and no compile pause on small CPUs
+        super().compile(jit_compile=False)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def build_optimizers(self) -> None:
+        """Create optimizer state now (it is otherwise made on the first step) so a checkpoint
+        can be restored into it."""
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def _log(self, *values) -> dict[str, Any]:
+        for tracker, value in zip(self.trackers, values, strict=True):
+            tracker.update_state(value)
+        return {m.name: m.result() for m in self.trackers}
+
+
 def variable_arrays(groups: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
     """Flatten named groups of variables (model, optimizers, RNG states) to ``group/index``
     keyed arrays, the unit a checkpoint stores."""
