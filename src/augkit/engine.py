@@ -141,6 +141,9 @@ def _fingerprint(settings: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+_ROW_GLOB = "[0-9]*.json"  # finished rows only; atomic writes use ".tmp-*" names alongside
+
+
 def _prepare_staging(stage: Path, settings: dict[str, Any]) -> int:
     """Reuse the staging folder of an interrupted identical run; start clean otherwise."""
     state = stage / _STATE
@@ -152,7 +155,11 @@ def _prepare_staging(stage: Path, settings: dict[str, Any]) -> int:
         except (OSError, ValueError):
             same = False
         if same:
-            return len(list((state / "rows").glob("*.json")))
+            # A killed run can leave half-written temporary files (".tmp-*.json" among the rows):
+            # they are not finished work, so they go before anything counts or reads the rows.
+            for leftover in stage.rglob(".tmp-*"):
+                leftover.unlink()
+            return len(list((state / "rows").glob(_ROW_GLOB)))
         if not marker.exists():
             raise UsageError(
                 f"{stage}: a folder with augkit's staging name exists but was not made by augkit; "
@@ -359,7 +366,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         raise
     bar.close()
 
-    records = [json.loads(p.read_text()) for p in sorted(rows_dir.glob("*.json"))]
+    records = [json.loads(p.read_text()) for p in sorted(rows_dir.glob(_ROW_GLOB))]
     events = [e for r in records for e in r.pop("near_copy_events")]
     rows = [r for r in records if not r.get("dropped")]
     atomic_write_bytes(stage / MANIFEST, manifest_bytes(rows))
