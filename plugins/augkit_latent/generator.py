@@ -40,24 +40,7 @@ class LatentGenerator(PairedNetworkGenerator):
     tasks: ClassVar[frozenset[str]] = frozenset({"classification", "unconditional"})
     spec_type = ImageSpec
 
-    def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
-        self.profile = self.get_profile(profile, **overrides)
-        self._profile_name = profile
-        self._overrides = dict(overrides)
-        self.seed = int(seed)
-        self.spec: ImageSpec | None = None
-        self.epochs_trained = 0
-        self.history: dict[str, list[float]] = {}
-        self._gan = None
-        self._infer_fn = None
-        self._fit_seed: int | None = None
-        self._hash: str | None = None
-
     # ------------------------------------------------------------------ subclass hooks
-    @staticmethod
-    def get_profile(name: str, **overrides: Any):  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def _networks(self, spec: ImageSpec, *, loading: bool):
         """Built (generator, discriminator) for ``spec``. ``loading``: weights come from a saved
         folder next, so nothing else needs loading."""
@@ -70,13 +53,6 @@ class LatentGenerator(PairedNetworkGenerator):
         """Data-dependent set-up of freshly built networks (training images in [-1, 1])."""
 
     # ------------------------------------------------------------------ config
-    def get_config(self) -> dict[str, Any]:
-        return {"profile": self._profile_name, "seed": self.seed, **self._overrides}
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}(profile={self._profile_name!r}, seed={self.seed}, "
-                f"epochs_trained={self.epochs_trained})")
-
     # ------------------------------------------------------------------ building
     def _build(self, spec: ImageSpec, *, loading: bool = False) -> None:
         import keras
@@ -108,25 +84,8 @@ class LatentGenerator(PairedNetworkGenerator):
         self._infer_fn = tf.function(infer, reduce_retracing=True)
         self._hash = None
 
-    def _seed_generators(self):
-        gan = self._gan
-        found = [gan.seed_generator]
-        found += [g for g in getattr(gan.discriminator, "seed_generators", [])]
-        if gan.diff_augment is not None:
-            found.append(gan.diff_augment.seed_generator)
-        return found
-
-    def _checkpoint_groups(self) -> dict[str, list]:
-        gan = self._gan
-        return {
-            "generator": list(gan.generator.weights),
-            # a frozen pretrained part is not trained, so not checkpointed
-            "discriminator": list(getattr(gan.discriminator, "checkpoint_weights", None)
-                                  or gan.discriminator.weights),
-            "g_optimizer": list(gan.g_optimizer.variables),
-            "d_optimizer": list(gan.d_optimizer.variables),
-            "rng": [g.state for g in self._seed_generators()],
-        }
+    def _network_seed_generators(self):
+        return list(getattr(self._gan.discriminator, "seed_generators", []))
 
     # ------------------------------------------------------------------ training
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
@@ -165,11 +124,7 @@ class LatentGenerator(PairedNetworkGenerator):
                 record = train_one_epoch(gan.train_on_batch, (images, labels), order, half,
                                          epoch=epoch, bar=bar, name=self.name,
                                          fix="lower learning_rate, or check the training images.")
-                record["seconds"] = time.perf_counter() - started
-                for key, value in record.items():
-                    self.history.setdefault(key, []).append(float(value))
-                self.epochs_trained = epoch + 1
-                self._hash = None
+                self._end_epoch(epoch, record, started)
                 if manager is not None:
                     manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
                                  self._checkpoint_state())

@@ -12,18 +12,14 @@ import numpy as np
 
 from augkit.balance import label_order
 from augkit.errors import DataError, UsageError
-from augkit.intensity import robust_range, scale_from_unit, scale_to_unit
+from augkit.intensity import IntensityScale, robust_range
 from augkit.sample import Sample
 
 
 @dataclass(frozen=True)
-class ImageSpec:
+class ImageSpec(IntensityScale):
     """What the model learnt from the training data and needs again to generate."""
 
-    num_channels: int
-    dtype: str
-    low: tuple[float, ...]  # per channel: low → -1, high → +1
-    high: tuple[float, ...]
     out_shape: tuple[int, int] | None  # the training images' H×W when they all share it
     classes: tuple[Any, ...]  # class index k stands for label classes[k]; () = unconditional
 
@@ -73,14 +69,6 @@ class ImageSpec:
             raise UsageError(f"{where}: label {label!r} is not one the model was trained on "
                              f"({list(self.classes)}). Fix: ask for one of those labels.")
         return self.classes.index(label)
-
-    # -- images
-    def to_unit(self, image: np.ndarray) -> np.ndarray:
-        return scale_to_unit(image, self.low, self.high)
-
-    def from_unit(self, x: np.ndarray) -> np.ndarray:
-        return scale_from_unit(x, self.low, self.high, self.dtype)
-
 
 
 def _json_label(label: Any) -> Any:

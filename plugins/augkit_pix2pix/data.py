@@ -10,29 +10,26 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import DataError, UsageError
-from augkit.intensity import robust_range, scale_from_unit, scale_to_unit
+from augkit.intensity import IntensityScale, robust_range
 from augkit.sample import Sample
 
 MIN_TRAIN_SAMPLES = 2
 
 
 @dataclass(frozen=True)
-class DataSpec:
+class DataSpec(IntensityScale):
     """What the model learnt from the training data and needs again to generate."""
 
     label_values: tuple[int, ...]  # one-hot channel k stands for mask value label_values[k]
-    num_channels: int
-    dtype: str
-    low: tuple[float, ...]  # per channel: low → -1, high → +1
-    high: tuple[float, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataSpec":
-        return cls(tuple(int(v) for v in d["label_values"]), int(d["num_channels"]), str(d["dtype"]),
-                   tuple(float(v) for v in d["low"]), tuple(float(v) for v in d["high"]))
+        return cls(num_channels=int(d["num_channels"]), dtype=str(d["dtype"]),
+                   low=tuple(float(v) for v in d["low"]), high=tuple(float(v) for v in d["high"]),
+                   label_values=tuple(int(v) for v in d["label_values"]))
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> "DataSpec":
@@ -41,14 +38,8 @@ class DataSpec:
         dtype = np.dtype(first.dtype)
         labels = np.unique(np.concatenate([np.unique(s.mask) for s in samples]))
         low, high = robust_range([s.image for s in samples])
-        return cls(tuple(int(v) for v in labels), int(first.shape[-1]), dtype.name, low, high)
-
-    # -- images
-    def to_unit(self, image: np.ndarray) -> np.ndarray:
-        return scale_to_unit(image, self.low, self.high)
-
-    def from_unit(self, x: np.ndarray) -> np.ndarray:
-        return scale_from_unit(x, self.low, self.high, self.dtype)
+        return cls(num_channels=int(first.shape[-1]), dtype=dtype.name, low=low, high=high,
+                   label_values=tuple(int(v) for v in labels))
 
     # -- label maps
     def one_hot(self, mask: np.ndarray, size: int) -> np.ndarray:

@@ -71,27 +71,13 @@ class Pix2Pix(PairedNetworkGenerator):
     spec_type = DataSpec
     tasks = frozenset({"segmentation"})
 
+    get_profile = staticmethod(get_profile)
+
     def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
-        self.profile = get_profile(profile, **overrides)
-        self._profile_name = profile
-        self._overrides = dict(overrides)
-        self.seed = int(seed)
-        self.spec: DataSpec | None = None
-        self.epochs_trained = 0
-        self.history: dict[str, list[float]] = {}
-        self._gan = None
-        self._infer_fn = None
-        self._fit_seed: int | None = None
+        super().__init__(profile, seed, **overrides)
         self._best = None  # augkit.training.BestWeights
         self._last_weights: list[np.ndarray] | None = None  # set while best weights are shown
         self._best_blob: tuple[int | None, str | None] = (None, None)  # (epoch, checkpoint blob)
-        self._hash: str | None = None
-
-    def get_config(self) -> dict[str, Any]:
-        return {"profile": self._profile_name, "seed": self.seed, **self._overrides}
-
-    def __repr__(self) -> str:
-        return f"Pix2Pix(profile={self._profile_name!r}, seed={self.seed}, epochs_trained={self.epochs_trained})"
 
     # ------------------------------------------------------------------ building
     def _build(self, spec: DataSpec, *, loading: bool = False) -> None:  # loading: nothing frozen to skip
@@ -127,22 +113,8 @@ class Pix2Pix(PairedNetworkGenerator):
         self._infer_fn = tf.function(infer, reduce_retracing=True)
         self._hash = None
 
-    def _seed_generators(self):
-        gan = self._gan
-        found = [gan.seed_generator, gan.generator.dropout_seed]
-        if gan.diff_augment is not None:
-            found.append(gan.diff_augment.seed_generator)
-        return found
-
-    def _checkpoint_groups(self) -> dict[str, list]:
-        gan = self._gan
-        return {
-            "generator": list(gan.generator.weights),
-            "discriminator": list(gan.discriminator.weights),
-            "g_optimizer": list(gan.g_optimizer.variables),
-            "d_optimizer": list(gan.d_optimizer.variables),
-            "rng": [g.state for g in self._seed_generators()],
-        }
+    def _network_seed_generators(self):
+        return [self._gan.generator.dropout_seed]
 
     # ------------------------------------------------------------------ training
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
@@ -184,11 +156,7 @@ class Pix2Pix(PairedNetworkGenerator):
                 if val:
                     record["val_l1"] = self._l1(val_cond, val_images)
                     self._best.update(record["val_l1"], epoch + 1, gan.generator.weights)
-                record["seconds"] = time.perf_counter() - started
-                for key, value in record.items():
-                    self.history.setdefault(key, []).append(float(value))
-                self.epochs_trained = epoch + 1
-                self._hash = None
+                self._end_epoch(epoch, record, started)
                 if manager is not None:
                     if self._best.arrays and self._best_blob[0] != self._best.epoch:
                         self._best_blob = (self._best.epoch, manager.write_blob("best", self._best.to_arrays()))

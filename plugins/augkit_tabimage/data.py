@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from augkit.errors import DataError, UsageError
-from augkit.intensity import resize_image, scale_from_unit, scale_to_unit
+from augkit.intensity import IntensityScale, resize_image
 from augkit.sample import Sample
 from augkit.tabular import rows_to_frame
 
@@ -21,13 +21,9 @@ MIN_TRAIN_SAMPLES = 2
 
 
 @dataclass(frozen=True)
-class ImageSpec:
+class ImageSpec(IntensityScale):
     """Channel count, dtype and per-channel intensity range of the training images."""
 
-    num_channels: int
-    dtype: str
-    low: tuple[float, ...]  # per channel: low → -1, high → +1
-    high: tuple[float, ...]
     #: the training images' height and width when they all share one (generated images are
     #: resized to it, like every augkit generator's); None: the model's own size
     shape: tuple[int, int] | None = None
@@ -55,12 +51,6 @@ class ImageSpec:
         low = tuple(float(np.percentile(stacked[:, i], 0.5)) for i in range(c))
         high = tuple(max(float(np.percentile(stacked[:, i], 99.5)), lo + 1e-6) for i, lo in enumerate(low))
         return cls(c, np.dtype(first.dtype).name, low, high, shape)
-
-    def to_unit(self, image: np.ndarray) -> np.ndarray:
-        return scale_to_unit(image, self.low, self.high)
-
-    def from_unit(self, x: np.ndarray) -> np.ndarray:
-        return scale_from_unit(x, self.low, self.high, self.dtype)
 
 
 

@@ -62,26 +62,14 @@ class TabImage(PairedNetworkGenerator):
     name = "tabimage"
     tasks = frozenset({"image+tabular"})
 
+    get_profile = staticmethod(get_profile)
+
     def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
-        self.profile = get_profile(profile, **overrides)
-        self._profile_name = profile
+        super().__init__(profile, seed, **overrides)
         self._overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
-        self.seed = int(seed)
         self.image_spec: ImageSpec | None = None
         self.table: TablePreprocessor | None = None
-        self.epochs_trained = 0
-        self.history: dict[str, list[float]] = {}
-        self._gan = None
-        self._infer_fn = self._grid_fn = None
-        self._fit_seed: int | None = None
-        self._hash: str | None = None
-
-    def get_config(self) -> dict[str, Any]:
-        return {"profile": self._profile_name, "seed": self.seed, **self._overrides}
-
-    def __repr__(self) -> str:
-        return (f"TabImage(profile={self._profile_name!r}, seed={self.seed}, "
-                f"epochs_trained={self.epochs_trained})")
+        self._grid_fn = None
 
     # ------------------------------------------------------------------ building
     def _build(self, image_spec: ImageSpec, table: TablePreprocessor) -> None:
@@ -128,20 +116,8 @@ class TabImage(PairedNetworkGenerator):
         self._grid_fn = tf.function(grid, reduce_retracing=True)
         self._hash = None
 
-    def _seed_generators(self):
-        gan = self._gan
-        found = [gan.seed_generator, gan.discriminator.dropout_seed]
-        if gan.diff_augment is not None:
-            found.append(gan.diff_augment.seed_generator)
-        return found
-
-    def _checkpoint_groups(self) -> dict[str, list]:
-        gan = self._gan
-        return {"generator": list(gan.generator.weights),
-                "discriminator": list(gan.discriminator.weights),
-                "g_optimizer": list(gan.g_optimizer.variables),
-                "d_optimizer": list(gan.d_optimizer.variables),
-                "rng": [g.state for g in self._seed_generators()]}
+    def _network_seed_generators(self):
+        return [self._gan.discriminator.dropout_seed]
 
     # ------------------------------------------------------------------ training
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
@@ -175,13 +151,9 @@ class TabImage(PairedNetworkGenerator):
                 record = train_one_epoch(gan.train_on_batch, (images, rows), order, batch_size,
                                          epoch=epoch, bar=bar, name="tabimage",
                                          fix="lower the learning rates or check the training data.")
-                self.epochs_trained = epoch + 1
-                self._hash = None
-                last = epoch + 1 == epochs
                 record["table_l1_gap"] = self._table_gap(reference)
-                record["seconds"] = time.perf_counter() - started
-                for key, value in record.items():
-                    self.history.setdefault(key, []).append(float(value))
+                self._end_epoch(epoch, record, started)
+                last = epoch + 1 == epochs
                 if manager is not None:
                     if last or self.epochs_trained % self.profile.checkpoint_every == 0:
                         manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),

@@ -373,8 +373,6 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     if drop_near_copies is not None:
         atomic_write_bytes(stage / NEAR_COPIES, _csv_bytes(events, NEAR_COPY_COLUMNS))
     shutil.rmtree(stage / _STATE)
-    for leftover in stage.rglob(".tmp-*"):  # half-written files of a killed earlier attempt
-        leftover.unlink()
     if out_dir.exists():
         shutil.rmtree(out_dir) if out_dir.is_dir() else out_dir.unlink()
     os.replace(stage, out_dir)

@@ -4,11 +4,18 @@ plugins (differentiable augmentation, checkpoints, history, grids) live in ``aug
 from __future__ import annotations
 
 import abc
+import json
+import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
+from augkit.errors import ModelError, UsageError
 from augkit.sample import Sample
+from augkit.seeding import derive_seed
 
 TASKS = frozenset({"segmentation", "classification", "unconditional", "image+tabular"})
 
@@ -61,8 +68,6 @@ CONFIG_FILE = "config.json"
 
 def save_weight_files(directory: str | Path, pairs: Sequence[tuple[Any, str]]) -> None:
     """``model.save_weights`` for each (model, file name), each file appearing atomically."""
-    import os
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for model, name in pairs:
@@ -73,8 +78,6 @@ def save_weight_files(directory: str | Path, pairs: Sequence[tuple[Any, str]]) -
 
 def write_saved_config(directory: str | Path, meta: dict[str, Any]) -> None:
     """Written last: a folder with a config.json holds complete weights."""
-    import json
-
     from augkit.io.base import atomic_write_bytes
 
     atomic_write_bytes(Path(directory) / CONFIG_FILE, json.dumps(meta, indent=1).encode())
@@ -82,10 +85,6 @@ def write_saved_config(directory: str | Path, meta: dict[str, Any]) -> None:
 
 def read_saved_config(directory: str | Path, generator_name: str, format_version: int) -> dict[str, Any]:
     """The config.json of a saved model, refusing folders of other generators or newer formats."""
-    import json
-
-    from augkit.errors import ModelError
-
     directory = Path(directory)
     try:
         meta = json.loads((directory / CONFIG_FILE).read_text())
@@ -107,8 +106,6 @@ def read_saved_config(directory: str | Path, generator_name: str, format_version
 
 
 def load_weight_files(directory: str | Path, pairs: Sequence[tuple[Any, str]]) -> None:
-    from augkit.errors import ModelError
-
     directory = Path(directory)
     for model, name in pairs:
         try:
@@ -123,10 +120,12 @@ class PairedNetworkGenerator(Generator):
     ``self._gan.discriminator``) on data described by ``self.spec`` does the same way whatever
     its networks: weight hash, save, load and re-seeding its random streams.
 
-    Subclasses implement ``_build(spec, *, loading)``, ``_seed_generators()`` and
-    ``_checkpoint_groups()`` and set ``spec_type`` (a class with ``to_dict`` / ``from_dict``);
+    Subclasses set ``get_profile`` (their profile lookup, as a staticmethod), implement
+    ``_build(spec, *, loading)`` and ``_network_seed_generators()`` and set ``spec_type`` (a
+    class with ``to_dict`` / ``from_dict``);
     one whose data takes more than a spec to describe overrides the three ``_*saved*`` hooks
-    instead. ``fit`` calls ``_begin_fit`` before its epoch loop and saves ``_checkpoint_state()``.
+    instead. ``fit`` calls ``_begin_fit`` before its epoch loop and ``_end_epoch`` after each epoch,
+    and saves ``_checkpoint_state()``.
     """
 
     format_version: ClassVar[int] = 1
@@ -134,24 +133,58 @@ class PairedNetworkGenerator(Generator):
     generator_file: ClassVar[str] = "generator.weights.h5"
     discriminator_file: ClassVar[str] = "discriminator.weights.h5"
 
-    _gan: Any
-    spec: Any
-    epochs_trained: int
-    history: dict[str, list[float]]
-    _fit_seed: int | None
-    _hash: str | None
+    get_profile: ClassVar[Any]  # (name, **overrides) -> the plugin's profile dataclass
+
+    def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
+        self.profile = self.get_profile(profile, **overrides)
+        self._profile_name = profile
+        self._overrides = dict(overrides)
+        self.seed = int(seed)
+        self.spec: Any = None  # set by fit or load
+        self.epochs_trained = 0
+        self.history: dict[str, list[float]] = {}
+        self._gan: Any = None
+        self._infer_fn: Any = None
+        self._fit_seed: int | None = None
+        self._hash: str | None = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"profile": self._profile_name, "seed": self.seed, **self._overrides}
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(profile={self._profile_name!r}, seed={self.seed}, "
+                f"epochs_trained={self.epochs_trained})")
 
     @abc.abstractmethod
     def _build(self, spec: Any, *, loading: bool = False) -> None:
         """Create the networks (and optimizers) for data described by ``spec``."""
 
     @abc.abstractmethod
-    def _seed_generators(self) -> list:
-        """The Keras SeedGenerators behind every random draw in training."""
+    def _network_seed_generators(self) -> list:
+        """The SeedGenerators inside the two networks (dropout, noise), in a fixed order."""
 
-    @abc.abstractmethod
+    def _seed_generators(self) -> list:
+        """The Keras SeedGenerators behind every random draw in training: the training step's,
+        the networks', then DiffAugment's. The order fixes each one's derived seed."""
+        gan = self._gan
+        found = [gan.seed_generator, *self._network_seed_generators()]
+        if gan.diff_augment is not None:
+            found.append(gan.diff_augment.seed_generator)
+        return found
+
     def _checkpoint_groups(self) -> dict[str, list]:
-        """Every variable a checkpoint holds (weights, optimizer state, RNG state), by group."""
+        """Every variable a checkpoint holds (weights, optimizer state, RNG state), by group. A
+        discriminator with a frozen pretrained part lists only what it trains as
+        ``checkpoint_weights``."""
+        gan = self._gan
+        return {
+            "generator": list(gan.generator.weights),
+            "discriminator": list(getattr(gan.discriminator, "checkpoint_weights", None)
+                                  or gan.discriminator.weights),
+            "g_optimizer": list(gan.g_optimizer.variables),
+            "d_optimizer": list(gan.d_optimizer.variables),
+            "rng": [g.state for g in self._seed_generators()],
+        }
 
     def _saved_data(self) -> dict[str, Any]:
         """What describes the training data in config.json (JSON-able)."""
@@ -166,8 +199,6 @@ class PairedNetworkGenerator(Generator):
 
     def _identity(self) -> dict[str, Any]:
         """Which model on which data, as a checkpoint's JSON gives it back (tuples as lists)."""
-        import json
-
         return json.loads(json.dumps({"generator": self.name, "config": self.get_config(),
                                       **self._saved_data()}))
 
@@ -193,6 +224,15 @@ class PairedNetworkGenerator(Generator):
                 self._restore(ckpt, seed)
         return manager
 
+    def _end_epoch(self, epoch: int, record: dict[str, float], started: float) -> None:
+        """Book a finished epoch: its logs and seconds (since ``started``, a perf_counter) into
+        the history; the weights have changed, so the cached hash goes."""
+        record["seconds"] = time.perf_counter() - started
+        for key, value in record.items():
+            self.history.setdefault(key, []).append(float(value))
+        self.epochs_trained = epoch + 1
+        self._hash = None
+
     def _new_stream(self) -> None:
         """Reset what belongs to one training stream (e.g. best-weights tracking)."""
 
@@ -208,10 +248,6 @@ class PairedNetworkGenerator(Generator):
 
     def _reseed(self, seed: int) -> None:
         """Point every training RNG at streams derived from the fit seed."""
-        import numpy as np
-
-        from augkit.seeding import derive_seed
-
         for k, generator in enumerate(self._seed_generators()):
             state = generator.state
             state.assign(np.array([derive_seed(seed, 100 + k), 0], dtype=state.dtype))
@@ -222,21 +258,15 @@ class PairedNetworkGenerator(Generator):
 
     @property
     def checkpoint_hash(self) -> str:
-        from augkit.errors import ModelError
-
         if self._gan is None:
             raise ModelError(f"{self.name} model has no weights yet. Fix: call fit() or load() first.")
         if self._hash is None:
-            import numpy as np
-
             from augkit.training import weights_hash
 
             self._hash = weights_hash([np.asarray(w) for w in self._gan.generator.weights])
         return self._hash
 
     def save(self, directory: str | Path) -> None:
-        from augkit.errors import ModelError
-
         if self._gan is None:
             raise ModelError(f"{self.name} model has nothing to save. Fix: call fit() first.")
         directory = Path(directory)
@@ -249,8 +279,6 @@ class PairedNetworkGenerator(Generator):
 
     @classmethod
     def load(cls, directory: str | Path):
-        from augkit.errors import ModelError, UsageError
-
         directory = Path(directory)
         meta = read_saved_config(directory, cls.name, cls.format_version)
         try:

@@ -5,6 +5,7 @@ Keras so that plugin data code imports fast."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,6 +46,23 @@ def scale_from_unit(x: np.ndarray, low, high, dtype) -> np.ndarray:
         info = np.iinfo(dtype)
         y = np.clip(np.rint(y), info.min, info.max)
     return y.astype(dtype)
+
+
+@dataclass(frozen=True)
+class IntensityScale:
+    """A trained model's per-channel intensity range and source dtype: what maps its training
+    images to [-1, 1] and its outputs back. Generators' data specs extend it."""
+
+    num_channels: int
+    dtype: str
+    low: tuple[float, ...]  # per channel: low → -1, high → +1
+    high: tuple[float, ...]
+
+    def to_unit(self, image: np.ndarray) -> np.ndarray:
+        return scale_to_unit(image, self.low, self.high)
+
+    def from_unit(self, x: np.ndarray) -> np.ndarray:
+        return scale_from_unit(x, self.low, self.high, self.dtype)
 
 
 def resize_image(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
