@@ -69,7 +69,8 @@ def test_brats_expand_keeps_nifti_affine_and_labels(shared_data, tmp_path):
         assert flair.shape == (240, 240, 1) and flair.get_data_dtype() == np.int16
         expected = src_img.slicer[:, :, parent_z:parent_z + 1].affine
         assert np.allclose(flair.affine, expected)
-        seg = nib.load(next(p for p in (out / name).glob("*_seg.nii.gz")))
+        seg = nib.load(out / row["files"].split(";")[-1])
+        assert row["files"].split(";")[-1] == f"{case.name}/{name}/{name}_seg.nii.gz"
         assert set(np.unique(np.asarray(seg.dataobj))) <= {0, 1, 2, 4}
     assert len(read_dataset(out)) == len(real) + 12
 

@@ -78,7 +78,7 @@ def test_written_slice_keeps_header_and_shifted_affine(brats, shared_data, tmp_p
     k = sample.meta["slice"]
     written = BRATS.write(sample, tmp_path)
     name = sample.id.split("/")[-1]
-    assert written == [f"{name}/{name}_{kind}.nii.gz" for kind in (*MODALITIES, "seg")]
+    assert written == [f"{CASE}/{name}/{name}_{kind}.nii.gz" for kind in (*MODALITIES, "seg")]
     for c, kind in enumerate((*MODALITIES, "seg")):
         src, out = _source(kind, shared_data), nib.load(tmp_path / written[c])
         assert out.shape == (240, 240, 1)
@@ -100,8 +100,7 @@ def test_round_trip_through_the_reader(brats, tmp_path):
     BRATS.write(sample, tmp_path)
     back = read_dataset(tmp_path)
     assert back.format == "brats" and len(back) == 1
-    name = sample.id.split("/")[-1]
-    assert back[0].id == f"{name}/{name}_z000"
+    assert back[0].id == sample.id  # the id it was written under, no "_z000" added
     np.testing.assert_array_equal(back[0].image, sample.image)
     np.testing.assert_array_equal(back[0].mask, sample.mask)
 
@@ -109,7 +108,7 @@ def test_round_trip_through_the_reader(brats, tmp_path):
 def test_transformed_arrays_are_cast_back_and_bytes_are_deterministic(brats, tmp_path):
     new = _variant(brats[1])
     first = BRATS.write(new, tmp_path / "a")
-    assert first[0] == f"{new.id.split('/')[-1]}/{new.id.split('/')[-1]}_flair.nii.gz"
+    assert first[0] == f"{new.id}/{new.id.split('/')[-1]}_flair.nii.gz"
     assert BRATS.write(new, tmp_path / "b") == first
     for rel in first:
         data = (tmp_path / "a" / rel).read_bytes()

@@ -4,7 +4,9 @@ image/label folders.
 The unit is the axial slice ``volume[:, :, k]``: sample rows and columns are the volume's first
 and second voxel axes, as stored (no reorientation, so a slice goes back into its file
 unchanged). ``slices="tumour"`` (default) keeps slices whose label is non-zero somewhere;
-``slices="all"`` keeps every slice.
+``slices="all"`` keeps every slice. A one-slice volume is a slice already (augkit writes every
+sample as one): it is one sample whatever ``slices`` says, and its id has no ``_z000`` added, so a
+folder written by ``augkit expand`` reads back under the ids its ``manifest.csv`` lists.
 
 A sample is written back as a one-slice volume (H×W×1) whose affine is the source affine moved
 to slice ``k`` (what ``img.slicer[:, :, k:k+1]`` gives) and whose header is the source header.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nibabel as nib
@@ -59,7 +61,7 @@ def _volume_meta(path: Path, img, dtype: np.dtype) -> dict:
 
 
 def select_slices(labels: np.ndarray, slices: str) -> list[int]:
-    if slices == "all":
+    if slices == "all" or labels.shape[2] == 1:  # a one-slice volume is one chosen slice
         return list(range(labels.shape[2]))
     return [int(k) for k in np.flatnonzero(labels.reshape(-1, labels.shape[2]).any(axis=0))]
 
@@ -129,6 +131,12 @@ class BratsFormat(DatasetFormat):
 
     The four modalities become channels in the order flair, t1, t1ce, t2 (``meta["channel_names"]``);
     the seg labels (0/1/2/4) are the mask, kept as they are. Sample id: ``<case>/<case>_z<k:03d>``.
+
+    A sample is written as a one-slice case ``<name>/<name>_*.nii.gz`` (``<name>``: the last part
+    of its id) inside a folder named after its source case, e.g. ``Brats18_X/Brats18_X_z039/``. A
+    one-slice case read from such a place (its folder is ``P`` and its name starts with ``P_``)
+    gets the id ``P/<name>``: the id it was written under. Other one-slice cases: ``<case>``.
+    ``meta["group"]`` is the source case either way (what ``expand`` spreads parents over).
     """
 
     name = "brats"
@@ -191,23 +199,33 @@ class BratsFormat(DatasetFormat):
             channels.append(data)
             volumes[kind] = _volume_meta(files[kind], img, data.dtype)
         rel_dir = posix_join(*folder.relative_to(root).parts)
+        holder = PurePosixPath(rel_dir).parent.name  # "" when the case folder is at the top
+        one_slice = labels.shape[2] == 1
+        group = holder if one_slice and holder and case.startswith(holder + "_") else case
         samples = []
         for k in select_slices(labels, slices):
             image = np.stack([c[:, :, k] for c in channels], axis=-1)
-            meta = {"format": self.name, "case": case, "slice": k, "num_slices": labels.shape[2],
-                    "channel_names": list(MODALITIES), "rel_dir": rel_dir,
-                    "source_volumes": volumes}
+            meta = {"format": self.name, "case": case, "group": group, "slice": k,
+                    "num_slices": labels.shape[2], "channel_names": list(MODALITIES),
+                    "rel_dir": rel_dir, "source_volumes": volumes}
+            sample_id = (posix_join(holder, case) if group == holder else case) if one_slice \
+                else f"{case}/{case}_z{k:03d}"
             samples.append(Sample(image=image, mask=np.ascontiguousarray(labels[:, :, k]),
-                                  provenance=Provenance(id=f"{case}/{case}_z{k:03d}"), meta=meta))
+                                  provenance=Provenance(id=sample_id), meta=meta))
         return samples
 
     def write(self, sample: Sample, out_dir: Path) -> list[str]:
-        """``<sample_name>/<sample_name>_{flair,t1,t1ce,t2,seg}.nii.gz``, each H×W×1, in the
-        folder that held the source case."""
+        """``<case>/<name>/<name>_{flair,t1,t1ce,t2,seg}.nii.gz``, each H×W×1: inside a folder
+        named after the source case (beside the source when that is a one-slice case), so the
+        reader gives the sample back under its id ``<case>/<name>``."""
         out_dir = Path(out_dir)
         meta = sample.meta if sample.meta.get("format") == self.name else {}
         name = _sample_name(sample)
-        case_dir = out_dir / safe_relpath(meta.get("rel_dir", "")).parent / name
+        source_dir = safe_relpath(meta.get("rel_dir", ""))
+        if meta.get("num_slices", 1) > 1:  # a slice of a volume: into a folder named after its case
+            case_dir = out_dir / source_dir.parent / safe_name(meta["case"]) / name
+        else:  # a one-slice case already sits in its source case's folder: beside it
+            case_dir = out_dir / source_dir.parent / name
         if sample.image.shape[-1] != len(MODALITIES):
             raise UsageError(f"sample {sample.id!r} has {sample.image.shape[-1]} channels; the BraTS "
                              f"writer needs {len(MODALITIES)} ({', '.join(MODALITIES)})")
@@ -236,7 +254,8 @@ class NiftiFormat(DatasetFormat):
     """Volumes in ``image/x.nii.gz`` + ``label/x.nii.gz`` (or ``imagesTr``/``labelsTr``,
     ``images``/``labels``...), paired by file name, files directly inside those folders.
     Images are 3D, or 4D with channels last; labels 3D.
-    Sample id: ``[<folder>/]x_z<k:03d>`` where ``<folder>`` holds the image/label folders."""
+    Sample id: ``[<folder>/]x_z<k:03d>`` where ``<folder>`` holds the image/label folders; a
+    one-slice volume (as the writer makes) is ``[<folder>/]x``, the id it was written under."""
 
     name = "nifti"
     priority = 20
@@ -311,16 +330,18 @@ class NiftiFormat(DatasetFormat):
         stem = _NIFTI_FILE.match(image_path.name)["stem"]
         volumes = {"image": _volume_meta(image_path, img, data.dtype),
                    "label": _volume_meta(label_path, label_img, label_img.get_data_dtype())}
+        one_slice = labels.shape[2] == 1
         samples = []
         for k in select_slices(labels, slices):
             image = data[:, :, k] if data.ndim == 4 else data[:, :, k, None]
-            meta = {"format": self.name, "case": stem, "slice": k, "num_slices": labels.shape[2],
+            meta = {"format": self.name, "case": stem, "group": posix_join(rel_dir, stem),
+                    "slice": k, "num_slices": labels.shape[2],
                     "rel_dir": rel_dir, "image_dir": names[0], "label_dir": names[1],
                     "image_ndim": data.ndim, "source_volumes": volumes}
+            name = stem if one_slice else f"{stem}_z{k:03d}"
             samples.append(Sample(image=np.ascontiguousarray(image),
                                   mask=np.ascontiguousarray(labels[:, :, k]),
-                                  provenance=Provenance(id=posix_join(rel_dir, f"{stem}_z{k:03d}")),
-                                  meta=meta))
+                                  provenance=Provenance(id=posix_join(rel_dir, name)), meta=meta))
         return samples
 
     def write(self, sample: Sample, out_dir: Path) -> list[str]:
