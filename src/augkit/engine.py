@@ -1,8 +1,9 @@
 """``expand``: keep the real samples, fill up to N with classical variants and GAN samples.
 
-Every output index i has its own seed derived from (seed, i) and its own parent (real sample
-(i - R) mod R), so any subset of indices can be produced independently: that is what makes a run
-reproducible byte for byte, splittable into shards, and resumable after a kill.
+Every output index i has its own seed derived from (seed, i) and its own parent (from a plan
+that is a pure function of the dataset, the target and the seed, see ``plan_parents``), so any
+subset of indices can be produced independently: that is what makes a run reproducible byte for
+byte, splittable into shards, and resumable after a kill.
 
 Work goes into a hidden staging folder beside the output; each finished index leaves a small
 row file there. A rerun of the same command skips finished indices; on success the manifest is
@@ -30,7 +31,7 @@ from augkit.generators import Generator
 from augkit.io import Dataset, read_dataset
 from augkit.io.base import atomic_write_bytes
 from augkit.sample import Provenance, Sample
-from augkit.seeding import derive_seed
+from augkit.seeding import derive_seed, rng_for
 from augkit.transforms import ClassicalPipeline
 
 MANIFEST = "manifest.csv"
@@ -75,7 +76,8 @@ class ExpandResult:
 def plan_sources(num_real: int, target: int, gan_fraction: float) -> list[str]:
     """The source of every output index: reals first, then classical and GAN variants.
 
-    Added index j belongs to parent j mod R in round j div R. Each round takes its share of GAN
+    Added index j belongs to the (j mod R)-th parent of ``plan_parents``' order, in round
+    j div R. Each round takes its share of GAN
     samples (so any prefix of rounds holds the asked fraction, and the total is exact), and
     hands them to parents round-robin, so every parent gets both kinds in about the asked
     ratio. (Interleaving along j alone gave, at fraction 0.5 and an even R, some parents only
@@ -95,17 +97,45 @@ def plan_sources(num_real: int, target: int, gan_fraction: float) -> list[str]:
     return plan
 
 
-def plan_parents(dataset: Dataset, target: int, balance: bool) -> list[int]:
-    """The real parent of every added index: all reals in turn, or, with ``balance``, the reals
-    of each class in turn until every class reaches its target count (``augkit.balance``)."""
+_PARENT_STREAM = 0x706172  # "par": the parent order's own random stream
+
+
+def parent_group(sample: Sample) -> str:
+    """The case or patient a real sample belongs to: ``meta["group"]`` where its reader knows
+    it (BraTS case, LGG patient folder, patient table row), else the sample on its own."""
+    return str(sample.meta.get("group") or sample.id)
+
+
+def parent_order(dataset: Dataset, seed: int) -> list[int]:
+    """Every real index once: the groups (cases, patients) in a seeded order, the members of
+    each group in a seeded order, then one member of each group in turn. So the first k
+    parents come from k different groups as long as there are that many, whatever the ids."""
+    rng = rng_for(seed, _PARENT_STREAM)
+    groups: dict[str, list[int]] = {}
+    for i, sample in enumerate(dataset.samples):
+        groups.setdefault(parent_group(sample), []).append(i)
+    names = sorted(groups)
+    names = [names[j] for j in rng.permutation(len(names))]
+    members = [[groups[g][j] for j in rng.permutation(len(groups[g]))] for g in names]
+    return [m[r] for r in range(max(map(len, members), default=0)) for m in members if r < len(m)]
+
+
+def plan_parents(dataset: Dataset, target: int, balance: bool, seed: int = 0) -> list[int]:
+    """The real parent of every added index, a pure function of (dataset, target, seed).
+
+    Rounds of ``parent_order``: every real is a parent once per round, and within a round the
+    parents go round-robin over cases/patients (a run that adds fewer samples than there are
+    reals still spreads them over every case). With ``balance``, the reals of each class in
+    that order until every class reaches its target count (``augkit.balance``)."""
     num_real = len(dataset)
+    order = parent_order(dataset, seed)
     if not balance:
-        return [j % num_real for j in range(target - num_real)]
+        return [order[j % num_real] for j in range(target - num_real)]
     from augkit.balance import label_order, plan_class_targets
 
     labels = [s.label for s in dataset.samples]
     targets = plan_class_targets(labels, target)
-    members = {c: [i for i, label in enumerate(labels) if label == c] for c in targets}
+    members = {c: [i for i in order if labels[i] == c] for c in targets}
     wanted = {c: targets[c] - len(members[c]) for c in targets}
     # Round-robin over classes, so any prefix of the added samples is balanced too.
     parents, turn = [], {c: 0 for c in targets}
@@ -339,6 +369,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         "generator": None if generator is None else [generator.name, generator.checkpoint_hash],
         "gan_fraction": gan_fraction, "drop_near_copies": drop_near_copies, "balance": balance,
         **({"gan_region": gan_region} if gan_region != "image" else {}),  # old staging folders still resume
+        "parents": "cases-round-robin",  # parents were taken in id order before: no resume across
     }
     stage = staging_dir(out_dir)
     stage.parent.mkdir(parents=True, exist_ok=True)
@@ -346,7 +377,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     rows_dir = stage / _STATE / "rows"
 
     maker = _SampleMaker(dataset, pipeline, seed, generator, drop_near_copies,
-                         plan_parents(dataset, target, balance), gan_region)
+                         plan_parents(dataset, target, balance, seed), gan_region)
     todo = [i for i in range(target) if shard.owns(i) and not (rows_dir / f"{i:07d}.json").exists()]
     bar = _progress(total=sum(1 for i in range(target) if shard.owns(i)), initial=resumed,
                     enabled=progress)

@@ -216,6 +216,8 @@ class Paired2DFormat(DatasetFormat):
             "mask_ext": pair.mask.suffix,
             "image_dtype": str(image.dtype),
             "mask_dtype": str(mask.dtype),
+            # the patient: the folder the pair sits in (LGG); none for a flat folder (membrane)
+            "group": posix_join(pair.rel_dir, pair.sub_dir) or None,
         }
         if pair.layout == "suffix":
             meta["mask_suffix"] = pair.mask.stem[len(pair.image.stem):]

@@ -224,7 +224,8 @@ class TabImageFormat(DatasetFormat):
             label = None
         meta = {"format": self.name, "source_files": [str(path.resolve()), str(table.resolve())],
                 "relpath": {"image": rel}, "image_ext": path.suffix, "image_dtype": str(image.dtype),
-                "table_id": table_id, "id_column": id_column, "channels": channels}
+                "table_id": table_id, "id_column": id_column, "channels": channels,
+                "group": str(table_id)}  # the patient: the slices that share a row
         return Sample(image=image, provenance=Provenance(id=sample_id), label=label,
                       features=features, meta=meta)
 
