@@ -141,3 +141,78 @@ def test_bad_preset_file_names_the_file(tmp_path):
 def test_unknown_preset_name():
     with pytest.raises(PluginError, match="unknown transform preset 'nope'"):
         ClassicalPipeline(preset="nope")
+
+
+# ---- fills and foreground-only intensity (issue 14.7) -------------------------------------
+ROTATE = {"name": "affine", "rotate_range": [20, 20], "shift_range": [0, 0], "scale_range": [1, 1],
+          "p": 1.0}
+
+
+def _membrane(shared_data, i=0):
+    from PIL import Image
+
+    image = np.asarray(Image.open(shared_data / "membrane" / "image" / f"{i}.png"))[..., None]
+    label = np.asarray(Image.open(shared_data / "membrane" / "label" / f"{i}.png"))
+    return image, label
+
+
+def test_rotation_padding_does_not_add_membrane_labels(shared_data):
+    # ISBI labels: 0 = membrane, 255 = cell interior. Padding the mask with 0 turned every
+    # rotated-in corner into membrane (a label-0 share of 22 % went to 38 %).
+    image, label = _membrane(shared_data)
+    before = (label == 0).mean()
+    out_image, out_mask, params = ClassicalPipeline(config={"transforms": [ROTATE]}).apply(image, label, seed=0)
+    after = (out_mask == 0).mean()  # 0.32 with a 0 fill
+    assert before - 0.04 < after <= before + 0.005, (after, before)  # the gap adds no membrane
+    assert params[0]["mask_fill"] == 255
+    # the image gap is filled like its edge, not black (black looks like membrane)
+    corner = out_image[:8, :8, 0]
+    assert abs(float(np.median(corner)) - float(np.median(image[0, :, 0]))) < 30
+    json.dumps(params)
+
+
+def test_fills_can_be_given_and_round_trip():
+    config = {"transforms": [{**ROTATE, "fill": 7, "mask_fill": 2}]}
+    pipe = ClassicalPipeline(config=config)
+    assert ClassicalPipeline.from_config(pipe.get_config()).get_config() == pipe.get_config()
+    image, mask = np.full((32, 32, 1), 100, np.uint8), np.ones((32, 32), np.uint8)
+    out_image, out_mask, params = pipe.apply(image, mask, seed=0)
+    assert out_image[0, 0, 0] == 7 and out_mask[0, 0] == 2
+    assert params[0]["fill"] == 7 and params[0]["mask_fill"] == 2
+    default = ClassicalPipeline(config={"transforms": [{"name": "affine"}]}).get_config()
+    assert default["transforms"][0]["fill"] == "border" and default["transforms"][0]["mask_fill"] == "border"
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({**ROTATE, "mask_fill": -1}, "mask_fill must be a label value"),
+    ({**ROTATE, "mask_fill": "edge"}, "mask_fill must be a label value"),
+    ({**ROTATE, "fill": "grey"}, "fill must be a number"),
+    ({"name": "brightness", "region": "lesion"}, "region must be one of"),
+])
+def test_bad_fills_are_refused(entry, message):
+    with pytest.raises(UsageError, match=message):
+        ClassicalPipeline(config={"transforms": [entry]})
+
+
+def test_brightness_does_not_lift_mri_air(shared_data):
+    import tifffile
+
+    tif = sorted((shared_data / "lgg" / "train30").glob("*/*[0-9].tif"))[0]
+    image = tifffile.imread(tif)
+    air = ~image.any(axis=-1)
+    assert air.mean() > 0.2
+    brighter = {"transforms": [{"name": "brightness", "limit": [0.15, 0.15], "p": 1.0}]}
+    out, _, _ = ClassicalPipeline(config=brighter).apply(image, None, seed=0)
+    assert out[air].max() == 0  # air stays 0 (it went to ~38 before)
+    assert out[~air].astype(int).mean() > image[~air].astype(int).mean() + 20
+    everywhere = {"transforms": [{"name": "brightness", "limit": [0.15, 0.15], "p": 1.0, "region": "image"}]}
+    assert ClassicalPipeline(config=everywhere).apply(image, None, seed=0)[0][air].min() > 30
+
+
+def test_intensity_ops_keep_int16_air_at_zero_with_the_strong_preset():
+    rng = np.random.default_rng(0)
+    image = np.zeros((48, 48, 4), np.int16)
+    image[18:30, 18:30] = rng.integers(200, 3000, (12, 12, 4))
+    for seed in range(6):
+        out, _, _ = ClassicalPipeline(preset="strong").apply(image, None, seed=seed)
+        assert out[:4].max() == 0 and out[:, :4].max() == 0, seed  # edge air, padding: still 0

@@ -1,9 +1,21 @@
 """The classical pipeline: validate a config, build it once on albumentations, then for each
 sample seed it, apply it jointly to image and mask, and record the parameters actually drawn.
 
-Masks always use nearest-neighbour interpolation and fill 0, so no new label value can appear.
+Masks always use nearest-neighbour interpolation, so no new label value can appear. Where a
+geometric op moves the image away from an edge, the gap is filled, by default from that sample's
+own edge, so the gap continues what surrounds the image and image and mask agree there: the
+image with ``fill`` (``"border"``: the median of the image's edge pixels per channel, which is
+0 for the air around an MRI slice; or a number in the pipeline's range, see below), the mask
+with ``mask_fill`` (``"border"``: the label most common on the mask's edge — background for a
+tumour mask, cell interior for ISBI membranes, where label 0 means membrane; or a label value).
+
+Intensity ops (brightness, contrast, gamma, noise) change the foreground only by default
+(``region: foreground``): pixels at 0 in every channel (air and fill) stay 0, so MRI air is not
+lifted to grey. ``region: image`` changes every pixel.
+
 Images of any dtype are accepted: non-uint8 images are scaled per channel into [0, 1] float32
-for the pipeline (albumentations' float convention) and cast back afterwards.
+for the pipeline (albumentations' float convention) and cast back afterwards, so 0 there is
+each channel's minimum.
 """
 
 from __future__ import annotations
@@ -20,7 +32,45 @@ from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
 
 # Each entry: config name -> (builder(params) -> albumentations transform, defaults, geometric?)
-_BORDER = dict(border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0)
+BORDER = "border"  # fill / mask_fill decided per sample from its edge pixels
+_FILLS = {"fill": BORDER, "mask_fill": BORDER}  # every op that can open a gap at the edge takes these
+REGIONS = ("foreground", "image")
+
+
+def _border(p) -> dict[str, Any]:
+    """Constant padding; a per-sample ``"border"`` fill is set just before each call."""
+    return dict(border_mode=cv2.BORDER_CONSTANT,
+                fill=0 if p["fill"] == BORDER else p["fill"],
+                fill_mask=0 if p["mask_fill"] == BORDER else p["mask_fill"])
+
+
+class _InForeground:
+    """Mixin for an intensity op: pixels at 0 in every channel (air, padding) keep their value."""
+
+    def apply(self, img, *args, **params):
+        out = super().apply(img, *args, **params)
+        background = ~np.any(img != 0, axis=-1) if img.ndim == 3 else img == 0
+        if background.any():
+            out = np.array(out, copy=True)
+            out[background] = img[background]
+        return out
+
+
+# Same names as albumentations' classes, so the recorded "op" stays what it was.
+class RandomBrightnessContrast(_InForeground, A.RandomBrightnessContrast):
+    pass
+
+
+class RandomGamma(_InForeground, A.RandomGamma):
+    pass
+
+
+class GaussNoise(_InForeground, A.GaussNoise):
+    pass
+
+
+def _intensity(foreground_cls, plain_cls):
+    return lambda entry, **kw: (foreground_cls if entry["region"] == "foreground" else plain_cls)(**kw)
 
 
 def _range(value, name: str) -> tuple[float, float]:
@@ -36,35 +86,39 @@ def _affine(p):
         rotate=_range(p["rotate_range"], "rotate_range"),
         translate_percent=_range(p["shift_range"], "shift_range"),
         scale=_range(p["scale_range"], "scale_range"),
-        p=p["p"], **_BORDER,
+        p=p["p"], **_border(p),
     )
 
 
+_brightness_contrast = _intensity(RandomBrightnessContrast, A.RandomBrightnessContrast)
+
 TRANSFORMS: dict[str, tuple[Any, dict[str, Any], bool]] = {
     "affine": (_affine, {"rotate_range": [-20, 20], "shift_range": [-0.1, 0.1],
-                         "scale_range": [0.9, 1.1], "p": 0.8}, True),
-    "rotate": (lambda p: A.Affine(rotate=_range(p["limit"], "limit"), p=p["p"], **_BORDER),
-               {"limit": 20, "p": 0.5}, True),
-    "shift": (lambda p: A.Affine(translate_percent=_range(p["limit"], "limit"), p=p["p"], **_BORDER),
-              {"limit": 0.1, "p": 0.5}, True),
-    "scale": (lambda p: A.Affine(scale=tuple(p["range"]), p=p["p"], **_BORDER),
-              {"range": [0.9, 1.1], "p": 0.5}, True),
+                         "scale_range": [0.9, 1.1], "p": 0.8, **_FILLS}, True),
+    "rotate": (lambda p: A.Affine(rotate=_range(p["limit"], "limit"), p=p["p"], **_border(p)),
+               {"limit": 20, "p": 0.5, **_FILLS}, True),
+    "shift": (lambda p: A.Affine(translate_percent=_range(p["limit"], "limit"), p=p["p"], **_border(p)),
+              {"limit": 0.1, "p": 0.5, **_FILLS}, True),
+    "scale": (lambda p: A.Affine(scale=tuple(p["range"]), p=p["p"], **_border(p)),
+              {"range": [0.9, 1.1], "p": 0.5, **_FILLS}, True),
     "hflip": (lambda p: A.HorizontalFlip(p=p["p"]), {"p": 0.5}, True),
     "vflip": (lambda p: A.VerticalFlip(p=p["p"]), {"p": 0.5}, True),
-    "elastic": (lambda p: A.ElasticTransform(alpha=p["alpha"], sigma=p["sigma"], p=p["p"], **_BORDER),
-                {"alpha": 30.0, "sigma": 6.0, "p": 0.3}, True),
+    "elastic": (lambda p: A.ElasticTransform(alpha=p["alpha"], sigma=p["sigma"], p=p["p"], **_border(p)),
+                {"alpha": 30.0, "sigma": 6.0, "p": 0.3, **_FILLS}, True),
     "resize": (lambda p: A.Resize(height=int(p["height"]), width=int(p["width"]), p=1.0),
                {"height": None, "width": None}, True),
-    "brightness": (lambda p: A.RandomBrightnessContrast(
-        brightness_limit=_range(p["limit"], "limit"), contrast_limit=(0, 0), p=p["p"]),
-        {"limit": 0.2, "p": 0.5}, False),
-    "contrast": (lambda p: A.RandomBrightnessContrast(
-        brightness_limit=(0, 0), contrast_limit=_range(p["limit"], "limit"), p=p["p"]),
-        {"limit": 0.2, "p": 0.5}, False),
-    "gamma": (lambda p: A.RandomGamma(gamma_limit=tuple(p["range"]), p=p["p"]),
-              {"range": [80, 120], "p": 0.5}, False),
-    "noise": (lambda p: A.GaussNoise(std_range=tuple(p["std_range"]), p=p["p"]),
-              {"std_range": [0.01, 0.05], "p": 0.3}, False),
+    "brightness": (lambda p: _brightness_contrast(
+        p, brightness_limit=_range(p["limit"], "limit"), contrast_limit=(0, 0), p=p["p"]),
+        {"limit": 0.2, "p": 0.5, "region": "foreground"}, False),
+    "contrast": (lambda p: _brightness_contrast(
+        p, brightness_limit=(0, 0), contrast_limit=_range(p["limit"], "limit"), p=p["p"]),
+        {"limit": 0.2, "p": 0.5, "region": "foreground"}, False),
+    "gamma": (lambda p: _intensity(RandomGamma, A.RandomGamma)(
+        p, gamma_limit=tuple(p["range"]), p=p["p"]),
+        {"range": [80, 120], "p": 0.5, "region": "foreground"}, False),
+    "noise": (lambda p: _intensity(GaussNoise, A.GaussNoise)(
+        p, std_range=tuple(p["std_range"]), p=p["p"]),
+        {"std_range": [0.01, 0.05], "p": 0.3, "region": "foreground"}, False),
 }
 
 #: The seeds' set: rotations, shifts, flips, brightness (seed 001 and 002). The affine part is
@@ -106,8 +160,40 @@ def _normalise_config(config: dict[str, Any]) -> dict[str, Any]:
             raise UsageError(f"transform {name!r} needs {missing}.")
         if "p" in full and not 0.0 <= float(full["p"]) <= 1.0:
             raise UsageError(f"transform {name!r}: p must be in [0, 1]. Received: p={full['p']}")
+        _check_fills(name, full)
         entries.append(full)
     return {"transforms": entries}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_fills(name: str, entry: dict[str, Any]) -> None:
+    if "fill" in entry and entry["fill"] != BORDER and not _is_number(entry["fill"]):
+        raise UsageError(f"transform {name!r}: fill must be a number or {BORDER!r}. "
+                         f"Received: fill={entry['fill']!r}")
+    if "mask_fill" in entry and entry["mask_fill"] != BORDER and not (
+            _is_number(entry["mask_fill"]) and float(entry["mask_fill"]).is_integer()
+            and entry["mask_fill"] >= 0):
+        raise UsageError(f"transform {name!r}: mask_fill must be a label value (an integer >= 0) "
+                         f"or {BORDER!r}. Received: mask_fill={entry['mask_fill']!r}")
+    if "region" in entry and entry["region"] not in REGIONS:
+        raise UsageError(f"transform {name!r}: region must be one of {REGIONS}. "
+                         f"Received: region={entry['region']!r}")
+
+
+def border_values(array: np.ndarray) -> np.ndarray:
+    """The pixels on the edge of an H×W[×C] array (each edge pixel once)."""
+    if array.shape[0] < 3 or array.shape[1] < 3:
+        return array.reshape(-1, *array.shape[2:])
+    return np.concatenate([array[0], array[-1], array[1:-1, 0], array[1:-1, -1]])
+
+
+def most_common_border_value(mask: np.ndarray):
+    """The label most common on the mask's edge (the smallest one on a tie)."""
+    values, counts = np.unique(border_values(mask), return_counts=True)
+    return values[int(np.argmax(counts))].item()
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -147,15 +233,17 @@ def _jsonable(value: Any) -> Any:
 
 
 # Parameters albumentations records that say nothing about what was drawn.
-_NOISE_KEYS = {"shape", "interpolation", "fill", "fill_mask", "bbox_matrix", "output_shape"}
+_NOISE_KEYS = {"shape", "interpolation", "bbox_matrix", "output_shape"}
+_RENAMED = {"fill_mask": "mask_fill"}  # recorded under augkit's config names
 
 
 def _applied_params(applied: list[tuple[str, dict]]) -> list[dict[str, Any]]:
     out = []
     for name, params in applied:
         # Dense fields (elastic displacement maps, noise) are reproducible from the seed, so
-        # only their small summary parameters are kept.
-        kept = {k: _jsonable(v) for k, v in params.items()
+        # only their small summary parameters are kept. The fills are kept: with "border" they
+        # were chosen for this sample.
+        kept = {_RENAMED.get(k, k): _jsonable(v) for k, v in params.items()
                 if k not in _NOISE_KEYS and not (isinstance(v, np.ndarray) and v.size > 16)}
         out.append({"op": name, **kept})
     return out
@@ -178,6 +266,10 @@ class ClassicalPipeline:
         self._config = _normalise_config(config if config is not None else DEFAULT_CONFIG)
         ops = [TRANSFORMS[e["name"]][0](e) for e in self._config["transforms"]]
         self._compose = A.Compose(ops, mask_interpolation=cv2.INTER_NEAREST, save_applied_params=True)
+        # ops whose fill is chosen per sample from its edge pixels
+        self._border_fills = [(op, e["fill"] == BORDER, e["mask_fill"] == BORDER)
+                              for op, e in zip(ops, self._config["transforms"])
+                              if BORDER in (e.get("fill"), e.get("mask_fill"))]
 
     def get_config(self) -> dict[str, Any]:
         return json.loads(json.dumps(self._config))
@@ -202,10 +294,23 @@ class ClassicalPipeline:
                 else mask.astype(np.float32)  # float keeps any integer label exactly under nearest
             kwargs["mask"] = mask_work
         self._seed(int(seed))
+        self._set_border_fills(work, mask_work)
         result = self._compose(**kwargs)
         out_image = restore(result["image"])
         out_mask = None if mask is None else result["mask"].astype(mask.dtype)
         return out_image, out_mask, _applied_params(result["applied_transforms"])
+
+    def _set_border_fills(self, image: np.ndarray, mask: np.ndarray | None) -> None:
+        if not self._border_fills:
+            return
+        edge = border_values(image if image.ndim == 3 else image[..., None])
+        image_fill = tuple(float(v) for v in np.median(edge, axis=0))
+        mask_fill = 0 if mask is None else most_common_border_value(mask)
+        for op, image_border, mask_border in self._border_fills:
+            if image_border:
+                op.fill = image_fill
+            if mask_border:
+                op.fill_mask = mask_fill
 
     def _seed(self, seed: int) -> None:
         # Compose.set_random_seed hands every op the same seed, which makes their draws move
