@@ -100,10 +100,9 @@ def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator
 @domain_errors
 def info(directory, format_name, as_json):
     """Describe a dataset folder: format, counts, shapes, dtypes, label values."""
-    from augkit.io import read_dataset
-    from augkit.io.info import describe, format_description
+    from augkit.io.info import describe, format_description, read_for_info
 
-    summary = describe(read_dataset(directory, format=format_name))
+    summary = describe(read_for_info(directory, format=format_name))
     click.echo(json.dumps(summary, indent=2, default=str) if as_json else format_description(summary))
 
 

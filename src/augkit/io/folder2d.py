@@ -18,6 +18,11 @@ The writer gives a sample back in its source layout, in its parent's folder, nam
 part of its id: ``TCGA_CS_4943_20000902/TCGA_CS_4943_20000902_14_aug00042`` becomes
 ``TCGA_CS_4943_20000902/TCGA_CS_4943_20000902_14_aug00042{.tif,_mask.tif}``. New images use the
 source's extension and dtype; masks read from JPEG are written as PNG, so labels stay exact.
+
+All masks of a dataset must use one label convention: masks with ``{0, 255}`` beside masks with
+``{0, 1}``, or a value left by anti-aliasing (a 128 on mask edges), are refused with the file
+named (``augkit.io.labels``; ``augkit info`` lists them); read option ``labels="as-is"`` skips
+the check.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ from augkit.errors import DataError, UsageError
 from augkit.io.arrays import as_labels, cast_labels, cast_like, check_finite
 from augkit.io.base import Dataset, DatasetFormat, atomic_copy, atomic_write_bytes
 from augkit.io.images import JPEG_EXTS, encode_image, is_image_file, png_compatible, read_image
+from augkit.io.labels import check_mask_labels
 from augkit.sample import Provenance, Sample
 
 MASK_SUFFIX = "_mask"
+LABEL_CHOICES = ("check", "as-is")
 IMAGE_DIRS = ("image", "images")
 MASK_DIRS = ("label", "labels", "mask", "masks")
 
@@ -113,14 +120,24 @@ class Paired2DFormat(DatasetFormat):
 
     # ---- read -----------------------------------------------------------------------------
     def read(self, root: Path, **options: Any) -> Dataset:
-        if any(v is not None for v in options.values()):
-            raise UsageError(f"format {self.name!r} takes no read options; received {sorted(options)}")
+        """``labels="check"`` (default) refuses masks that mix label conventions or carry
+        anti-aliasing values (``augkit.io.labels``); ``labels="as-is"`` reads them anyway."""
+        options = {k: v for k, v in options.items() if v is not None}  # None: the default
+        labels = options.pop("labels", "check")
+        if options:
+            raise UsageError(f"format {self.name!r} takes the read option 'labels' only; "
+                             f"received {sorted(options)}")
+        if labels not in LABEL_CHOICES:
+            raise UsageError(f"labels must be one of {LABEL_CHOICES}. Received: labels={labels!r}")
         root = Path(root)
         if not root.is_dir():
             raise DataError(root, "input folder does not exist", "check the path given to --in")
         pairs = self._pairs(root)
         samples = [self._read_pair(root, p) for p in pairs]
-        return Dataset(root=root, format=self.name, samples=samples, options={})
+        if labels == "check":
+            check_mask_labels([(p.mask, s.mask) for p, s in zip(pairs, samples)])
+        return Dataset(root=root, format=self.name, samples=samples,
+                       options={} if labels == "check" else {"labels": labels})
 
     def _pairs(self, root: Path) -> list[_Pair]:
         images: dict[tuple, list[Path]] = {}

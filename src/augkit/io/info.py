@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from augkit.io.base import Dataset
+from augkit.io.labels import mask_label_findings
+
+
+def read_for_info(directory: str | Path, format: str | None = None) -> Dataset:
+    """Read a folder as ``read_dataset`` does, but let masks with label problems through:
+    ``describe`` lists those problems instead of stopping at the first."""
+    from augkit.io import detect_format, get_format, read_dataset
+    from augkit.io.folder2d import Paired2DFormat
+
+    fmt = get_format(format) if format else detect_format(directory)
+    lenient = {"labels": "as-is"} if isinstance(fmt, Paired2DFormat) else {}
+    return read_dataset(directory, format=fmt.name, **lenient)
+
+
+def _mask_name(sample) -> str:
+    relpath = sample.meta.get("relpath") or {}
+    return relpath.get("mask") or sample.id
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -15,8 +33,9 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def describe(dataset: Dataset) -> dict[str, Any]:
-    """Format, sample count, image shapes and dtypes, channels, and the label values found
-    (each with the number of samples whose mask contains it). JSON-serialisable."""
+    """Format, sample count, image shapes and dtypes, channels, the label values found (each
+    with the number of samples whose mask contains it) and notes on label values that look
+    wrong (anti-aliasing, mixed conventions). JSON-serialisable."""
     shapes = Counter(_shape_text(s.image.shape) for s in dataset)
     dtypes = Counter(str(s.image.dtype) for s in dataset)
     channels = sorted({int(s.image.shape[-1]) for s in dataset})
@@ -26,6 +45,7 @@ def describe(dataset: Dataset) -> dict[str, Any]:
         if s.mask is not None:
             num_with_mask += 1
             label_counts.update(int(v) for v in np.unique(s.mask))
+    findings = mask_label_findings([(_mask_name(s), s.mask) for s in dataset if s.mask is not None])
     names = {tuple(s.meta["channel_names"]) for s in dataset if s.meta.get("channel_names")}
     classes = Counter(str(s.label) for s in dataset if s.label is not None)
     return {
@@ -42,6 +62,8 @@ def describe(dataset: Dataset) -> dict[str, Any]:
         # str keys so the dict survives a JSON round trip unchanged
         "label_values": {str(v): n for v, n in sorted(label_counts.items())},
         "classes": dict(sorted(classes.items())),
+        # likely anti-aliasing values, mixed label conventions (augkit.io.labels)
+        "label_notes": [f.note() for f in findings],
     }
 
 
@@ -61,6 +83,7 @@ def format_description(d: dict[str, Any]) -> str:
                      + ", ".join(d["mask_dtypes"]))
         lines.append("  labels:    " + ", ".join(
             f"{v} (in {n} samples)" for v, n in d["label_values"].items()))
+        lines.extend(f"  warning:   {note}" for note in d.get("label_notes", []))
     else:
         lines.append("  masks:     none")
     if d.get("classes"):
