@@ -353,3 +353,36 @@ def test_the_parent_plan_is_a_pure_function_of_dataset_target_and_seed(demo_dir)
     assert a == plan_parents(read_dataset(demo_dir), 30, False, seed=3)
     assert a != plan_parents(real, 30, False, seed=4)
     assert plan_parents(real, 20, False, seed=3) == a[:12]  # a larger target only adds
+
+
+# ---- a resizing preset gives one image size (issue 14.8) ----------------------------------
+RESIZE_32 = {"transforms": [{"name": "hflip", "p": 0.5}, {"name": "resize", "height": 32, "width": 32}]}
+
+
+def test_a_resizing_preset_resizes_the_reals_too(demo_dir, tmp_path):
+    from augkit.sampler import split_expanded
+    from augkit.transforms import ClassicalPipeline
+
+    out = tmp_path / "out"
+    expand(demo_dir, 16, out, seed=0, pipeline=ClassicalPipeline(config=RESIZE_32), progress=False)
+    back = read_dataset(out)
+    assert len(back) == 16 and {s.image.shape for s in back} == {(32, 32, 3)}
+    assert all(set(np.unique(s.mask)) <= {0, 255} for s in back)
+    real_rows = [r for r in read_manifest(out / "manifest.csv") if r["source"] == "real"]
+    assert len(real_rows) == 8 and all('"Resize"' in r["params"] for r in real_rows)
+    real, synthetic = split_expanded(out)
+    assert len(real) == 8 and len(synthetic) == 8
+
+
+def test_a_resizing_preset_is_refused_for_nifti_slices(tmp_dataset, tmp_path):
+    from augkit.errors import UsageError
+    from augkit.transforms import ClassicalPipeline
+
+    seg = np.zeros((16, 16, 3), np.int16)
+    seg[4:8, 4:8, 1] = 2
+    files = {f"c1/c1_{kind}.nii.gz": np.full((16, 16, 3), 5, np.int16) for kind in ("flair", "t1", "t1ce", "t2")}
+    src = tmp_dataset({**files, "c1/c1_seg.nii.gz": seg})
+    out = tmp_path / "out"
+    with pytest.raises(UsageError, match="resize to 32x32.*affine"):
+        expand(src, 4, out, pipeline=ClassicalPipeline(config=RESIZE_32), progress=False)
+    assert not out.exists() and not staging_dir(out).exists()

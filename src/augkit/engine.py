@@ -237,8 +237,10 @@ class _SampleMaker:
 
     def __init__(self, dataset: Dataset, pipeline: ClassicalPipeline, seed: int,
                  generator: Generator | None, near_copy_threshold: float | None = None,
-                 parents: list[int] | None = None, gan_region: str = "image"):
+                 parents: list[int] | None = None, gan_region: str = "image",
+                 real_resize: ClassicalPipeline | None = None):
         self.reals = dataset.samples
+        self.real_resize = real_resize
         self.gan_region = gan_region
         self.parents = parents if parents is not None else plan_parents(dataset, len(dataset), False)
         self.pipeline = pipeline
@@ -256,7 +258,8 @@ class _SampleMaker:
         """The sample for ``index`` (None when every GAN attempt was a near-copy) and the
         near-copy events met on the way."""
         if source == "real":
-            return self.reals[index], []
+            real = self.reals[index]
+            return (real if self.real_resize is None else resized_real(real, self.real_resize)), []
         parent = self.reals[self.parents[index - len(self.reals)]]
         sample_seed = derive_seed(self.seed, index)
         if source == "classical":
@@ -358,6 +361,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         raise UsageError(f"--gan-region lesion needs masks (the lesion is the mask), and {in_dir} "
                          "has none; leave --gan-region at image.")
     pipeline = pipeline or ClassicalPipeline()
+    real_resize = real_resize_for(dataset, pipeline)  # refuses before anything is written
     if balance is None:
         balance = all(s.label is not None and s.mask is None for s in dataset.samples)
     plan = plan_sources(len(dataset), target, gan_fraction if generator is not None else 0.0)
@@ -377,7 +381,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     rows_dir = stage / _STATE / "rows"
 
     maker = _SampleMaker(dataset, pipeline, seed, generator, drop_near_copies,
-                         plan_parents(dataset, target, balance, seed), gan_region)
+                         plan_parents(dataset, target, balance, seed), gan_region, real_resize)
     todo = [i for i in range(target) if shard.owns(i) and not (rows_dir / f"{i:07d}.json").exists()]
     bar = _progress(total=sum(1 for i in range(target) if shard.owns(i)), initial=resumed,
                     enabled=progress)
@@ -411,6 +415,31 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     dropped = sum(1 for r in records if r.get("dropped"))
     return ExpandResult(out_dir, len(rows), counts, time.perf_counter() - start, resumed, rows,
                         near_copies=len(events), dropped=dropped)
+
+
+def real_resize_for(dataset: Dataset, pipeline: ClassicalPipeline) -> ClassicalPipeline | None:
+    """With a resize in the pipeline the variants come out at its size; the reals are then
+    resized too (this returns the pipeline that does it), so the output holds one image size.
+    NIfTI slices are refused: a resize changes their voxel size, which their affine would not say."""
+    size = pipeline.output_size()
+    if size is None or all(s.image.shape[:2] == size for s in dataset.samples):
+        return None
+    if any("source_volumes" in s.meta for s in dataset.samples):
+        raise UsageError(
+            f"the transforms resize to {size[0]}x{size[1]}, but {dataset.format} slices keep their "
+            "NIfTI affine, which would then give the wrong voxel size; resample the volumes "
+            "first (e.g. nibabel.processing.conform) or drop the resize."
+        )
+    return pipeline.resize_only()
+
+
+def resized_real(real: Sample, resize: ClassicalPipeline) -> Sample:
+    """A real sample brought to the variants' size: still source 'real', its resize recorded,
+    written as new files (no byte copy of the original)."""
+    image, mask, params = resize.apply(real.image, real.mask, seed=0)
+    prov = Provenance(id=real.id, source="real", params={"transforms": params})
+    meta = {k: v for k, v in real.meta.items() if k != "source_files"}
+    return real.derive(image=image, mask=mask, provenance=prov, meta=meta)
 
 
 def _writer_for(dataset: Dataset):

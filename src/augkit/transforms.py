@@ -278,6 +278,17 @@ class ClassicalPipeline:
     def from_config(cls, config: dict[str, Any]) -> "ClassicalPipeline":
         return cls(config=config)
 
+    def output_size(self) -> tuple[int, int] | None:
+        """(height, width) of every output when the pipeline resizes (its last resize), else None."""
+        sizes = [(int(e["height"]), int(e["width"])) for e in self._config["transforms"]
+                 if e["name"] == "resize"]
+        return sizes[-1] if sizes else None
+
+    def resize_only(self) -> "ClassicalPipeline":
+        """The pipeline's resizes alone: what brings a real sample to its variants' size."""
+        return ClassicalPipeline(config={"transforms": [
+            e for e in self._config["transforms"] if e["name"] == "resize"]})
+
     def geometric_only(self) -> "ClassicalPipeline":
         """The label-safe spatial part: used to make new masks for a mask-conditioned GAN."""
         kept = [e for e in self._config["transforms"] if TRANSFORMS[e["name"]][2]]
