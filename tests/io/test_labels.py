@@ -13,8 +13,7 @@ from click.testing import CliRunner
 from augkit.cli import cli
 from augkit.errors import DataError
 from augkit.io import read_dataset
-from augkit.io.info import describe, read_for_info
-from augkit.io.labels import mask_label_findings
+from augkit.io.info import describe
 
 IMAGE = np.full((24, 24, 3), 90, np.uint8)
 
@@ -69,6 +68,8 @@ def test_an_antialiasing_value_on_a_real_lgg_mask_is_refused(shared_data, tmp_da
 
 
 def test_info_lists_label_problems_instead_of_refusing(tmp_dataset):
+    from augkit.io.info import read_for_info
+
     big = np.full((48, 48, 3), 90, np.uint8)
     root = tmp_dataset({"a.png": big, "a_mask.png": antialiased(), "b.png": big, "b_mask.png": square(255, 48),
                         "c.png": big, "c_mask.png": square(1, 48)})
@@ -98,6 +99,8 @@ def test_expand_refuses_mixed_masks_and_writes_nothing(tmp_dataset, tmp_path):
     [antialiased() // 64] * 3,                   # a contour class (2) in every mask: a real class
 ])
 def test_real_classes_are_not_taken_for_antialiasing(masks):
+    from augkit.io.labels import mask_label_findings
+
     assert mask_label_findings([(str(i), m.astype(np.uint8)) for i, m in enumerate(masks)]) == []
 
 
