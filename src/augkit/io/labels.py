@@ -103,10 +103,11 @@ def mask_label_findings(masks: Sequence[tuple[str, np.ndarray]]) -> list[LabelFi
                 Path(str(names[0])), names))
     if len(conventions) > 1:
         (kind_a, a), (kind_b, b) = sorted(conventions.items(), key=lambda kv: -len(kv[1]))[:2]
+        more = f" (and {len(a) - 1} more)" if len(a) > 1 else ""
         findings.append(LabelFinding(
             "mixed-convention",
-            f"mask has labels {kind_b} but {Path(str(a[0])).name} (and {len(a) - 1} more) has "
-            f"{kind_a}: the masks mix two label conventions for the same class",
+            f"mask has labels {kind_b} but {Path(str(a[0])).name}{more} has {kind_a}: the masks "
+            "mix two label conventions for the same class",
             f"save all masks with one convention (e.g. relabel the {len(b)} {kind_b} mask(s) "
             f"as {kind_a})",
             Path(str(b[0])), b))
