@@ -67,8 +67,9 @@ def check_output(out_dir: Path, overwrite: bool, *, foreign: Callable[[Path], li
     """
     reason = _protected_reason(out_dir)
     if reason is not None:
-        raise UsageError(f"{out_dir}: refusing to use this folder as {option}: {reason}. Fix: give a "
-                         f"new folder, e.g. {option} {out_dir / 'augkit-out'}.")
+        raise UsageError(f"{out_dir}: refusing to use this folder as {option}: {reason}, and augkit "
+                         f"replaces its output folder as a whole. Fix: give a new folder such as "
+                         f"{out_dir / 'augkit-out'}.")
     if out_dir.is_symlink():
         raise UsageError(f"{out_dir}: {option} is a symbolic link; augkit will not replace a link or "
                          "write through it. Fix: give the real folder or a new name.")
@@ -97,6 +98,12 @@ def check_output(out_dir: Path, overwrite: bool, *, foreign: Callable[[Path], li
     if unwritable:
         raise UsageError(f"{unwritable[0]}: read-only (permission denied), so --overwrite cannot "
                          f"delete the old output. Fix: chmod -R u+w {out_dir}, or choose another {option}.")
+
+
+def refuse_unsafe_output(out_dir: str | Path, option: str = "--out") -> None:
+    """For commands that add files to a folder without deleting any (generate, evaluate): no
+    ``.``, ``..``, home folder, filesystem root, file or link as the output."""
+    check_output(absolute(out_dir), False, foreign=lambda _: None, option=option, replaces=False)
 
 
 def _names(names: list[str], limit: int = 3) -> str:
