@@ -421,9 +421,8 @@ def _run(stage: Path, out_dir: Path, overwrite: bool, target: int, shard: Shard,
     # Checked once more before anything is deleted: files put into the old output meanwhile
     # stop --overwrite, and the finished work stays resumable.
     check_output(out_dir, overwrite, foreign=foreign_entries)
-    shutil.rmtree(stage / _STATE)
     write_expand_marker(stage, settings)
-    replace_output(stage, out_dir)
+    replace_output(stage, out_dir, scratch=_STATE)
     counts = dict(Counter(r["source"] for r in rows))
     dropped = sum(1 for r in records if r.get("dropped"))
     return ExpandResult(out_dir, len(rows), counts, 0.0, resumed, rows,
@@ -436,7 +435,8 @@ def write_expand_marker(folder: Path, settings: dict[str, Any]) -> None:
     the settings to check that parts belong together."""
     kept = {k: v for k, v in settings.items() if k not in ("input", "shard")}
     atomic_write_bytes(folder / MARKER, marker_bytes(
-        "augkit expand", [p.name for p in folder.iterdir()], settings=kept, shard=settings["shard"]))
+        "augkit expand", [p.name for p in folder.iterdir() if p.name != _STATE], settings=kept,
+        shard=settings["shard"]))
 
 
 def _writer_for(dataset: Dataset):

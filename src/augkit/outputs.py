@@ -177,21 +177,36 @@ def foreign_by_marker(folder: Path) -> list[str] | None:
 
 # ---- swapping a finished folder in ----------------------------------------------------------
 
-def replace_output(stage: Path, out_dir: Path) -> None:
-    """Move the finished ``stage`` to ``out_dir``. An old output is first renamed aside (one
-    atomic step, nothing deleted yet), then the new one is renamed in, then the old one goes."""
+def replace_output(stage: Path, out_dir: Path, *, scratch: str | None = None) -> None:
+    """Move the finished ``stage`` to ``out_dir``. ``stage/scratch`` (the run's bookkeeping) is
+    moved beside first and only deleted once the swap has worked, so a failed swap leaves the
+    staging resumable. An old output is renamed aside (one atomic step, nothing deleted yet),
+    the new one renamed in, then the old one deleted."""
+    kept = None
+    if scratch is not None and (stage / scratch).exists():
+        kept = out_dir.parent / f".{out_dir.name}.augkit-state"
+        if kept.exists():
+            shutil.rmtree(kept)  # an earlier run died mid-swap
+        os.replace(stage / scratch, kept)
     old = None
-    if out_dir.exists() or out_dir.is_symlink():
-        old = out_dir.parent / f".{out_dir.name}.augkit-old"
-        if old.exists():
-            shutil.rmtree(old)  # an earlier run died between its two renames
-        os.replace(out_dir, old)
     try:
-        os.replace(stage, out_dir)
+        if out_dir.exists() or out_dir.is_symlink():
+            old = out_dir.parent / f".{out_dir.name}.augkit-old"
+            if old.exists():
+                shutil.rmtree(old)  # an earlier run died between its two renames
+            os.replace(out_dir, old)
+        try:
+            os.replace(stage, out_dir)
+        except BaseException:
+            if old is not None:
+                os.replace(old, out_dir)
+            raise
     except BaseException:
-        if old is not None:
-            os.replace(old, out_dir)
+        if kept is not None:
+            os.replace(kept, stage / scratch)
         raise
+    if kept is not None:
+        shutil.rmtree(kept)
     if old is not None:
         shutil.rmtree(old)
 
