@@ -183,7 +183,7 @@ def test_two_runs_into_one_output_at_once(demo_dir, tmp_path, shards):
         while time.time() < deadline and all(p.poll() is None for p in procs):
             time.sleep(0.05)
         finished = [p for p in procs if p.poll() is not None]
-        assert finished, "neither run ended"
+        assert finished, "neither run was refused while both ran"
         loser = finished[0]
         winner = procs[1 - procs.index(loser)]
         loser_err = loser.communicate()[1].strip()
@@ -339,3 +339,26 @@ def test_permission_error_while_finishing_removes_this_runs_staging_only(demo_di
     monkeypatch.setattr(engine._SampleMaker, "make", real_make)
     one_line_refusal(run("expand", "--in", demo_dir, "--to", 8, "--out", out, "--quiet"), "Permission denied")
     assert len(os.listdir(staging_dir(out) / ".augkit" / "rows")) == 8  # earlier work kept, resumable
+
+
+def test_without_flock_a_dead_holder_is_taken_over_and_a_live_one_refuses(tmp_path, monkeypatch):
+    # Filesystems without flock (some network mounts): the lock file is created exclusively, and
+    # one left by a process that no longer runs on this host is stale.
+    import fcntl
+    import socket
+
+    from augkit.errors import UsageError
+    from augkit.outputs import OutputLock
+
+    def no_flock(fd, op):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    out = tmp_path / "out"
+    host = socket.gethostname()
+    lock_path(out).write_text(json.dumps({"pid": 999999999, "host": host, "since": "then"}))
+    with OutputLock(out):
+        assert json.loads(lock_path(out).read_text())["pid"] == os.getpid()
+        with pytest.raises(UsageError, match=f"pid {os.getpid()} on {host}"):
+            OutputLock(out).acquire()
+    assert not lock_path(out).exists()

@@ -134,6 +134,7 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
     if profile:
         kwargs["profile"] = profile
     model = cls(seed=seed, **kwargs)
+    check_writable_parent(out_dir, create=True)
     with OutputLock(out_dir, command="train"):
         check_output(out_dir, overwrite, foreign=_foreign_in_model, replaces=not checkpoints.is_dir())
         if not checkpoints.is_dir() and out_dir.exists() and any(out_dir.iterdir()):

@@ -74,7 +74,7 @@ def write_demo(out_dir: str | Path, num_cases: int = 30, size: int = 128, seed: 
 
     out_dir = absolute(out_dir)
     check_output(out_dir, overwrite, foreign=_foreign_in_demo, option="OUT")
-    check_writable_parent(out_dir, "OUT")
+    check_writable_parent(out_dir, "OUT", create=True)
     with OutputLock(out_dir, command="demo", option="OUT"):
         check_output(out_dir, overwrite, foreign=_foreign_in_demo, option="OUT")
         stage = out_dir.parent / f".{out_dir.name}.augkit-demo"  # not expand's resumable staging name

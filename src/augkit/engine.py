@@ -14,10 +14,10 @@ replaces only a folder augkit wrote (its ``.augkit.json`` marker lists what is t
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
-import os
 import shutil
 import sys
 import time
@@ -365,6 +365,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         "gan_fraction": gan_fraction, "drop_near_copies": drop_near_copies, "balance": balance,
         **({"gan_region": gan_region} if gan_region != "image" else {}),  # old staging folders still resume
     }
+    check_writable_parent(out_dir, create=True)
     with OutputLock(out_dir, command="expand"):
         _check_paths(in_dir, out_dir, overwrite)  # again: the folder may have changed before we held the lock
         stage = staging_dir(out_dir)
@@ -377,6 +378,10 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
                                        plan_parents(dataset, target, balance), gan_region),
                           settings, drop_near_copies)
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise UsageError(f"{exc.filename or stage}: no space left on the device; the finished "
+                                 f"samples are kept in {stage}. Fix: free some space and run the same "
+                                 "command again to resume.") from None
             if not is_permission_error(exc):
                 raise
             # Clean up only what this run made: an earlier run's resumable work stays.

@@ -99,11 +99,11 @@ def merge_shards(parts: list[str | Path], out_dir: str | Path, *, overwrite: boo
             raise UsageError(f"{out_dir}: --out is one of the parts or inside one ({part}); choose a new folder.")
     settings, _ = _check_parts(parts)
     check_output(out_dir, overwrite, foreign=foreign_entries)
-    check_writable_parent(out_dir)
+    check_writable_parent(out_dir, create=True)
     with ExitStack() as locks:
         locks.enter_context(OutputLock(out_dir, command="merge"))
         for part in parts:  # no shard run may still be writing a part
-            locks.enter_context(OutputLock(part, command="merge (reading)"))
+            locks.enter_context(OutputLock(part, command="merge (reading)", if_writable=True))
         _check_parts(parts)
         check_output(out_dir, overwrite, foreign=foreign_entries)
         stage = out_dir.parent / f".{out_dir.name}.augkit-merging"

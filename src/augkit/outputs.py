@@ -122,17 +122,22 @@ def _unwritable_folders(root: Path) -> list[Path]:
     return bad
 
 
-def check_writable_parent(out_dir: Path, option: str = "--out") -> None:
-    """The output's parent must exist (it is made) and be writable: staging, lock and the final
-    rename all happen there. Raises a one-line UsageError; makes nothing it cannot finish."""
+def check_writable_parent(out_dir: Path, option: str = "--out", *, create: bool = False) -> None:
+    """Staging, lock and the final rename all happen in the output's parent: its nearest
+    existing folder must be writable. With ``create`` the missing folders are made (only once
+    the run is about to write, so a refused run leaves no empty folders)."""
     parent = out_dir.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise permission_error(exc, option) from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{parent}: cannot write here (permission denied), and {option} {out_dir} "
+    existing = parent
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{existing}: cannot write here (permission denied), and {option} {out_dir} "
                          "needs to. Fix: choose a folder you can write to.")
+    if create:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise permission_error(exc, option) if is_permission_error(exc) else exc
 
 
 def is_permission_error(exc: BaseException) -> bool:
@@ -221,13 +226,14 @@ class OutputLock:
     """One writer per output: an exclusive, non-blocking lock, refused in one line that names
     the holder. A context manager; the lock file is removed on release."""
 
-    def __init__(self, out_dir: Path, *, command: str = "augkit", option: str = "--out"):
+    def __init__(self, out_dir: Path, *, command: str = "augkit", option: str = "--out",
+                 if_writable: bool = False):
         self.out_dir = out_dir
         self.path = lock_path(out_dir)
         self.command = command
         self.option = option
+        self.if_writable = if_writable  # a folder only read (merge's parts): no lock where none can be taken
         self._fd: int | None = None
-        self._exclusive_file = False
 
     def __enter__(self) -> "OutputLock":
         self.acquire()
@@ -241,6 +247,8 @@ class OutputLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
+                if self.if_writable and is_permission_error(exc):
+                    return  # nobody without write access here can be writing the folder either
                 raise permission_error(exc, self.option) if is_permission_error(exc) else exc
             try:
                 import fcntl
@@ -270,7 +278,7 @@ class OutputLock:
                 raise self._refusal() from None
             except OSError as exc:
                 raise permission_error(exc, self.option) if is_permission_error(exc) else exc
-            self._fd, self._exclusive_file = fd, True
+            self._fd = fd
             self._write_holder(fd)
             return
         raise self._refusal()
@@ -288,11 +296,18 @@ class OutputLock:
             return None
 
     def _refusal(self) -> UsageError:
-        h = self.holder() or {}
+        h = self.holder()
+        for _ in range(20):  # the holder writes its pid just after taking the lock
+            if h:
+                break
+            time.sleep(0.05)
+            h = self.holder()
+        h = h or {}
         who = f"pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}" if h else "unknown process"
+        hint = "; to run shards in parallel give each its own --out and join them with " \
+            "`augkit merge`" if self.command == "expand" else ""
         return UsageError(f"{self.out_dir}: another augkit run is writing this output ({who}; lock "
-                          f"{self.path}). Wait for it to finish or stop it; to run shards in parallel "
-                          "give each its own --out and join them with `augkit merge`.")
+                          f"{self.path}). Wait for it to finish or stop it{hint}.")
 
     def release(self) -> None:
         if self._fd is None:
