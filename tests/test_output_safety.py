@@ -15,8 +15,7 @@ from click.testing import CliRunner
 
 from augkit.cli import cli
 from augkit.demo import write_demo
-from augkit.engine import expand, read_manifest, staging_dir
-from augkit.engine import Shard
+from augkit.engine import Shard, expand, read_manifest, staging_dir
 from augkit.outputs import MARKER, lock_path
 
 
