@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from augkit.outputs import MARKER
+from augkit.outputs import (MARKER, OutputLock, absolute, check_output, check_writable_parent,
+                            foreign_by_marker, is_permission_error, marker_bytes, permission_error,
+                            replace_output)
 from augkit.seeding import rng_for
 
 
@@ -69,8 +71,6 @@ def write_demo(out_dir: str | Path, num_cases: int = 30, size: int = 128, seed: 
     import tifffile
 
     from augkit.io.base import atomic_write_bytes
-    from augkit.outputs import (OutputLock, absolute, check_output, check_writable_parent,
-                                marker_bytes, replace_output)
 
     out_dir = absolute(out_dir)
     check_output(out_dir, overwrite, foreign=_foreign_in_demo, option="OUT")
@@ -93,8 +93,6 @@ def write_demo(out_dir: str | Path, num_cases: int = 30, size: int = 128, seed: 
             replace_output(stage, out_dir)
         except BaseException as exc:
             shutil.rmtree(stage, ignore_errors=True)
-            from augkit.outputs import is_permission_error, permission_error
-
             if is_permission_error(exc):
                 raise permission_error(exc, "OUT") from None
             raise
@@ -103,8 +101,6 @@ def write_demo(out_dir: str | Path, num_cases: int = 30, size: int = 128, seed: 
 
 def _foreign_in_demo(folder: Path) -> list[str] | None:
     """Entries a demo did not write; a demo from before markers is its DEMO_### folders."""
-    from augkit.outputs import foreign_by_marker
-
     found = foreign_by_marker(folder)
     if found is not None:
         return found
