@@ -122,9 +122,15 @@ def test_output_exists_and_is_not_empty(tmp_path, tmp_dataset):
     result = run("expand", "--in", src, "--to", 3, "--out", out)
     assert result.exit_code == 2 and "--overwrite" in result.stderr
     assert (out / "keep.txt").read_text() == "mine"
+    # --overwrite replaces only what augkit wrote (issue 14): a folder of the user's is kept.
     result = run("expand", "--in", src, "--to", 3, "--out", out, "--overwrite", "--quiet")
-    assert result.exit_code == 0 and not (out / "keep.txt").exists()
-    assert (out / "manifest.csv").exists()
+    assert result.exit_code == 2 and "keep.txt" in result.stderr
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    assert run("expand", "--in", src, "--to", 3, "--out", out, "--quiet").exit_code == 0
+    result = run("expand", "--in", src, "--to", 4, "--out", out, "--overwrite", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (out / "manifest.csv").exists() and "wrote 4 samples" in result.output
 
 
 def test_output_inside_input(tmp_dataset):

@@ -99,10 +99,12 @@ def test_shards_are_disjoint_and_their_union_is_the_full_run(demo_dir, tmp_path)
         out = expand(demo_dir, 30, tmp_path / f"part{i}", seed=2, shard=Shard(i, 3), progress=False).out_dir
         part = tree_digest(out)
         manifest = part.pop("manifest.csv")
+        assert part.pop(".augkit.json")  # each part's marker, like its manifest, is its own
         assert manifest and not set(part) & set(union)  # disjoint
         union.update(part)
         rows += read_manifest(out / "manifest.csv")
     full.pop("manifest.csv")
+    full.pop(".augkit.json")
     assert union == full
     assert sorted(int(r["index"]) for r in rows) == list(range(30))
 

@@ -116,14 +116,17 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
     from augkit.io import read_dataset
     from augkit.plugins import get_generator
 
-    out_dir = Path(out_dir)
+    from augkit.outputs import OutputLock, absolute, check_output, check_writable_parent
+
+    out_dir = absolute(out_dir)
     cls = get_generator(generator)  # unknown names fail before any reading
-    if (out_dir / "config.json").exists() and not (out_dir / "checkpoints").exists():
-        if not overwrite:
-            raise UsageError(f"{out_dir}: holds a finished model; choose another --out or pass --overwrite.")
-        shutil.rmtree(out_dir)
-    elif out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "checkpoints").exists() and not overwrite:
-        raise UsageError(f"{out_dir}: exists and is not a model folder; choose another --out or pass --overwrite.")
+    checkpoints = out_dir / "checkpoints"
+    resuming = checkpoints.is_dir()  # an interrupted training: resumed, nothing replaced
+    if not resuming and (out_dir / "config.json").exists() and not overwrite:
+        raise UsageError(f"{out_dir}: holds a finished model; choose another --out or pass --overwrite.")
+    # --overwrite replaces only a model augkit saved (or an empty folder).
+    check_output(out_dir, overwrite, foreign=_foreign_in_model, replaces=not resuming)
+    check_writable_parent(out_dir)
     read_options = {"slices": slices} if slices else {}
     train = read_dataset(in_dir, format=format, **read_options)
     val = read_dataset(val_dir, format=format, **read_options) if val_dir else None
@@ -131,13 +134,33 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
     if profile:
         kwargs["profile"] = profile
     model = cls(seed=seed, **kwargs)
-    checkpoints = out_dir / "checkpoints"
-    model.fit(train.samples, val_samples=None if val is None else val.samples, epochs=epochs,
-              seed=seed, checkpoint_dir=checkpoints, progress=progress)
-    model.save(out_dir)
-    # The saved model is complete; per-epoch checkpoints (hundreds of MB) only served resuming.
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    check_writable_parent(out_dir, create=True)
+    with OutputLock(out_dir, command="train"):
+        check_output(out_dir, overwrite, foreign=_foreign_in_model, replaces=not checkpoints.is_dir())
+        if not checkpoints.is_dir() and out_dir.exists() and any(out_dir.iterdir()):
+            shutil.rmtree(out_dir)
+        model.fit(train.samples, val_samples=None if val is None else val.samples, epochs=epochs,
+                  seed=seed, checkpoint_dir=checkpoints, progress=progress)
+        model.save(out_dir)
+        # The saved model is complete; per-epoch checkpoints (hundreds of MB) only served resuming.
+        shutil.rmtree(checkpoints, ignore_errors=True)
     return model
+
+
+_MODEL_SUFFIXES = (".h5", ".keras", ".json", ".png", ".csv", ".npz", ".npy")
+
+
+def _foreign_in_model(folder: Path) -> list[str] | None:
+    """Entries a saved model does not hold (config.json naming a generator, weight files,
+    checkpoints, training plots); None when the folder holds no augkit model."""
+    try:
+        if "generator" not in json.loads((folder / "config.json").read_text()):
+            return None
+    except (OSError, ValueError, TypeError):
+        return None
+    return sorted(p.name for p in folder.iterdir()
+                  if not (p.name in ("checkpoints", "samples") and p.is_dir())
+                  and not (p.is_file() and p.name.endswith(_MODEL_SUFFIXES) and not p.name.startswith(".")))
 
 
 def mask_conditions(real_dir: str | Path, seed: int, *, format: str | None = None,
@@ -164,7 +187,9 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
                     batch_size: int = 256, shards: list[int] | None = None, progress: bool = True):
     """Generate ``num_samples`` from a saved model into shard folders (``augkit.bulk``)."""
     from augkit.bulk import generate_shards
+    from augkit.outputs import refuse_unsafe_output
 
+    refuse_unsafe_output(out_dir)
     model = load_model(model_dir)
     conditions = None
     if "segmentation" in model.tasks:
@@ -197,7 +222,9 @@ def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: s
     import pandas as pd
 
     from augkit.io import read_dataset
+    from augkit.outputs import refuse_unsafe_output
 
+    refuse_unsafe_output(out_dir)
     real = read_dataset(real_dir).samples
     synthetic = _synthetic_part(Path(synthetic_dir))
     if sources:

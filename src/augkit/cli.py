@@ -63,14 +63,16 @@ def cli():
 @click.option("--gan-region", type=click.Choice(["image", "lesion"]), default="image", show_default=True,
               help="Masked data: the GAN paints the whole image, or only the lesion, blended into "
                    "the real image under the same geometric transform.")
-@click.option("--shard", default=None, help="Produce only part i of k (e.g. 0/4); union of parts = full run.")
+@click.option("--shard", default=None,
+              help="Produce only part i of k (e.g. 0/4), each into its own --out; `augkit merge` joins them.")
 @click.option("--drop-near-copies", type=click.FloatRange(0, 1), is_flag=False, flag_value=0.95,
               default=None, metavar="[THRESHOLD]",
               help="Repaint GAN samples whose NCC with a real image is >= THRESHOLD (0.95 if no "
                    "value), dropping them after 4 tries; listed in near_copies.csv.")
 @click.option("--balance/--no-balance", default=None,
               help="Bring every class to the same count (default: on for class-labelled data).")
-@click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an earlier augkit output (or an empty folder); other folders are refused.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @domain_errors
 def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator_name, model_dir,
@@ -91,6 +93,23 @@ def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator
     if result.near_copies:
         click.echo(f"{result.near_copies} GAN attempts were near-copies of real images; "
                    f"{result.dropped} indices dropped (see near_copies.csv)")
+
+
+@cli.command()
+@click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the joined output.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier augkit output in --out.")
+@domain_errors
+def merge(parts, out_dir, overwrite):
+    """Join the --out folders of `expand --shard i/k` runs (run at the same time, one --out
+    each) into one output: the same bytes as one run without --shard. The parts are kept;
+    files are hard-linked from them where the filesystem allows."""
+    from augkit.merge import merge_shards
+
+    result = merge_shards(parts, out_dir, overwrite=overwrite)
+    mix = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
+    click.echo(f"merged {len(parts)} parts: {result.num_samples} samples ({mix}) in {result.out_dir}")
 
 
 @cli.command()

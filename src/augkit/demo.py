@@ -7,13 +7,16 @@ on a fresh machine without downloading data.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from augkit.errors import UsageError
+from augkit.outputs import (MARKER, OutputLock, absolute, check_output, check_writable_parent,
+                            foreign_by_marker, is_permission_error, marker_bytes, permission_error,
+                            replace_output)
 from augkit.seeding import rng_for
 
 
@@ -67,20 +70,40 @@ def write_demo(out_dir: str | Path, num_cases: int = 30, size: int = 128, seed: 
     """Write ``num_cases`` demo slices in the LGG layout under ``out_dir``."""
     import tifffile
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise UsageError(f"{out_dir}: folder exists and is not empty; choose another or pass --overwrite.")
-        shutil.rmtree(out_dir)
-    stage = out_dir.parent / f".{out_dir.name}.augkit-partial"
-    shutil.rmtree(stage, ignore_errors=True)
-    for case in range(num_cases):
-        image, mask = make_slice(seed * 100_003 + case, size)
-        name = f"DEMO_{case:03d}"
-        (stage / name).mkdir(parents=True)
-        tifffile.imwrite(stage / name / f"{name}_1.tif", image)
-        tifffile.imwrite(stage / name / f"{name}_1_mask.tif", mask)
-    if out_dir.exists():
-        out_dir.rmdir()
-    stage.rename(out_dir)
+    from augkit.io.base import atomic_write_bytes
+
+    out_dir = absolute(out_dir)
+    check_output(out_dir, overwrite, foreign=_foreign_in_demo, option="OUT")
+    check_writable_parent(out_dir, "OUT", create=True)
+    with OutputLock(out_dir, command="demo", option="OUT"):
+        check_output(out_dir, overwrite, foreign=_foreign_in_demo, option="OUT")
+        stage = out_dir.parent / f".{out_dir.name}.augkit-demo"  # not expand's resumable staging name
+        shutil.rmtree(stage, ignore_errors=True)  # a killed demo's; we hold the lock
+        try:
+            names = []
+            for case in range(num_cases):
+                image, mask = make_slice(seed * 100_003 + case, size)
+                name = f"DEMO_{case:03d}"
+                (stage / name).mkdir(parents=True)
+                tifffile.imwrite(stage / name / f"{name}_1.tif", image)
+                tifffile.imwrite(stage / name / f"{name}_1_mask.tif", mask)
+                names.append(name)
+            atomic_write_bytes(stage / MARKER, marker_bytes("augkit demo", names, num_cases=num_cases,
+                                                            size=size, seed=seed))
+            replace_output(stage, out_dir)
+        except BaseException as exc:
+            shutil.rmtree(stage, ignore_errors=True)
+            if is_permission_error(exc):
+                raise permission_error(exc, "OUT") from None
+            raise
     return out_dir
+
+
+def _foreign_in_demo(folder: Path) -> list[str] | None:
+    """Entries a demo did not write; a demo from before markers is its DEMO_### folders."""
+    found = foreign_by_marker(folder)
+    if found is not None:
+        return found
+    names = sorted(p.name for p in folder.iterdir())
+    demo = [n for n in names if re.fullmatch(r"DEMO_\d{3,}", n) and (folder / n).is_dir()]
+    return [n for n in names if n not in demo] if demo else None

@@ -8,15 +8,17 @@ byte, splittable into shards, and resumable after a kill.
 Work goes into a hidden staging folder beside the output; each finished index leaves a small
 row file there. A rerun of the same command skips finished indices; on success the manifest is
 assembled and the staging folder is renamed into place, so a half dataset is never visible.
+One run at a time writes an output (``augkit.outputs.OutputLock``), and ``--overwrite``
+replaces only a folder augkit wrote (its ``.augkit.json`` marker lists what is there).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
-import os
 import shutil
 import sys
 import time
@@ -30,6 +32,9 @@ from augkit.errors import UsageError
 from augkit.generators import Generator
 from augkit.io import Dataset, read_dataset
 from augkit.io.base import atomic_write_bytes
+from augkit.outputs import (MARKER, OutputLock, absolute, check_output, check_writable_parent,
+                            foreign_by_marker, is_permission_error, marker_bytes, permission_error,
+                            replace_output)
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 from augkit.transforms import ClassicalPipeline
@@ -148,7 +153,9 @@ def plan_parents(dataset: Dataset, target: int, balance: bool, seed: int = 0) ->
 
 
 def _check_paths(in_dir: Path, out_dir: Path, overwrite: bool) -> None:
-    src, dst = in_dir.resolve(), out_dir.resolve()
+    src, dst = in_dir.resolve(), absolute(out_dir)
+    check_output(dst, overwrite, foreign=foreign_entries)
+    dst = dst.resolve()
     if dst == src or src in dst.parents:
         raise UsageError(
             f"{out_dir}: the output folder is inside the input folder {in_dir}; the next read of "
@@ -156,11 +163,28 @@ def _check_paths(in_dir: Path, out_dir: Path, overwrite: bool) -> None:
         )
     if dst in src.parents:
         raise UsageError(f"{out_dir}: the output folder contains the input folder; choose another --out.")
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
-        raise UsageError(
-            f"{out_dir}: the output folder exists and is not empty; choose a new --out or pass "
-            "--overwrite to replace it."
-        )
+
+
+def foreign_entries(out_dir: Path) -> list[str] | None:
+    """What in ``out_dir`` an expand did not write: entries its marker does not list. An output
+    of an augkit without markers is known by its manifest (augkit's header; the files it
+    lists). None when the folder is not an expand output at all."""
+    found = foreign_by_marker(out_dir)
+    if found is not None:
+        return found
+    try:
+        with open(out_dir / MANIFEST, newline="") as fh:
+            reader = csv.reader(fh)
+            if next(reader) != MANIFEST_COLUMNS:
+                return None
+            at = MANIFEST_COLUMNS.index("files")
+            allowed = {f.split("/")[0] for row in reader for f in row[at].split(";") if f}
+    except (OSError, StopIteration, csv.Error, IndexError, UnicodeDecodeError):
+        return None
+    from augkit.io.tabular import TABLE_NAME
+
+    allowed |= {MANIFEST, NEAR_COPIES, TABLE_NAME}
+    return sorted(p.name for p in out_dir.iterdir() if p.name not in allowed)
 
 
 def staging_dir(out_dir: Path) -> Path:
@@ -339,9 +363,10 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     lesion, blended into the real image under the same geometric transform (``augkit.blend``).
     """
     start = time.perf_counter()
-    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    in_dir, out_dir = Path(in_dir), absolute(out_dir)
     shard = shard or Shard(0, 1)
     _check_paths(in_dir, out_dir, overwrite)
+    check_writable_parent(out_dir)
     if not 0.0 <= gan_fraction <= 1.0:
         raise UsageError(f"--gan-fraction must be in [0, 1]. Received: {gan_fraction}")
     if gan_region not in GAN_REGIONS:
@@ -375,13 +400,40 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         **({"gan_region": gan_region} if gan_region != "image" else {}),  # old staging folders still resume
         "parents": "cases-round-robin",  # parents were taken in id order before: no resume across
     }
-    stage = staging_dir(out_dir)
-    stage.parent.mkdir(parents=True, exist_ok=True)
-    resumed = _prepare_staging(stage, settings)
-    rows_dir = stage / _STATE / "rows"
+    check_writable_parent(out_dir, create=True)
+    with OutputLock(out_dir, command="expand"):
+        _check_paths(in_dir, out_dir, overwrite)  # again: the folder may have changed before we held the lock
+        stage = staging_dir(out_dir)
+        fresh = not stage.exists()
+        try:
+            resumed = _prepare_staging(stage, settings)
+            fresh = fresh or resumed == 0
+            result = _run(stage, out_dir, overwrite, target, shard, plan, fmt_writer, resumed, progress,
+                          _SampleMaker(dataset, pipeline, seed, generator, drop_near_copies,
+                                       plan_parents(dataset, target, balance, seed), gan_region,
+                                       real_resize),
+                          settings, drop_near_copies)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise UsageError(f"{exc.filename or stage}: no space left on the device; the finished "
+                                 f"samples are kept in {stage}. Fix: free some space and run the same "
+                                 "command again to resume.") from None
+            if not is_permission_error(exc):
+                raise
+            # Clean up only what this run made: an earlier run's resumable work stays.
+            if fresh:
+                shutil.rmtree(stage, ignore_errors=True)
+            raise permission_error(exc) from None
+    result.seconds = time.perf_counter() - start
+    return result
 
-    maker = _SampleMaker(dataset, pipeline, seed, generator, drop_near_copies,
-                         plan_parents(dataset, target, balance, seed), gan_region, real_resize)
+
+def _run(stage: Path, out_dir: Path, overwrite: bool, target: int, shard: Shard, plan: list[str],
+         fmt_writer, resumed: int, progress: bool, maker: "_SampleMaker", settings: dict[str, Any],
+         drop_near_copies: float | None) -> ExpandResult:
+    """Make the missing indices of this shard in ``stage``, then move the finished folder to
+    ``out_dir``. The caller holds the output lock."""
+    rows_dir = stage / _STATE / "rows"
     todo = [i for i in range(target) if shard.owns(i) and not (rows_dir / f"{i:07d}.json").exists()]
     bar = _progress(total=sum(1 for i in range(target) if shard.owns(i)), initial=resumed,
                     enabled=progress)
@@ -407,13 +459,14 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     atomic_write_bytes(stage / MANIFEST, manifest_bytes(rows))
     if drop_near_copies is not None:
         atomic_write_bytes(stage / NEAR_COPIES, _csv_bytes(events, NEAR_COPY_COLUMNS))
-    shutil.rmtree(stage / _STATE)
-    if out_dir.exists():
-        shutil.rmtree(out_dir) if out_dir.is_dir() else out_dir.unlink()
-    os.replace(stage, out_dir)
+    # Checked once more before anything is deleted: files put into the old output meanwhile
+    # stop --overwrite, and the finished work stays resumable.
+    check_output(out_dir, overwrite, foreign=foreign_entries)
+    write_expand_marker(stage, settings)
+    replace_output(stage, out_dir, scratch=_STATE)
     counts = dict(Counter(r["source"] for r in rows))
     dropped = sum(1 for r in records if r.get("dropped"))
-    return ExpandResult(out_dir, len(rows), counts, time.perf_counter() - start, resumed, rows,
+    return ExpandResult(out_dir, len(rows), counts, 0.0, resumed, rows,
                         near_copies=len(events), dropped=dropped)
 
 
@@ -440,6 +493,16 @@ def resized_real(real: Sample, resize: ClassicalPipeline) -> Sample:
     prov = Provenance(id=real.id, source="real", params={"transforms": params})
     meta = {k: v for k, v in real.meta.items() if k != "source_files"}
     return real.derive(image=image, mask=mask, provenance=prov, meta=meta)
+
+
+def write_expand_marker(folder: Path, settings: dict[str, Any]) -> None:
+    """The marker of an expand output: what it holds and the settings that made it (the input's
+    path left out, so the bytes do not depend on where the data lives); ``augkit merge`` reads
+    the settings to check that parts belong together."""
+    kept = {k: v for k, v in settings.items() if k not in ("input", "shard")}
+    atomic_write_bytes(folder / MARKER, marker_bytes(
+        "augkit expand", [p.name for p in folder.iterdir() if p.name != _STATE], settings=kept,
+        shard=settings["shard"]))
 
 
 def _writer_for(dataset: Dataset):
