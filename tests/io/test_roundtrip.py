@@ -130,12 +130,14 @@ def test_expand_output_feeds_the_sampler(expanded):
 
 def test_expand_output_is_evaluated(expanded, tmp_path):
     real, out = expanded
-    if real.format == "tabimage":  # the table report takes ~10 s; it reads through the same
-        pytest.skip("split_expanded as the sampler test above")
     result = CliRunner().invoke(cli, ["evaluate", "--real", str(real.root), "--synthetic", str(out),
                                       "--out", str(tmp_path / "report")])
     assert result.exit_code == 0, result.output
-    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    report = tmp_path / "report"
+    if real.format == "tabimage":  # image + table data: one report for each half
+        assert (report / "table" / "metrics.json").is_file()
+        report = report / "images"
+    metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["num_synthetic"] == NUM_ADDED and metrics["num_real"] >= 3
 
 
