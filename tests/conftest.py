@@ -15,9 +15,13 @@ SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` next to the repository (real LGG, BraTS and membrane data)."""
+    """``../shared/data`` next to the repository (real LGG, BraTS and membrane data).
+
+    Required: a missing folder fails the tests that need it (a skip would hide untested
+    readers behind a green run)."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA}")
+        pytest.fail(f"real data not found at {SHARED_DATA}: the tests need ../shared/data beside "
+                    "the repository (LGG, BraTS, membrane)", pytrace=False)
     return SHARED_DATA
 
 

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import keras  # required dependencies: a broken install fails here, it is not skipped
+import tensorflow as tf
 
 from augkit.errors import ModelError  # noqa: E402
 from augkit.training import (  # noqa: E402

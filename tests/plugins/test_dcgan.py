@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
+import tensorflow  # noqa: F401  (required: a broken install fails, it is not skipped)
 
 from augkit.errors import DataError, ModelError, UsageError  # noqa: E402
 from augkit.sample import Provenance, Sample  # noqa: E402

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
+import tensorflow  # noqa: F401  (required: a broken install fails, it is not skipped)
 
 from augkit.errors import DataError, ModelError, UsageError  # noqa: E402
 from augkit.sample import Provenance, Sample  # noqa: E402
 from augkit.training import CheckpointWarning  # noqa: E402
 from augkit_pix2pix.generator import Pix2Pix  # noqa: E402
-
-LGG = Path(__file__).resolve().parents[2] / "../shared/data/lgg"
 
 
 def make_samples(num, *, shape=(20, 24), channels=3, dtype=np.uint8, labels=(0, 255), seed=0):
@@ -263,12 +260,12 @@ def test_multiclass_int16_four_channels(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["data"]["label_values"] == [0, 1, 2, 4]
 
 
-def test_real_lgg_slices():
+def test_real_lgg_slices(shared_data):
     """Two real 256×256 LGG slices through the tiny profile: sizes, dtype and masks survive."""
-    tifffile = pytest.importorskip("tifffile")
-    masks = sorted((LGG / "train30").rglob("*_mask.tif"))[:2]
-    if len(masks) < 2:
-        pytest.skip(f"LGG data not found under {LGG}")
+    import tifffile
+
+    masks = sorted((shared_data / "lgg" / "train30").rglob("*_mask.tif"))[:2]
+    assert len(masks) == 2, f"LGG train30 under {shared_data} has fewer than 2 masks"
     samples = [Sample(tifffile.imread(str(m).replace("_mask.tif", ".tif")), Provenance(m.stem),
                       mask=tifffile.imread(m)) for m in masks]
     model = Pix2Pix("tiny")

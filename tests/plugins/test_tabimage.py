@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("tensorflow")
+import tensorflow  # noqa: F401  (required: a broken install fails, it is not skipped)
 
 from augkit.errors import DataError, ModelError, UsageError  # noqa: E402
 from augkit.plugins import get_generator  # noqa: E402
