@@ -261,6 +261,15 @@ def test_lgg_train30_through_the_sampler(shared_data):
     assert sample.image.shape == (256, 256, 3) and sample.image.dtype == np.uint8
     assert set(np.unique(sample.mask)) <= {0, 255}
     assert Encoder(s).label_values == [0, 255]
+    # a classical variant of a real slice, made with the position's seed
+    parent = next(r for r in real.samples if r.id == sample.provenance.parent_id)
+    assert sample.provenance.source == "classical" and sample.provenance.params
+    again = ClassicalPipeline()(parent, seed=derive_seed(0, 0, 1), new_id=sample.id)
+    assert np.array_equal(again.image, sample.image) and np.array_equal(again.mask, sample.mask)
+    assert not np.array_equal(sample.image, parent.image)
+    # its mask moved with the image: the tumour is still there, about as large (scale 0.9-1.1)
+    area, parent_area = int((sample.mask > 0).sum()), int((parent.mask > 0).sum())
+    assert parent_area == 0 or 0.6 * parent_area <= area <= 1.4 * parent_area
 
 
 def test_a_folder_without_manifest_is_refused(tmp_path):
