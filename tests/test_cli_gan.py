@@ -26,7 +26,7 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-def test_train_killed_then_resumed_from_its_last_checkpoint(demo, tmp_path):
+def test_train_killed_then_resumed_from_its_last_checkpoint(demo, tmp_path, epochs_run):
     model = tmp_path / "model"
     cmd = [sys.executable, "-m", "augkit", "train", "--in", str(demo), "--generator", "pix2pix",
            "--out", str(model), "--profile", "tiny", "--epochs", "400", "--quiet"]
@@ -42,6 +42,9 @@ def test_train_killed_then_resumed_from_its_last_checkpoint(demo, tmp_path):
     proc.wait()
     reached = max(int(p.name.split("-")[1]) for p in (model / "checkpoints").glob("epoch-*"))
     assert not (model / "config.json").exists()  # no half model is presented as finished
+    last = json.loads((model / "checkpoints" / f"epoch-{reached:04d}" / "state.json").read_text())
+    killed_seconds = last["state"]["history"]["seconds"]
+    assert len(killed_seconds) == reached
     # Same command with fewer total epochs: resumes, trains the rest, saves.
     result = run("train", "--in", demo, "--generator", "pix2pix", "--out", model, "--profile", "tiny",
                  "--epochs", reached + 2, "--quiet")
@@ -49,6 +52,8 @@ def test_train_killed_then_resumed_from_its_last_checkpoint(demo, tmp_path):
     saved = json.loads((model / "config.json").read_text())
     assert saved["epochs_trained"] == reached + 2
     assert len(saved["history"]["g_l1"]) == reached + 2  # one history, not two restarts
+    assert len(epochs_run) == 2  # trained the 2 missing epochs, not all reached + 2 again
+    assert saved["history"]["seconds"][:reached] == killed_seconds  # the killed run's epochs, kept
     assert not (model / "checkpoints").exists()
     again = run("train", "--in", demo, "--generator", "pix2pix", "--out", model, "--profile", "tiny")
     assert again.exit_code == 2 and "finished model" in again.stderr

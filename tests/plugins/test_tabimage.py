@@ -121,14 +121,17 @@ def test_save_load_generate_is_identical(trained):
     assert json.loads(json.dumps(gen.get_config())) == gen.get_config() == {"profile": "tiny", "seed": 5}
 
 
-def test_training_resumes_from_a_checkpoint(trained, tmp_path):
+def test_training_resumes_from_a_checkpoint(trained, tmp_path, epochs_run):
     cls, gen, train, history, _, ckpt = trained
     killed = tmp_path / "ckpt"  # as if the run had been killed during epoch 2
     shutil.copytree(ckpt, killed)
     shutil.rmtree(killed / "epoch-0002")
     again = cls("tiny", seed=5)
+    epochs_run.clear()
     resumed = again.fit(train, epochs=2, seed=0, checkpoint_dir=killed, progress=False)
     assert again.epochs_trained == 2 and len(resumed["d_loss"]) == 2
+    assert len(epochs_run) == 1  # only epoch 2 was trained again
+    assert resumed["seconds"][:1] == history["seconds"][:1]  # epoch 1 is the first run's record
     np.testing.assert_allclose(resumed["d_loss"], history["d_loss"], rtol=1e-4)
     assert again.checkpoint_hash == gen.checkpoint_hash  # same weights as the uninterrupted run
     with pytest.raises(ModelError, match="seed=0"):
