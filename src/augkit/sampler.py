@@ -9,10 +9,10 @@ map-style dataset, several DataLoader workers or parallel tf.data calls all get 
 for the same seed, and no two workers share a position.
 
 Epochs follow the DistributedSampler convention: the caller says which epoch it is
-(``set_epoch``, or ``epoch=`` of the tf.data adapter). Serving a position of an epoch a second time
-(a loop that forgot ``set_epoch``) repeats that epoch's draws; it is warned about once
-(``EpochRepeatWarning``). ``augkit.tfdata`` and ``augkit.torch`` turn a sampler into framework datasets; the
-``Encoder`` here turns a Sample into the arrays a model expects, shared by both.
+(``set_epoch``, or ``epoch=`` of the tf.data adapter). Serving a position of an epoch a second
+time (a loop that forgot ``set_epoch``) repeats that epoch's draws; it is warned about once
+(``EpochRepeatWarning``). ``augkit.tfdata`` and ``augkit.torch`` turn a sampler into framework
+datasets; the ``Encoder`` here turns a Sample into the arrays a model expects, shared by both.
 
 Synthetic sources: a list of Samples, the folder ``augkit expand`` wrote (``FolderSource``), or a
 live generator producing in batches (``GeneratorSource``).
