@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -82,7 +83,8 @@ def main() -> None:
     shape = real[0].image.shape
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                  "python": platform.python_version(), "tensorflow": tf.__version__,
-                                 "torch": torch.__version__, "keras": keras.__version__},
+                                 "torch": torch.__version__, "keras": keras.__version__,
+                                 "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},
                      "setup": {"data": str(args.data.resolve()), "real": len(real),
                                "synthetic": len(synthetic), "synthetic_fraction": 0.5,
                                "image_shape": list(shape), "batch_size": bs,
@@ -95,11 +97,17 @@ def main() -> None:
         encoder(sampler.get(0, k))
     results["sampler_get_single_thread"] = {"samples_per_s": min(n, 120) / (time.perf_counter() - start)}
 
-    results["tf_data"] = rate(lambda: as_tf_dataset(sampler, batch_size=bs), n, args.repeats)
+    # every repeat is a new epoch, as in training (a repeated epoch would be warned about)
+    epochs = itertools.count(1)
+    results["tf_data"] = rate(lambda: as_tf_dataset(sampler, batch_size=bs, epoch=next(epochs)),
+                              n, args.repeats)
     dataset = MixedTorchDataset(sampler)
-    results["torch_dataloader_2_workers"] = rate(
-        lambda: DataLoader(dataset, batch_size=bs, num_workers=2, worker_init_fn=dataset.worker_init_fn),
-        n, args.repeats)
+
+    def torch_epoch():
+        dataset.set_epoch(next(epochs))
+        return DataLoader(dataset, batch_size=bs, num_workers=2, worker_init_fn=dataset.worker_init_fn)
+
+    results["torch_dataloader_2_workers"] = rate(torch_epoch, n, args.repeats)
 
     example = load_example("train_keras_unet")
     keras.utils.set_random_seed(0)
@@ -117,16 +125,20 @@ def main() -> None:
 
     # End to end: the same U-Net fed by the adapter, against fed from memory.
     steps = args.train_steps
-    fed = as_tf_dataset(sampler, batch_size=bs, num_epochs=None)
     memory = tf.data.Dataset.from_tensors((x, y)).repeat()
+    inputs = (("from_memory", lambda: memory),
+              ("from_sampler", lambda: as_tf_dataset(sampler, batch_size=bs, epoch=next(epochs),
+                                                     num_epochs=None)))
     timings = {}
-    for name, ds in (("from_memory", memory), ("from_sampler", fed)):
-        model.fit(ds, steps_per_epoch=2, epochs=1, shuffle=False, verbose=0)  # warm up this input
+    for name, make in inputs:
+        # warm up this input; each fit starts its dataset afresh, so the sampler gets new epochs
+        model.fit(make(), steps_per_epoch=2, epochs=1, shuffle=False, verbose=0)
         start = time.perf_counter()
-        model.fit(ds, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
+        model.fit(make(), steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
         timings[name] = bs * steps / (time.perf_counter() - start)
     results["unet_fit_samples_per_s"] = timings
 
+    results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     consumer = results["unet_training"]["samples_per_s"]
     results["ratio_to_consumer"] = {
         "tf_data": results["tf_data"]["samples_per_s"] / consumer,
@@ -151,7 +163,10 @@ def markdown(r: dict) -> str:
         f"({r['setup']['real']} real) + expand 30→300 ({r['setup']['synthetic']} synthetic), "
         f"fraction {r['setup']['synthetic_fraction']}, default classical transforms on the fly, "
         f"{'×'.join(map(str, r['setup']['image_shape']))}, batch {r['setup']['batch_size']}, "
-        f"{r['setup']['samples_per_run']} samples per run, median of {r['setup']['repeats']}.",
+        f"{r['setup']['samples_per_run']} samples per run, median of {r['setup']['repeats']}, "
+        f"each repeat a new sampler epoch. Load average (1/5/15 min) at start "
+        f"{'/'.join(map(str, r['machine']['load_average_at_start']))}, at end "
+        f"{'/'.join(map(str, r['machine']['load_average_at_end']))}: other jobs shared the CPUs.",
         "",
         "| | samples/s | × U-Net training |",
         "|---|---:|---:|",

@@ -15,9 +15,13 @@ SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data`` next to the repository (real LGG, BraTS and membrane data)."""
+    """``../shared/data`` next to the repository (real LGG, BraTS and membrane data).
+
+    Required: a missing folder fails the tests that need it (a skip would hide untested
+    readers behind a green run)."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA}")
+        pytest.fail(f"real data not found at {SHARED_DATA}: the tests need ../shared/data beside "
+                    "the repository (LGG, BraTS, membrane)", pytrace=False)
     return SHARED_DATA
 
 
@@ -64,3 +68,22 @@ def tmp_dataset(tmp_path):
         return root
 
     return make
+
+
+@pytest.fixture
+def epochs_run(monkeypatch):
+    """A list that grows by one for every training epoch actually run in this process (every
+    GAN plugin trains an epoch through ``augkit.training.train_one_epoch``), so a resume test
+    can show it trained only the missing epochs: a rerun from scratch gives the same weights
+    and losses, but not the same count."""
+    import augkit.training as training
+
+    runs: list[int] = []
+    real = training.train_one_epoch
+
+    def counted(*args, **kwargs):
+        runs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_one_epoch", counted)
+    return runs

@@ -63,6 +63,7 @@ def test_default_output_folder_sits_beside_the_input(tmp_path, tmp_dataset):
 
 def test_plugins_lists_builtins():
     result = run("plugins", "--json")
+    assert result.exit_code == 0, result.output
     listed = json.loads(result.output)
     registered = {item for p in listed["plugins"] for item in p["registered"]}
     assert {"formats:paired2d", "formats:brats", "presets:seed"} <= registered
@@ -158,9 +159,10 @@ def test_corrupt_gz_written_raw(tmp_path, tmp_dataset):
 
 def test_evaluate_an_expand_output_leaves_its_real_samples_out(tmp_path):
     demo = tmp_path / "demo"
-    run("demo", demo, "--cases", 6, "--size", 48)
+    assert run("demo", demo, "--cases", 6, "--size", 48).exit_code == 0
     out = tmp_path / "x"
-    run("expand", "--in", demo, "--to", 14, "--out", out, "--quiet")
+    expanded = run("expand", "--in", demo, "--to", 14, "--out", out, "--quiet")
+    assert expanded.exit_code == 0, expanded.output
     result = run("evaluate", "--real", demo, "--synthetic", out, "--out", tmp_path / "report")
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())

@@ -26,7 +26,7 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-def test_train_killed_then_resumed_from_its_last_checkpoint(demo, tmp_path):
+def test_train_killed_then_resumed_from_its_last_checkpoint(demo, tmp_path, epochs_run):
     model = tmp_path / "model"
     cmd = [sys.executable, "-m", "augkit", "train", "--in", str(demo), "--generator", "pix2pix",
            "--out", str(model), "--profile", "tiny", "--epochs", "400", "--quiet"]
@@ -42,6 +42,9 @@ def test_train_killed_then_resumed_from_its_last_checkpoint(demo, tmp_path):
     proc.wait()
     reached = max(int(p.name.split("-")[1]) for p in (model / "checkpoints").glob("epoch-*"))
     assert not (model / "config.json").exists()  # no half model is presented as finished
+    last = json.loads((model / "checkpoints" / f"epoch-{reached:04d}" / "state.json").read_text())
+    killed_seconds = last["state"]["history"]["seconds"]
+    assert len(killed_seconds) == reached
     # Same command with fewer total epochs: resumes, trains the rest, saves.
     result = run("train", "--in", demo, "--generator", "pix2pix", "--out", model, "--profile", "tiny",
                  "--epochs", reached + 2, "--quiet")
@@ -49,6 +52,8 @@ def test_train_killed_then_resumed_from_its_last_checkpoint(demo, tmp_path):
     saved = json.loads((model / "config.json").read_text())
     assert saved["epochs_trained"] == reached + 2
     assert len(saved["history"]["g_l1"]) == reached + 2  # one history, not two restarts
+    assert len(epochs_run) == 2  # trained the 2 missing epochs, not all reached + 2 again
+    assert saved["history"]["seconds"][:reached] == killed_seconds  # the killed run's epochs, kept
     assert not (model / "checkpoints").exists()
     again = run("train", "--in", demo, "--generator", "pix2pix", "--out", model, "--profile", "tiny")
     assert again.exit_code == 2 and "finished model" in again.stderr
@@ -88,3 +93,38 @@ def test_expand_with_a_trained_model_and_the_wrong_one(demo, tiny_model, tmp_pat
                 "--model", demo)
     assert wrong.exit_code == 2 and "config.json missing" in wrong.stderr
     assert not (tmp_path / "y").exists()
+
+
+def one_line_refusal(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert all(n in lines[0] for n in needles), lines[0]
+
+
+def test_generate_refuses_conditions_of_another_size_or_labels(tiny_model, tmp_path, tmp_dataset):
+    bigger = write_demo(tmp_path / "bigger", num_cases=2, size=48)  # the model saw 32×32 masks
+    result = run("generate", "--model", tiny_model, "--n", 4, "--out", tmp_path / "g1",
+                 "--conditions", bigger, "--quiet")
+    one_line_refusal(result, "_mask", "48×48", "32×32", "--conditions")
+    assert not (tmp_path / "g1").exists()
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4:20, 4:20], mask[10:14, 10:14] = 255, 128  # a label value the model never saw
+    odd = tmp_dataset({"x.png": np.full((32, 32, 3), 90, np.uint8), "x_mask.png": mask})
+    result = run("generate", "--model", tiny_model, "--n", 4, "--out", tmp_path / "g2",
+                 "--conditions", odd, "--quiet")
+    one_line_refusal(result, "x_mask.png", "[128]")
+    assert not (tmp_path / "g2").exists()
+
+
+def test_generate_refuses_conditions_for_a_model_that_takes_none(demo, tmp_path):
+    model = tmp_path / "dcgan"
+    trained = run("train", "--in", demo, "--generator", "dcgan", "--out", model, "--profile", "tiny",
+                  "--epochs", 1, "--quiet")
+    assert trained.exit_code == 0, trained.output
+    result = run("generate", "--model", model, "--n", 4, "--out", tmp_path / "g",
+                 "--conditions", demo, "--quiet")
+    one_line_refusal(result, "dcgan", "takes no --conditions", "Fix: leave --conditions out")
+    assert not (tmp_path / "g").exists()
+    plain = run("generate", "--model", model, "--n", 4, "--out", tmp_path / "g", "--quiet")
+    assert plain.exit_code == 0, plain.output  # without --conditions it generates

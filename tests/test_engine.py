@@ -1,6 +1,7 @@
 """expand on the real data sets, and its reproducibility guarantees."""
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,21 @@ from augkit.io import read_dataset
 def tree_digest(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def finished_file_stamps(stage: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of every file of the indices a run has marked finished: a resume that
+    reuses them keeps both; a redo writes new files (atomic replace: new inodes)."""
+    stamps = {}
+    for row_file in (stage / ".augkit" / "rows").glob("[0-9]*.json"):
+        for name in filter(None, json.loads(row_file.read_text()).get("files", "").split(";")):
+            st = (stage / name).stat()
+            stamps[name] = (st.st_ino, st.st_mtime_ns)
+    return stamps
+
+
+def stamps_now(root: Path, names) -> dict[str, tuple[int, int]]:
+    return {name: ((root / name).stat().st_ino, (root / name).stat().st_mtime_ns) for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +143,12 @@ def test_kill_midway_then_rerun_gives_the_uninterrupted_result(tmp_path):
     proc.wait()
     done = len(os.listdir(rows))
     assert 200 <= done < 1500 and not out.exists()
+    kept = finished_file_stamps(staging_dir(out))
+    assert len(kept) >= 200
     again = subprocess.run(cmd, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert tree_digest(out) == reference
+    assert stamps_now(out, kept) == kept  # the finished samples were moved in, not made again
 
 
 def test_resume_ignores_half_written_files_of_the_killed_run(demo_dir, tmp_path, monkeypatch):
@@ -155,8 +174,19 @@ def test_resume_ignores_half_written_files_of_the_killed_run(demo_dir, tmp_path,
     assert len(os.listdir(rows)) == 15
     (rows / ".tmp-killed.json").write_bytes(b"")
     (staging_dir(out) / ".tmp-killed.png").write_bytes(b"\x89PN")
-    expand(demo_dir, 40, out, seed=4, progress=False)
+    kept = finished_file_stamps(staging_dir(out))
+    made_again = []
+
+    def counted_make(self, index, source):
+        made_again.append(index)
+        return real_make(self, index, source)
+
+    monkeypatch.setattr(engine._SampleMaker, "make", counted_make)
+    result = expand(demo_dir, 40, out, seed=4, progress=False)
     assert tree_digest(out) == reference
+    assert result.resumed == 15
+    assert sorted(made_again) == sorted(set(range(40)) - set(calls))  # only the missing indices
+    assert stamps_now(out, kept) == kept
 
 
 def test_plan_mixes_sources_at_the_asked_fraction():

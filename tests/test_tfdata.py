@@ -1,10 +1,12 @@
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
-from augkit.sampler import MixedSampler
+from augkit.sampler import EpochRepeatWarning, MixedSampler
 from augkit.tfdata import as_tf_dataset, steps_per_epoch
 from augkit.transforms import ClassicalPipeline
 
@@ -71,11 +73,13 @@ def test_parallel_and_serial_give_the_same_batches_and_epochs_differ():
     s = MixedSampler(make_samples(5), make_samples(5, "s", seed=3), transforms=ClassicalPipeline(),
                      epoch_size=12, seed=4)
     parallel = batches(as_tf_dataset(s, batch_size=4, num_parallel_calls=4, num_epochs=2))
+    s.set_epoch(0)  # serving epochs 0 and 1 again is on purpose
     serial = batches(as_tf_dataset(s, batch_size=4, num_parallel_calls=1, num_epochs=2))
     assert len(parallel) == 2 * steps_per_epoch(s, 4) == 6
     for (a, b), (c, d) in zip(parallel, serial):
         assert np.array_equal(a, c) and np.array_equal(b, d)
     assert not np.array_equal(parallel[0][0], parallel[3][0])  # epoch 1 is a new draw
+    s.set_epoch(1)
     epoch1 = batches(as_tf_dataset(s, batch_size=4, epoch=1))
     assert np.array_equal(epoch1[0][0], parallel[3][0])
 
@@ -86,11 +90,20 @@ def test_a_keras_model_trains_on_it():
     keras.utils.set_random_seed(0)
     s = MixedSampler(make_samples(4), epoch_size=4)
     model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Conv2D(2, 3, padding="same")])
-    model.compile(optimizer="adam",
+    model.compile(optimizer=keras.optimizers.Adam(0.05),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    history = model.fit(as_tf_dataset(s, batch_size=2, num_epochs=None), epochs=2,
+    history = model.fit(as_tf_dataset(s, batch_size=2, num_epochs=None), epochs=6,
                         steps_per_epoch=steps_per_epoch(s, 2), shuffle=False, verbose=0)
-    assert np.isfinite(history.history["loss"]).all() and len(history.history["loss"]) == 2
+    losses = history.history["loss"]
+    assert len(losses) == 6 and np.isfinite(losses).all()
+    assert losses[-1] < 0.8 * losses[0]  # it learns from what it is fed, not just runs
+    # what Keras sees through the adapter is exactly the sampler's epoch, encoded
+    x = np.stack([s.get(0, k).image / np.float32(255) for k in range(4)]).astype(np.float32)
+    y = np.stack([s.get(0, k).mask // 255 for k in range(4)]).astype(np.int32)
+    s.set_epoch(0)  # epoch 0 once more, on purpose
+    via_adapter = model.evaluate(as_tf_dataset(s, batch_size=2, num_epochs=None), steps=2, verbose=0)
+    in_memory = model.evaluate(x, y, batch_size=2, verbose=0)
+    assert via_adapter == pytest.approx(in_memory, rel=1e-5)
 
 
 def test_bad_arguments_are_refused():
@@ -109,3 +122,32 @@ def test_a_mask_value_outside_label_values_names_the_sample():
     s = MixedSampler(make_samples(2), epoch_size=2)
     with pytest.raises(tf.errors.OpError, match="mask value 255"):
         batches(as_tf_dataset(s, batch_size=2, label_values=[0, 1]))
+
+
+def test_building_the_same_epoch_again_warns_once():
+    s = MixedSampler(make_samples(4), make_samples(4, "s", seed=1), epoch_size=4)
+    first = batches(as_tf_dataset(s, batch_size=4))  # epoch=0, the default
+    with pytest.warns(EpochRepeatWarning, match="epoch 0"):
+        again = batches(as_tf_dataset(s, batch_size=4))  # a loop that forgot epoch=
+    assert np.array_equal(first[0][0], again[0][0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batches(as_tf_dataset(s, batch_size=4, epoch=1, num_epochs=2))  # new epochs: no warning
+
+
+def test_dict_batches_carry_source_and_id():
+    real = make_samples(4)
+    synthetic = [Sample(s.image, Provenance(f"g{i}", source="gan"), mask=s.mask)
+                 for i, s in enumerate(make_samples(4, "g", seed=2))]
+    s = MixedSampler(real, synthetic, synthetic_fraction=0.25, epoch_size=8, seed=5)
+    ds = as_tf_dataset(s, batch_size=8, as_dict=True)
+    assert set(ds.element_spec) == {"image", "mask", "source", "id"}
+    assert ds.element_spec["source"] == tf.TensorSpec((None,), tf.string)
+    (batch,) = list(ds)
+    plan = s.plan(0)
+    sources = [v.decode() for v in batch["source"].numpy()]
+    assert sources == ["gan" if d.source == "synthetic" else "real" for d in plan]
+    assert sources.count("gan") == 2
+    stored = {"real": real, "synthetic": synthetic}
+    assert [v.decode() for v in batch["id"].numpy()] == [stored[d.source][d.index].id for d in plan]
+    assert batch["mask"].dtype == tf.int32 and batch["image"].shape == (8, SIZE, SIZE, 3)

@@ -2,6 +2,7 @@ import importlib
 import pickle
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader, get_worker_info
 
 from augkit.sample import Provenance, Sample
-from augkit.sampler import MixedSampler
+from augkit.sampler import EpochRepeatWarning, MixedSampler
 from augkit.torch import MixedTorchDataset
 from augkit.transforms import ClassicalPipeline
 
@@ -90,7 +91,8 @@ def test_two_workers_never_repeat_each_others_draws():
     first = {w: images[positions.index(by_worker[w][0])] for w in (0, 1)}
     assert not torch.equal(first[0], first[1])
     # ... and the result is what a single process makes, whatever the number of workers.
-    single = [ds[k][0] for k in positions]
+    fresh = MixedTorchDataset(mixed(epoch_size=24, seed=3))  # ds has served this epoch already
+    single = [fresh[k][0] for k in positions]
     assert all(torch.equal(a, b) for a, b in zip(images, single))
 
 
@@ -101,6 +103,7 @@ def test_set_epoch_reaches_the_workers():
     ds.set_epoch(1)
     epoch1 = next(iter(loader))[0]
     assert not torch.equal(epoch0, epoch1)
+    ds.set_epoch(1)  # once more, on purpose: no repeat warning
     assert torch.equal(epoch1[0], ds[0][0]) and ds.sampler.epoch == 1
 
 
@@ -109,7 +112,8 @@ def test_dataset_pickles_with_its_transforms():
     ds.set_epoch(2)
     copy = pickle.loads(pickle.dumps(ds))
     assert copy.epoch == 2
-    assert torch.equal(copy[5][0], ds[5][0]) and torch.equal(copy[5][1], ds[5][1])
+    (a, b), (c, d) = copy[5], ds[5]
+    assert torch.equal(a, c) and torch.equal(b, d)
 
 
 def test_worker_init_fn_seeds_each_worker_differently():
@@ -137,3 +141,61 @@ def test_a_missing_torch_says_how_to_install_it(monkeypatch):
     monkeypatch.delitem(sys.modules, "augkit.torch")
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'augkit\[torch\]'"):
         importlib.import_module("augkit.torch")
+
+
+def test_a_loop_that_forgets_set_epoch_is_warned_once():
+    ds = WhoDrewIt(mixed(epoch_size=8, seed=7))
+    loader = DataLoader(ds, batch_size=4)
+    first = [x for x, *_ in loader]
+    with pytest.warns(EpochRepeatWarning, match="epoch 0") as caught:
+        again = [x for x, *_ in loader]
+        [x for x, *_ in loader]
+    assert len(caught) == 1
+    assert all(torch.equal(a, b) for a, b in zip(first, again))  # what it warns about
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for epoch in (1, 2, 2):  # the convention, and a repeat asked for on purpose
+            ds.set_epoch(epoch)
+            [x for x, *_ in loader]
+
+
+def test_the_repeat_is_seen_across_worker_processes():
+    # each epoch's workers are new processes: what they served is shared with the next ones
+    ds = MixedTorchDataset(mixed(epoch_size=8, seed=8))
+    loader = DataLoader(ds, batch_size=2, num_workers=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # workers inherit it: the warning comes back raised
+        list(loader)
+        with pytest.raises(EpochRepeatWarning, match="epoch 0"):
+            list(loader)
+
+
+def test_set_epoch_reaches_persistent_workers():
+    ds = MixedTorchDataset(mixed(epoch_size=4, seed=9))
+    loader = DataLoader(ds, batch_size=4, num_workers=1, persistent_workers=True)
+    epochs = []
+    for epoch in range(2):
+        ds.set_epoch(epoch)
+        epochs.append(next(iter(loader))[0])
+    fresh = MixedTorchDataset(mixed(epoch_size=4, seed=9), epoch=1)
+    assert torch.equal(epochs[1], torch.stack([fresh[k][0] for k in range(4)]))
+    assert not torch.equal(epochs[0], epochs[1])
+
+
+def test_dict_items_say_where_each_sample_came_from():
+    real = make_samples(4)
+    synthetic = [Sample(s.image, Provenance(f"g{i}", source="gan"), mask=s.mask)
+                 for i, s in enumerate(make_samples(4, "g", seed=2))]
+    sampler = MixedSampler(real, synthetic, synthetic_fraction=0.5, transforms=ClassicalPipeline(),
+                           epoch_size=10, seed=4)
+    ds = MixedTorchDataset(sampler, as_dict=True)
+    batch = next(iter(DataLoader(ds, batch_size=10)))
+    assert set(batch) == {"image", "mask", "source", "id"}
+    assert batch["image"].shape == (10, 3, SIZE, SIZE) and batch["mask"].dtype == torch.int64
+    plan = sampler.plan(0)
+    assert batch["source"] == ["gan" if d.source == "synthetic" else "real" for d in plan]
+    assert batch["source"].count("gan") == 5
+    stored = {"real": real, "synthetic": synthetic}
+    assert batch["id"] == [stored[d.source][d.index].id for d in plan]
+    plain = MixedTorchDataset(mixed(epoch_size=4), epoch=0)[0]
+    assert isinstance(plain, tuple) and len(plain) == 2  # tuples stay the default

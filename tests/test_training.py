@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import keras  # required dependencies: a broken install fails here, it is not skipped
+import tensorflow as tf
 
 from augkit.errors import ModelError  # noqa: E402
 from augkit.training import (  # noqa: E402
@@ -210,7 +210,18 @@ def test_save_image_grid(tmp_path):
     rows = [[np.zeros((8, 8), np.uint8), np.full((8, 8, 3), 200, np.uint8)],
             [np.full((8, 8, 1), 50, np.uint8)]]
     save_image_grid(tmp_path / "g" / "grid.png", rows, column_titles=["a", "b"], title="t")
-    assert (tmp_path / "g" / "grid.png").stat().st_size > 100
+    from PIL import Image
+
+    picture = np.asarray(Image.open(tmp_path / "g" / "grid.png").convert("RGB")).astype(int)
+    assert picture.shape == (360, 320, 3)  # 2 × 2 cells of 1.6 in + 0.4 in title, at 100 dpi
+
+    def area(grey):  # pixels of exactly this grey: what one 8×8 cell is scaled up to
+        return int((np.abs(picture - grey).max(axis=-1) <= 1).sum())
+
+    # each image shows with its own grey (vmin 0, vmax 255): 0, 200 (RGB) and 50 (H×W×1)
+    assert area(0) > 1500 and area(200) > 1500 and area(50) > 1500
+    # the missing cell (row 2, column 2) stays blank
+    assert (picture[200:340, 170:310] == 255).all()
 
 
 class _Bar:

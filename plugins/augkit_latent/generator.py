@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import PairedNetworkGenerator
+from augkit.generators import PairedNetworkGenerator, run_per_index
 from augkit.intensity import resize_image, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
@@ -165,7 +165,7 @@ class LatentGenerator(PairedNetworkGenerator):
     def _paint(self, seeds: Sequence[int], class_indices: Sequence[int]) -> np.ndarray:
         z = self._latents(seeds)
         y = np.asarray(class_indices, dtype=np.int32)
-        return np.asarray(self._infer_fn(z, y))
+        return run_per_index(self._infer_fn, z, y)  # batch-size independent bytes
 
     def grid(self, num_samples: int = 32, *, seed: int | None = None) -> list[list[np.ndarray]]:
         """Rows of uint8 pictures (8 per row) of fixed latent vectors; for a conditional model

@@ -21,15 +21,23 @@ class DataSpec(IntensityScale):
     """What the model learnt from the training data and needs again to generate."""
 
     label_values: tuple[int, ...]  # one-hot channel k stands for mask value label_values[k]
+    #: H×W of the training masks when they all share one (None: mixed sizes, or a model saved
+    #: before this was recorded); conditions of another size would make samples of that size
+    mask_shape: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if d["mask_shape"] is None:
+            del d["mask_shape"]  # as models saved before it was recorded: they load and resume alike
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataSpec":
+        shape = d.get("mask_shape")
         return cls(num_channels=int(d["num_channels"]), dtype=str(d["dtype"]),
                    low=tuple(float(v) for v in d["low"]), high=tuple(float(v) for v in d["high"]),
-                   label_values=tuple(int(v) for v in d["label_values"]))
+                   label_values=tuple(int(v) for v in d["label_values"]),
+                   mask_shape=None if shape is None else (int(shape[0]), int(shape[1])))
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> "DataSpec":
@@ -38,8 +46,10 @@ class DataSpec(IntensityScale):
         dtype = np.dtype(first.dtype)
         labels = np.unique(np.concatenate([np.unique(s.mask) for s in samples]))
         low, high = robust_range([s.image for s in samples])
+        shapes = {tuple(int(n) for n in s.mask.shape[:2]) for s in samples}
         return cls(num_channels=int(first.shape[-1]), dtype=dtype.name, low=low, high=high,
-                   label_values=tuple(int(v) for v in labels))
+                   label_values=tuple(int(v) for v in labels),
+                   mask_shape=shapes.pop() if len(shapes) == 1 else None)
 
     # -- label maps
     def one_hot(self, mask: np.ndarray, size: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import PairedNetworkGenerator
+from augkit.generators import PairedNetworkGenerator, run_per_index
 from augkit.intensity import resize_image, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
@@ -232,7 +232,7 @@ class Pix2Pix(PairedNetworkGenerator):
 
     def _paint(self, cond: np.ndarray, seeds: Sequence[int]) -> np.ndarray:
         noise = self._noise(seeds)
-        return np.asarray(self._infer_fn(cond, noise))
+        return run_per_index(self._infer_fn, cond, noise)  # batch-size independent bytes
 
     def _l1(self, cond: np.ndarray, images: np.ndarray, batch_size: int = 8) -> float:
         total = 0.0

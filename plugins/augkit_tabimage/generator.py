@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import PairedNetworkGenerator
+from augkit.generators import PairedNetworkGenerator, run_per_index
 from augkit.intensity import unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
@@ -226,7 +226,7 @@ class TabImage(PairedNetworkGenerator):
                 rng = rng_for(seed, i)
                 noise[row] = rng.standard_normal(latent, dtype=np.float32)
                 draws[row] = rng.random(num_draws)
-            images, rows = self._infer_fn(noise)
+            images, rows = run_per_index(self._infer_fn, noise)  # batch-size independent bytes
             images = self.image_spec.from_unit(np.asarray(images))  # whole batch at once
             frame = self.table.inverse_transform(
                 np.asarray(rows), draws=draws if self.profile.sample_table else None)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from augkit.engine import ExpandResult, Shard, expand
-from augkit.errors import UsageError
+from augkit.errors import DataError, UsageError
+from augkit.generators import Generator
 from augkit.transforms import ClassicalPipeline, load_config
 
 
@@ -164,15 +165,18 @@ def _foreign_in_model(folder: Path) -> list[str] | None:
 
 
 def mask_conditions(real_dir: str | Path, seed: int, *, format: str | None = None,
-                    slices: str | None = None):
+                    slices: str | None = None, model: Generator | None = None):
     """index -> a new mask: the real masks in turn, each through a seeded label-safe geometric
-    transform, the same way ``expand`` makes masks for a segmentation generator."""
+    transform, the same way ``expand`` makes masks for a segmentation generator. With ``model``,
+    every real mask is checked first against what it was trained on (size, label values)."""
     from augkit.io import read_dataset
     from augkit.seeding import derive_seed
 
     reals = read_dataset(real_dir, format=format, **({"slices": slices} if slices else {})).samples
     if any(s.mask is None for s in reals):
         raise UsageError(f"{real_dir}: --conditions needs a segmentation dataset (images with masks).")
+    if model is not None:
+        check_conditions(model, reals, real_dir)
     geometry = ClassicalPipeline().geometric_only()
 
     def condition(index: int):
@@ -180,6 +184,26 @@ def mask_conditions(real_dir: str | Path, seed: int, *, format: str | None = Non
         return geometry.apply(parent.image, parent.mask, derive_seed(seed, index))[1]
 
     return condition
+
+
+def check_conditions(model: Generator, reals, real_dir: str | Path) -> None:
+    """Refuse condition masks the model cannot paint as trained: another H×W than its training
+    masks (the samples would come out in that size) or label values it never saw."""
+    def where(sample) -> Path:
+        files = sample.meta.get("source_files") or []
+        return Path(files[-1]) if files else Path(real_dir) / str(sample.id)
+
+    expected = getattr(getattr(model, "spec", None), "mask_shape", None)
+    for sample in reals:
+        shape = tuple(sample.mask.shape)
+        if expected is not None and shape != tuple(expected):
+            raise DataError(where(sample), f"condition mask is {'×'.join(map(str, shape))} but the "
+                            f"{model.name} model was trained on {expected[0]}×{expected[1]} masks",
+                            "give --conditions masks of the training size (e.g. the training folder)")
+        try:
+            model.generate(1, seed=0, conditions=[sample.mask])  # validates now, paints nothing
+        except UsageError as exc:
+            raise DataError(where(sample), f"condition mask refused: {str(exc).rstrip('.')}") from None
 
 
 def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path, *, seed: int = 0,
@@ -196,7 +220,11 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
         if conditions_dir is None:
             raise UsageError(f"{model.name} paints images for masks; pass --conditions DIR with real "
                              "masks (e.g. the training folder).")
-        conditions = mask_conditions(conditions_dir, seed)
+        conditions = mask_conditions(conditions_dir, seed, model=model)
+    elif conditions_dir is not None:
+        raise UsageError(f"{model_dir}: the {model.name} model ({'/'.join(sorted(model.tasks))}) makes "
+                         f"samples from noise and takes no --conditions; received --conditions "
+                         f"{conditions_dir}. Fix: leave --conditions out.")
     return generate_shards(model, num_samples, out_dir, seed=seed, shard_size=shard_size,
                            batch_size=batch_size, conditions=conditions, progress=progress,
                            shards=shards)

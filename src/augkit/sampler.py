@@ -1,12 +1,18 @@
 """The mixing sampler: which sample sits at position k of epoch e of a training run.
 
-Every position is drawn on its own from ``rng_for(seed, epoch, k)``: real or synthetic (by the
-synthetic fraction, fixed or scheduled by epoch), which class (with class balancing), which item.
-Classical transforms are applied on the fly with ``derive_seed(seed, epoch, k)``. Nothing depends
-on the order positions are asked for, so a map-style dataset, several DataLoader workers or
-parallel tf.data calls all get the same sequence for the same seed, and no two workers share a
-position. ``augkit.tfdata`` and ``augkit.torch`` turn a sampler into framework datasets; the
-``Encoder`` here turns a Sample into the arrays a model expects, shared by both.
+Which positions of epoch e are synthetic is a seeded plan: exactly ``round(fraction × epoch
+size)`` of them, placed by a permutation drawn from (seed, e), so an asked 0.30 is 0.30 in every
+epoch, not 0.24 or 0.36. Each position then draws its class (with class balancing) and item on its
+own from ``rng_for(seed, epoch, k)``, and classical transforms are applied on the fly with
+``derive_seed(seed, epoch, k)``. Nothing depends on the order positions are asked for, so a
+map-style dataset, several DataLoader workers or parallel tf.data calls all get the same sequence
+for the same seed, and no two workers share a position.
+
+Epochs follow the DistributedSampler convention: the caller says which epoch it is
+(``set_epoch``, or ``epoch=`` of the tf.data adapter). Serving a position of an epoch a second
+time (a loop that forgot ``set_epoch``) repeats that epoch's draws; it is warned about once
+(``EpochRepeatWarning``). ``augkit.tfdata`` and ``augkit.torch`` turn a sampler into framework
+datasets; the ``Encoder`` here turns a Sample into the arrays a model expects, shared by both.
 
 Synthetic sources: a list of Samples, the folder ``augkit expand`` wrote (``FolderSource``), or a
 live generator producing in batches (``GeneratorSource``).
@@ -17,6 +23,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +42,21 @@ SYNTHETIC_SOURCES = ("classical", "gan", "gan+classical")
 # Stream tag for the live generator's own draws, so they never coincide with the sampler's
 # rng_for(seed, epoch, k) when both are given the same seed.
 _GENERATOR_STREAM = 0x67656E
+# Stream tag of the per-epoch plan (which positions are synthetic).
+_PLAN_STREAM = 0x706C616E
+_PLANS_KEPT = 4  # epoch plans cached per process (tf.data runs a little ahead into the next epoch)
+_SERVED_KEPT = 8  # epochs whose served positions are remembered for the repeat warning
+
+
+class EpochRepeatWarning(UserWarning):
+    """A position of an epoch was served again: the loop did not move to a new epoch."""
+
+
+def repeat_message(epoch: int) -> str:
+    return (f"epoch {epoch} of the augkit sampler is being served a second time, so it repeats the "
+            f"same draws and transforms. Fix: call set_epoch(e) before each epoch (as with "
+            f"DistributedSampler), or build the tf.data dataset with num_epochs/epoch=; call "
+            f"set_epoch({epoch}) to repeat it on purpose. Warned once.")
 
 
 # ---- sources ------------------------------------------------------------------------------
@@ -313,7 +335,14 @@ class MixedSampler:
         if balance_classes:
             self._index_classes()
         self.epoch = 0
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
         self._local = threading.local()
+        self._plans: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._served: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._warned = False
+        self._lock = threading.Lock()
 
     @classmethod
     def from_expanded(cls, path: str | Path, **options: Any) -> "MixedSampler":
@@ -345,7 +374,12 @@ class MixedSampler:
         return self.epoch_size
 
     def set_epoch(self, epoch: int) -> None:
+        """Say which epoch comes next (before iterating it). The caller now manages epochs:
+        what was served before no longer counts, so serving an epoch again after this is on
+        purpose and not warned about."""
         self.epoch = int(epoch)
+        with self._lock:
+            self._served.clear()
 
     def fraction(self, epoch: int) -> float:
         if self.synthetic is None:
@@ -356,7 +390,8 @@ class MixedSampler:
     def __getstate__(self) -> dict[str, Any]:
         # Rebuilt per process from its config: locks and albumentations state stay behind.
         state = dict(self.__dict__)
-        state.pop("_local")
+        for name in ("_local", "_plans", "_served", "_warned", "_lock"):
+            state.pop(name)
         state["transforms"] = None if self.transforms is None else self.transforms.get_config()
         return state
 
@@ -364,17 +399,42 @@ class MixedSampler:
         config = state.pop("transforms")
         self.__dict__.update(state)
         self.transforms = None if config is None else ClassicalPipeline(config=config)
-        self._local = threading.local()
+        self._init_runtime()
 
     # -- drawing -------------------------------------------------------------------------
+    def num_synthetic(self, epoch: int) -> int:
+        """How many positions of ``epoch`` the plan makes synthetic: round(fraction × size)."""
+        return int(np.floor(self.fraction(epoch) * self.epoch_size + 0.5))
+
+    def synthetic_positions(self, epoch: int) -> np.ndarray:
+        """Boolean mask over the positions of ``epoch``: True where the plan puts a synthetic
+        sample. Exactly ``num_synthetic(epoch)`` of them, placed by a permutation drawn from
+        (seed, epoch), so the share is exact per epoch and spread over the whole epoch."""
+        plan = self._plans.get(epoch)
+        if plan is None:
+            count = self.num_synthetic(epoch)
+            plan = np.zeros(self.epoch_size, dtype=bool)
+            if count:
+                order = rng_for(self.seed, _PLAN_STREAM, epoch).permutation(self.epoch_size)
+                plan[order[:count]] = True
+            plan.flags.writeable = False
+            with self._lock:
+                self._plans[epoch] = plan
+                while len(self._plans) > _PLANS_KEPT:
+                    self._plans.popitem(last=False)
+        return plan
+
     def draw(self, epoch: int, k: int) -> Draw:
-        """Source and item of position ``k`` of ``epoch``; depends on (seed, epoch, k) only."""
+        """Source and item of position ``k`` of ``epoch``; depends on (seed, epoch, k) and the
+        settings only. The source comes from the epoch's plan; with ``balance_classes`` a class
+        with no sample of the planned kind takes the other kind (the only case where an epoch's
+        synthetic share moves off the plan)."""
         if not 0 <= k < self.epoch_size:
             raise IndexError(f"position {k} outside the epoch of {self.epoch_size} samples")
+        use_synthetic = bool(self.synthetic_positions(epoch)[k])
         rng = rng_for(self.seed, epoch, k)
-        # Fixed draw order (source, class, item) so that a position never depends on settings
-        # it does not use.
-        use_synthetic = rng.random() < self.fraction(epoch)
+        # Fixed draw order (class, item) so that a position never depends on settings it does
+        # not use.
         if self.balance_classes:
             cls = self.classes[int(rng.integers(len(self.classes)))]
             pool = self._syn_by_class[cls] if use_synthetic else self._real_by_class[cls]
@@ -390,14 +450,46 @@ class MixedSampler:
         return [self.draw(epoch, k) for k in range(self.epoch_size)]
 
     def get(self, epoch: int, k: int) -> Sample:
-        """The sample at position ``k`` of ``epoch``, transformed if transforms were given."""
+        """The sample at position ``k`` of ``epoch``, transformed if transforms were given.
+        Random access: any position, any number of times, no bookkeeping (see ``serve``)."""
+        return self.get_with_origin(epoch, k)[0]
+
+    def get_with_origin(self, epoch: int, k: int) -> tuple[Sample, dict[str, str]]:
+        """``get`` plus where the sample came from: ``{"source": real | classical | gan |
+        gan+classical, "id": ...}`` of the stored sample drawn, before on-the-fly transforms."""
         d = self.draw(epoch, k)
         source = self.synthetic if d.source == "synthetic" else self.real
         sample = source.get(d.index, epoch=epoch)
+        kind = sample.provenance.source
+        if d.source == "synthetic" and kind not in SYNTHETIC_SOURCES:
+            kind = "synthetic"  # a synthetic list whose Samples do not say how they were made
+        elif d.source == "real":
+            kind = "real"
+        origin = {"source": kind, "id": sample.id}
         if self.transforms is None:
-            return sample
+            return sample, origin
         return self._pipeline()(sample, seed=derive_seed(self.seed, epoch, k),
-                                new_id=f"{sample.id}~e{epoch}k{k}")
+                                new_id=f"{sample.id}~e{epoch}k{k}"), origin
+
+    def serve(self, epoch: int, k: int) -> Sample:
+        """``get`` for a training loop: also notes that position k of ``epoch`` was served and
+        warns once (``EpochRepeatWarning``) when it is served again without ``set_epoch``."""
+        self.note_served(epoch, k)
+        return self.get(epoch, k)
+
+    def note_served(self, epoch: int, k: int) -> None:
+        with self._lock:
+            served = self._served.get(epoch)
+            if served is None:
+                served = self._served[epoch] = np.zeros(self.epoch_size, dtype=bool)
+                while len(self._served) > _SERVED_KEPT:
+                    self._served.popitem(last=False)
+            again, served[k] = bool(served[k]), True
+            warn = again and not self._warned
+            if warn:
+                self._warned = True
+        if warn:
+            warnings.warn(repeat_message(epoch), EpochRepeatWarning, stacklevel=3)
 
     def _pipeline(self) -> ClassicalPipeline:
         # albumentations keeps its random state on the transform objects: one copy per thread
@@ -408,11 +500,11 @@ class MixedSampler:
         return pipe
 
     def __getitem__(self, k: int) -> Sample:
-        return self.get(self.epoch, k)
+        return self.serve(self.epoch, k)
 
     def __iter__(self):
         epoch = self.epoch
-        return (self.get(epoch, k) for k in range(self.epoch_size))
+        return (self.serve(epoch, k) for k in range(self.epoch_size))
 
 
 def _check_fraction(value: Any, epoch: int | None) -> float:

@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from augkit.errors import UsageError
 from augkit.sampler import Encoder, MixedSampler
 
@@ -29,14 +31,19 @@ def as_tf_dataset(sampler: MixedSampler, *, batch_size: int, task: str = "segmen
                   label_values: Sequence[Any] | None = None, image_dtype: str = "float32",
                   scale: bool = True, deterministic: bool = True,
                   num_parallel_calls: int = AUTOTUNE, epoch: int = 0, num_epochs: int | None = 1,
-                  drop_remainder: bool = False):
+                  drop_remainder: bool = False, as_dict: bool = False):
     """Batches of epochs ``epoch, epoch+1, ...`` (``num_epochs`` of them; None: without end).
 
     Images are H×W×C ``image_dtype`` scaled to [0, 1]; segmentation targets are H×W int32 class
     indices (H×W×num_classes float32 with ``one_hot``); classification targets are int32 scalars
     (num_classes float32 with ``one_hot``). For ``model.fit(ds, epochs=E)`` build the dataset
     with ``num_epochs=E`` (or None) and pass ``steps_per_epoch=steps_per_epoch(sampler, batch_size)``,
-    so every Keras epoch sees a new sampler epoch.
+    so every Keras epoch sees a new sampler epoch. Building it again for an epoch already served
+    (e.g. ``epoch=0`` every time) repeats its draws and warns once (``EpochRepeatWarning``).
+
+    ``as_dict=True`` gives MONAI-style dict batches ``{"image", "mask" (or "label"), "source",
+    "id"}``: ``source`` (real, classical, gan, gan+classical) and ``id`` (bytes strings) say
+    which stored sample each item was drawn from, before on-the-fly transforms.
     """
     import tensorflow as tf
 
@@ -50,15 +57,25 @@ def as_tf_dataset(sampler: MixedSampler, *, batch_size: int, task: str = "segmen
     image_shape, target_shape = encoder.image_shape, encoder.target_shape
     size = len(sampler)
 
+    target_key = "mask" if task == "segmentation" else "label"
+
     def load(e, k):
-        image, target = encoder(sampler.get(int(e), int(k)))
-        return image, target.astype(target_dtype.as_numpy_dtype)
+        sampler.note_served(int(e), int(k))
+        sample, origin = sampler.get_with_origin(int(e), int(k))
+        image, target = encoder(sample)
+        return (image, target.astype(target_dtype.as_numpy_dtype),
+                np.bytes_(origin["source"].encode()), np.bytes_(str(origin["id"]).encode()))
 
     def tf_load(e, k):
-        image, target = tf.numpy_function(load, [e, k], [tf.as_dtype(image_dtype), target_dtype],
-                                          stateful=False)
+        image, target, source, sample_id = tf.numpy_function(
+            load, [e, k], [tf.as_dtype(image_dtype), target_dtype, tf.string, tf.string],
+            stateful=False)
         image.set_shape(image_shape)
         target.set_shape(target_shape)
+        if as_dict:
+            source.set_shape(())
+            sample_id.set_shape(())
+            return {"image": image, target_key: target, "source": source, "id": sample_id}
         return image, target
 
     def one_epoch(e):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
+import tensorflow  # noqa: F401  (required: a broken install fails, it is not skipped)
 
 from augkit.errors import DataError, ModelError, UsageError  # noqa: E402
 from augkit.sample import Provenance, Sample  # noqa: E402
@@ -99,15 +99,19 @@ def test_a_sample_depends_on_seed_and_index_not_on_the_batch(conditional):
     assert not np.array_equal(one_by_one[0].image, one_by_one[1].image)
 
 
-def test_training_is_deterministic_and_resumes_where_it_stopped(conditional, tmp_path):
+def test_training_is_deterministic_and_resumes_where_it_stopped(conditional, tmp_path, epochs_run):
     model, history, ckpt = conditional
     # stop after 1 epoch, then a new model resumes from the checkpoint folder: the same losses
     # and weights as the fixture's straight 2-epoch run (golden determinism)
     first = DCGAN("tiny", seed=3)
     first.fit(make_samples(), epochs=1, seed=0, checkpoint_dir=tmp_path, progress=False)
+    stopped = first.history["seconds"]
     resumed = DCGAN("tiny", seed=3)
+    epochs_run.clear()
     resumed_history = resumed.fit(make_samples(), epochs=2, seed=0, checkpoint_dir=tmp_path, progress=False)
     assert resumed.epochs_trained == 2
+    assert len(epochs_run) == 1  # epoch 1 came from the checkpoint, only epoch 2 was trained
+    assert resumed_history["seconds"][:1] == stopped  # the stopped run's own record, not a redo
     assert resumed_history["g_loss"] == history["g_loss"]
     assert resumed_history["d_loss"] == history["d_loss"]
     assert resumed.checkpoint_hash == model.checkpoint_hash

@@ -1,7 +1,8 @@
 """One table, the same contract checks for every registered generator (tiny profiles): fit gives
-a finite history; generate yields n Samples of the right shape, dtype and provenance; save →
-load → generate gives the same samples for the same seed; load refuses another generator's
-folder; get_config round-trips."""
+a finite history; generate yields n Samples of the right shape, dtype and provenance; a sample's
+bytes depend on (seed, index) only, not on the batch size or its neighbours; save → load →
+generate gives the same samples for the same seed; load refuses another generator's folder;
+get_config round-trips."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
+import tensorflow  # noqa: F401  (required: a broken install fails, it is not skipped)
 
 from augkit.errors import ModelError  # noqa: E402
 from augkit.plugins import get_generator  # noqa: E402
@@ -42,6 +43,19 @@ def labelled_samples(num: int = 6, shape=(20, 24), channels=3) -> list[Sample]:
     return out
 
 
+def table_samples(num: int = 8, shape=(20, 24)) -> list[Sample]:
+    """Images with a patient row (numeric, binary, categorical) for the image+tabular task."""
+    rng = np.random.default_rng(2)
+    out = []
+    for i in range(num):
+        image = rng.integers(0, 60, (*shape, 1)).astype(np.uint8)
+        image[4:12, 6:14] = 200 if i % 2 else 90
+        features = {"age": int(rng.integers(30, 80)), "weight": round(float(rng.normal(70, 8)), 2),
+                    "sex": ("F", "M")[i % 2], "grade": ("G2", "G3", "G4")[i % 3]}
+        out.append(Sample(image, Provenance(f"tab{i}"), features=features, label=("low", "high")[i % 2]))
+    return out
+
+
 @dataclass
 class Case:
     name: str
@@ -55,7 +69,26 @@ CASES = [
     Case("dcgan", labelled_samples, lambda train: ["G3", "G2"]),
     Case("tlgan", lambda: labelled_samples(channels=1), lambda train: None,
          {"random_backbone": True}),
+    Case("tabimage", table_samples, lambda train: None),
 ]
+
+
+def sample_bytes(sample: Sample) -> tuple:
+    """Everything generate decides for a sample, as comparable values (NaN-safe via repr)."""
+    mask = None if sample.mask is None else sample.mask.tobytes()
+    return (sample.id, sample.image.tobytes(), mask, repr(sample.label), repr(sample.features))
+
+
+def batch_sensitive(network):
+    """Stands in for a CPU kernel whose result depends on the batch size (as float32 matmuls
+    do on some CPUs): every output moves by 0.05 per extra row in the call."""
+    def wrapped(*inputs):
+        shift = np.float32(0.05 * (len(inputs[0]) - 1))
+        out = network(*inputs)
+        if isinstance(out, (tuple, list)):
+            return tuple(np.asarray(o) + shift for o in out)
+        return np.asarray(out) + shift
+    return wrapped
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[c.name for c in CASES])
@@ -89,6 +122,28 @@ def test_generate_yields_n_samples_with_shape_dtype_and_provenance(trained):
         assert p.source == "gan" and p.generator == case.name and p.seed == 11
         assert p.checkpoint_hash == gen.checkpoint_hash and len(p.checkpoint_hash) == 12
     assert len(list(gen.generate(0, seed=11, conditions=case.conditions(train)))) == 0
+
+
+@pytest.mark.parametrize("batch_sizes", [(1, 3, 8)])
+def test_sample_bytes_do_not_depend_on_batch_size_or_neighbours(trained, batch_sizes):
+    case, _, gen, train, _, _ = trained
+    runs = [[sample_bytes(s) for s in gen.generate(8, seed=7, conditions=case.conditions(train),
+                                                   batch_size=b)] for b in batch_sizes]
+    assert all(run == runs[0] for run in runs[1:])
+    first3 = [sample_bytes(s) for s in gen.generate(3, seed=7, conditions=case.conditions(train))]
+    assert first3 == runs[0][:3]
+    assert len({r[1:] for r in runs[0]}) > 1  # not eight equal samples that any order would match
+
+
+def test_a_batch_size_dependent_kernel_cannot_change_a_sample(trained, monkeypatch):
+    """The network is run per index, so even a kernel whose numbers depend on the batch it is
+    given makes the same bytes for batch sizes 1, 3 and 8."""
+    case, _, gen, train, _, _ = trained
+    if hasattr(gen, "_infer_fn"):  # every network generator; one without a network has no kernel
+        monkeypatch.setattr(gen, "_infer_fn", batch_sensitive(gen._infer_fn))
+    runs = [[sample_bytes(s) for s in gen.generate(8, seed=7, conditions=case.conditions(train),
+                                                   batch_size=b)] for b in (1, 3, 8)]
+    assert runs[1] == runs[0] and runs[2] == runs[0]
 
 
 def test_save_load_generate_is_identical_for_the_same_seed(trained):

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
+import tensorflow  # noqa: F401  (required: a broken install fails, it is not skipped)
 
 from augkit.errors import DataError, ModelError, UsageError  # noqa: E402
 from augkit.sample import Provenance, Sample  # noqa: E402
 from augkit.training import CheckpointWarning  # noqa: E402
 from augkit_pix2pix.generator import Pix2Pix  # noqa: E402
-
-LGG = Path(__file__).resolve().parents[2] / "../shared/data/lgg"
 
 
 def make_samples(num, *, shape=(20, 24), channels=3, dtype=np.uint8, labels=(0, 255), seed=0):
@@ -180,7 +177,7 @@ def test_load_refuses_other_folders(trained, tmp_path):
         Pix2Pix.load(tmp_path / "m")
 
 
-def test_resume_continues_where_the_kill_left_it(tmp_path):
+def test_resume_continues_where_the_kill_left_it(tmp_path, epochs_run):
     train, val = make_samples(4), make_samples(2, seed=9)
     whole = Pix2Pix("tiny", seed=2)
     whole.fit(train, val_samples=val, epochs=2, seed=1, progress=False)
@@ -189,16 +186,21 @@ def test_resume_continues_where_the_kill_left_it(tmp_path):
     first.fit(train, val_samples=val, epochs=1, seed=1, checkpoint_dir=tmp_path, progress=False)
     assert first.epochs_trained == 1
     resumed = Pix2Pix("tiny", seed=2)  # a new process after the kill
+    epochs_run.clear()
     history = resumed.fit(train, val_samples=val, epochs=2, seed=1, checkpoint_dir=tmp_path, progress=False)
     assert resumed.epochs_trained == 2 and len(history["g_loss"]) == 2
+    assert len(epochs_run) == 1  # only epoch 2 was trained; epoch 1 came from the checkpoint
+    assert history["seconds"][:1] == first.history["seconds"]
     assert history["g_loss"] == pytest.approx(whole.history["g_loss"], rel=1e-5)
     assert resumed._best.epoch == whole._best.epoch  # best-weights tracking survives the kill
     for a, b in zip(resumed._gan.generator.weights, whole._gan.generator.weights):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
     # a later fit with the epochs already reached trains nothing
+    epochs_run.clear()
     assert Pix2Pix("tiny", seed=2).fit(train, val_samples=val, epochs=2, seed=1, checkpoint_dir=tmp_path,
                                        progress=False)["g_loss"] == history["g_loss"]
+    assert epochs_run == []
     with pytest.raises(ModelError, match="seed=1"):
         Pix2Pix("tiny", seed=2).fit(train, epochs=3, seed=5, checkpoint_dir=tmp_path, progress=False)
     with pytest.raises(ModelError, match="new checkpoint_dir"):
@@ -263,12 +265,12 @@ def test_multiclass_int16_four_channels(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["data"]["label_values"] == [0, 1, 2, 4]
 
 
-def test_real_lgg_slices():
+def test_real_lgg_slices(shared_data):
     """Two real 256×256 LGG slices through the tiny profile: sizes, dtype and masks survive."""
-    tifffile = pytest.importorskip("tifffile")
-    masks = sorted((LGG / "train30").rglob("*_mask.tif"))[:2]
-    if len(masks) < 2:
-        pytest.skip(f"LGG data not found under {LGG}")
+    import tifffile
+
+    masks = sorted((shared_data / "lgg" / "train30").rglob("*_mask.tif"))[:2]
+    assert len(masks) == 2, f"LGG train30 under {shared_data} has fewer than 2 masks"
     samples = [Sample(tifffile.imread(str(m).replace("_mask.tif", ".tif")), Provenance(m.stem),
                       mask=tifffile.imread(m)) for m in masks]
     model = Pix2Pix("tiny")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
+import tensorflow  # noqa: F401  (required: a broken install fails, it is not skipped)
 
 import keras  # noqa: E402
 
@@ -228,12 +228,14 @@ def _spec():
     return ImageSpec(num_channels=1, dtype="uint8", low=(0.0,), high=(255.0,), out_shape=(16, 16), classes=())
 
 
-def test_a_tuple_setting_resumes_from_its_own_checkpoint(tmp_path):
+def test_a_tuple_setting_resumes_from_its_own_checkpoint(tmp_path, epochs_run):
     # checkpoints hold settings as JSON gives them back (lists): a tuple given in Python must
     # still be recognised as the same model, or every resume of such a run would be refused
     settings = dict(random_backbone=True, head="multiscale", head_width=8, tap_strides=(2, 4))
     TLGAN("tiny", seed=3, **settings).fit(make_samples(4), epochs=1, checkpoint_dir=tmp_path,
                                           progress=False)
     resumed = TLGAN("tiny", seed=3, **settings)
+    epochs_run.clear()
     history = resumed.fit(make_samples(4), epochs=2, checkpoint_dir=tmp_path, progress=False)
     assert resumed.epochs_trained == 2 and len(history["g_loss"]) == 2
+    assert len(epochs_run) == 1  # resumed at epoch 1, not refused and retrained from scratch
