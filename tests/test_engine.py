@@ -15,7 +15,8 @@ import pytest
 import tifffile
 
 from augkit.demo import write_demo
-from augkit.engine import expand, plan_sources, read_manifest, staging_dir, Shard
+from augkit.engine import expand, read_manifest, staging_dir, Shard
+from augkit.plan import plan_sources
 from augkit.io import read_dataset
 
 
@@ -355,7 +356,7 @@ def _case_counts(dataset, parents):
 
 
 def test_a_few_added_samples_spread_over_every_brats_case(shared_data):
-    from augkit.engine import plan_parents
+    from augkit.plan import plan_parents
 
     brats = read_dataset(shared_data / "brats")  # 4 cases, 269 tumour slices
     cases = {s.meta["case"] for s in brats}
@@ -370,7 +371,7 @@ def test_a_few_added_samples_spread_over_every_brats_case(shared_data):
 
 
 def test_lgg_patients_each_give_one_parent_before_any_gives_two(shared_data):
-    from augkit.engine import plan_parents
+    from augkit.plan import plan_parents
 
     val = read_dataset(shared_data / "lgg" / "val")  # 10 patients, 70 slices
     counts = _case_counts(val, plan_parents(val, 80, False))
@@ -378,7 +379,7 @@ def test_lgg_patients_each_give_one_parent_before_any_gives_two(shared_data):
 
 
 def test_the_parent_plan_is_a_pure_function_of_dataset_target_and_seed(demo_dir):
-    from augkit.engine import plan_parents
+    from augkit.plan import plan_parents
 
     real = read_dataset(demo_dir)
     a = plan_parents(real, 30, False, seed=3)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import errno
 import hashlib
-import io
 import json
 import shutil
 import sys
@@ -32,17 +31,17 @@ from augkit.errors import UsageError
 from augkit.generators import Generator
 from augkit.io import Dataset, read_dataset
 from augkit.io.base import atomic_write_bytes
+from augkit.manifest import (MANIFEST, MANIFEST_COLUMNS, NEAR_COPIES, NEAR_COPY_COLUMNS, csv_bytes,
+                             manifest_bytes, manifest_row)
+from augkit.manifest import read_manifest  # noqa: F401  (kept importable from here for scripts)
 from augkit.outputs import (MARKER, OutputLock, absolute, check_output, check_writable_parent,
                             foreign_by_marker, is_permission_error, marker_bytes, permission_error,
                             replace_output)
 from augkit.sample import Provenance, Sample
-from augkit.seeding import derive_seed, rng_for
+from augkit.plan import plan_parents, plan_sources
+from augkit.seeding import derive_seed
 from augkit.transforms import ClassicalPipeline
 
-MANIFEST = "manifest.csv"
-MANIFEST_COLUMNS = ["index", "id", "source", "parent_id", "generator", "checkpoint_hash", "seed",
-                    "files", "params"]
-NEAR_COPIES = "near_copies.csv"
 MAX_NEAR_COPY_ATTEMPTS = 4
 _STATE = ".augkit"  # inside the staging folder: run.json + one row file per finished index
 
@@ -76,80 +75,6 @@ class ExpandResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     near_copies: int = 0  # GAN attempts that were too close to a real image
     dropped: int = 0  # indices left out after every attempt was a near-copy
-
-
-def plan_sources(num_real: int, target: int, gan_fraction: float) -> list[str]:
-    """The source of every output index: reals first, then classical and GAN variants.
-
-    Added index j belongs to the (j mod R)-th parent of ``plan_parents``' order, in round
-    j div R. Each round takes its share of GAN
-    samples (so any prefix of rounds holds the asked fraction, and the total is exact), and
-    hands them to parents round-robin, so every parent gets both kinds in about the asked
-    ratio. (Interleaving along j alone gave, at fraction 0.5 and an even R, some parents only
-    GAN variants and the others only classical ones.)
-    """
-    plan = ["real"] * num_real
-    num_added = target - num_real
-    done, pointer = 0, 0
-    while done < num_added:
-        in_round = min(num_real, num_added - done)
-        num_gan = int((done + in_round) * gan_fraction) - int(done * gan_fraction)
-        turn = [(pointer + i) % num_real for i in range(num_real)]
-        gan_parents = set([p for p in turn if p < in_round][:num_gan])
-        plan += ["gan" if p in gan_parents else "classical" for p in range(in_round)]
-        pointer = (pointer + num_gan) % num_real
-        done += in_round
-    return plan
-
-
-_PARENT_STREAM = 0x706172  # "par": the parent order's own random stream
-
-
-def parent_group(sample: Sample) -> str:
-    """The case or patient a real sample belongs to: ``meta["group"]`` where its reader knows
-    it (BraTS case, LGG patient folder, patient table row), else the sample on its own."""
-    return str(sample.meta.get("group") or sample.id)
-
-
-def parent_order(dataset: Dataset, seed: int) -> list[int]:
-    """Every real index once: the groups (cases, patients) in a seeded order, the members of
-    each group in a seeded order, then one member of each group in turn. So the first k
-    parents come from k different groups as long as there are that many, whatever the ids."""
-    rng = rng_for(seed, _PARENT_STREAM)
-    groups: dict[str, list[int]] = {}
-    for i, sample in enumerate(dataset.samples):
-        groups.setdefault(parent_group(sample), []).append(i)
-    names = sorted(groups)
-    names = [names[j] for j in rng.permutation(len(names))]
-    members = [[groups[g][j] for j in rng.permutation(len(groups[g]))] for g in names]
-    return [m[r] for r in range(max(map(len, members), default=0)) for m in members if r < len(m)]
-
-
-def plan_parents(dataset: Dataset, target: int, balance: bool, seed: int = 0) -> list[int]:
-    """The real parent of every added index, a pure function of (dataset, target, seed).
-
-    Rounds of ``parent_order``: every real is a parent once per round, and within a round the
-    parents go round-robin over cases/patients (a run that adds fewer samples than there are
-    reals still spreads them over every case). With ``balance``, the reals of each class in
-    that order until every class reaches its target count (``augkit.balance``)."""
-    num_real = len(dataset)
-    order = parent_order(dataset, seed)
-    if not balance:
-        return [order[j % num_real] for j in range(target - num_real)]
-    from augkit.balance import label_order, plan_class_targets
-
-    labels = [s.label for s in dataset.samples]
-    targets = plan_class_targets(labels, target)
-    members = {c: [i for i in order if labels[i] == c] for c in targets}
-    wanted = {c: targets[c] - len(members[c]) for c in targets}
-    # Round-robin over classes, so any prefix of the added samples is balanced too.
-    parents, turn = [], {c: 0 for c in targets}
-    while len(parents) < target - num_real:
-        for c in sorted(targets, key=label_order):
-            if turn[c] < wanted[c]:
-                parents.append(members[c][turn[c] % len(members[c])])
-                turn[c] += 1
-    return parents
 
 
 def _check_paths(in_dir: Path, out_dir: Path, overwrite: bool) -> None:
@@ -224,36 +149,6 @@ def _prepare_staging(stage: Path, settings: dict[str, Any]) -> int:
     atomic_write_bytes(marker, json.dumps({"fingerprint": fingerprint, "settings": settings},
                                           indent=2, default=str).encode())
     return 0
-
-
-def _row(index: int, sample: Sample, files: list[str]) -> dict[str, Any]:
-    p = sample.provenance
-    return {
-        "index": index, "id": p.id, "source": p.source, "parent_id": p.parent_id or "",
-        "generator": p.generator or "", "checkpoint_hash": p.checkpoint_hash or "",
-        "seed": "" if p.seed is None else p.seed, "files": ";".join(files),
-        "params": json.dumps(p.params, sort_keys=True, separators=(",", ":")),
-    }
-
-
-NEAR_COPY_COLUMNS = ["index", "id", "attempt", "seed", "nearest_real_id", "ncc", "outcome"]
-
-
-def _csv_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda r: int(r["index"])))
-    return buf.getvalue().encode()
-
-
-def manifest_bytes(rows: list[dict[str, Any]]) -> bytes:
-    return _csv_bytes(rows, MANIFEST_COLUMNS)
-
-
-def read_manifest(path: str | Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 class _SampleMaker:
@@ -441,7 +336,7 @@ def _run(stage: Path, out_dir: Path, overwrite: bool, target: int, shard: Shard,
         for index in todo:
             sample, events = maker.make(index, plan[index])
             row = {"index": index, "dropped": True} if sample is None \
-                else _row(index, sample, fmt_writer(sample, stage))
+                else manifest_row(index, sample, fmt_writer(sample, stage))
             row["near_copy_events"] = events
             # The row file is written last: its presence is what marks the index as done.
             atomic_write_bytes(rows_dir / f"{index:07d}.json", json.dumps(row).encode())
@@ -458,7 +353,7 @@ def _run(stage: Path, out_dir: Path, overwrite: bool, target: int, shard: Shard,
     rows = [r for r in records if not r.get("dropped")]
     atomic_write_bytes(stage / MANIFEST, manifest_bytes(rows))
     if drop_near_copies is not None:
-        atomic_write_bytes(stage / NEAR_COPIES, _csv_bytes(events, NEAR_COPY_COLUMNS))
+        atomic_write_bytes(stage / NEAR_COPIES, csv_bytes(events, NEAR_COPY_COLUMNS))
     # Checked once more before anything is deleted: files put into the old output meanwhile
     # stop --overwrite, and the finished work stays resumable.
     check_output(out_dir, overwrite, foreign=foreign_entries)

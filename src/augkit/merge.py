@@ -19,10 +19,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from augkit.engine import (MANIFEST, NEAR_COPIES, NEAR_COPY_COLUMNS, ExpandResult, _csv_bytes,
-                           foreign_entries, manifest_bytes, read_manifest, write_expand_marker)
+from augkit.engine import ExpandResult, foreign_entries, write_expand_marker
 from augkit.errors import UsageError
 from augkit.io.base import atomic_write_bytes
+from augkit.manifest import (MANIFEST, NEAR_COPIES, NEAR_COPY_COLUMNS, csv_bytes, manifest_bytes,
+                             read_manifest)
 from augkit.outputs import (MARKER, OutputLock, absolute, check_output, check_writable_parent,
                             is_permission_error, permission_error, read_marker, replace_output)
 
@@ -141,6 +142,6 @@ def _build(parts: list[Path], stage: Path, settings: dict[str, Any]):
                          "each; a part was changed after its run. Fix: run that shard again.")
     atomic_write_bytes(stage / MANIFEST, manifest_bytes(rows))
     if settings.get("drop_near_copies") is not None:
-        atomic_write_bytes(stage / NEAR_COPIES, _csv_bytes(events, NEAR_COPY_COLUMNS))
+        atomic_write_bytes(stage / NEAR_COPIES, csv_bytes(events, NEAR_COPY_COLUMNS))
     write_expand_marker(stage, {**settings, "shard": [0, 1]})
     return rows, events
