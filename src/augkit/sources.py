@@ -1,0 +1,259 @@
+"""Where synthetic samples come from for the mixing sampler: a list of Samples, the folder
+``augkit expand`` wrote (``FolderSource``, its real samples split off by the manifest), or a live
+generator producing in batches (``GeneratorSource``)."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from augkit.errors import DataError, UsageError
+from augkit.generators import Generator
+from augkit.sample import Sample
+from augkit.seeding import derive_seed, rng_for
+from augkit.transforms import ClassicalPipeline
+
+SYNTHETIC_SOURCES = ("classical", "gan", "gan+classical")
+# Stream tag for the live generator's own draws, so they never coincide with the sampler's
+# rng_for(seed, epoch, k) when both are given the same seed.
+_GENERATOR_STREAM = 0x67656E
+
+
+class SyntheticSource(abc.ABC):
+    """Random access to synthetic samples: ``get(index, epoch=)`` for ``0 <= index < len``."""
+
+    @abc.abstractmethod
+    def __len__(self) -> int: ...
+
+    @abc.abstractmethod
+    def get(self, index: int, *, epoch: int = 0) -> Sample: ...
+
+    def labels(self) -> list[Any] | None:
+        """The class label of every index, when known without producing the samples."""
+        return None
+
+    @staticmethod
+    def from_folder(path: str | Path, **options: Any) -> "FolderSource":
+        return FolderSource(path, **options)
+
+    @staticmethod
+    def from_generator(generator: Generator, real: Sequence[Sample] | None = None,
+                       **options: Any) -> "GeneratorSource":
+        return GeneratorSource(generator, real, **options)
+
+
+class SampleListSource(SyntheticSource):
+    """Samples already in memory."""
+
+    def __init__(self, samples: Sequence[Sample]):
+        self.samples = list(samples)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def get(self, index: int, *, epoch: int = 0) -> Sample:
+        return self.samples[index]
+
+    def labels(self) -> list[Any]:
+        return [s.label for s in self.samples]
+
+
+def split_expanded(path: str | Path, **read_options: Any) -> tuple[list[Sample], list[Sample]]:
+    """The real and the synthetic samples of a folder written by ``augkit expand``.
+
+    Reading the folder back gives every sample real provenance; ``manifest.csv`` says which
+    ones were made, so each Sample gets its manifest provenance back (joined on id, else on the
+    files the writer listed for it).
+    """
+    from augkit.engine import MANIFEST, read_manifest
+    from augkit.io import read_dataset
+
+    path = Path(path)
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        raise DataError(manifest, "no manifest.csv in this folder, so real and synthetic samples "
+                        "cannot be told apart", "give a folder written by `augkit expand`")
+    rows = read_manifest(manifest)
+    by_id = {r["id"]: r for r in rows}
+    by_file = {f: r for r in rows for f in r.get("files", "").split(";") if f}
+    real, synthetic = [], []
+    for sample in read_dataset(path, **read_options).samples:
+        row = by_id.get(sample.id)
+        if row is None:
+            rel = (sample.meta.get("relpath") or {}).values()
+            row = next((by_file[f] for f in rel if f in by_file), None)
+        if row is None:
+            raise DataError(manifest, f"sample {sample.id!r} read from the folder has no manifest row",
+                            "re-run `augkit expand` into a fresh --out; do not add files by hand")
+        if row["source"] == "real":
+            real.append(sample)
+            continue
+        prov = dataclasses.replace(
+            sample.provenance, id=row["id"], source=row["source"],
+            parent_id=row.get("parent_id") or None, generator=row.get("generator") or None,
+            checkpoint_hash=row.get("checkpoint_hash") or None,
+            seed=int(row["seed"]) if row.get("seed") else None,
+        )
+        synthetic.append(dataclasses.replace(sample, provenance=prov))
+    return real, synthetic
+
+
+class FolderSource(SampleListSource):
+    """The synthetic samples of an ``augkit expand`` output folder (its real ones are skipped:
+    pass the real set to the sampler yourself, or use ``MixedSampler.from_expanded``).
+
+    ``sources`` picks which kinds to keep, e.g. ``("gan",)`` for GAN samples only.
+    """
+
+    def __init__(self, path: str | Path, *, sources: Sequence[str] = SYNTHETIC_SOURCES,
+                 **read_options: Any):
+        bad = sorted(set(sources) - set(SYNTHETIC_SOURCES))
+        if bad:
+            raise UsageError(f"FolderSource sources must be among {SYNTHETIC_SOURCES}. Received: {bad}")
+        self.path = Path(path)
+        _, synthetic = split_expanded(self.path, **read_options)
+        super().__init__([s for s in synthetic if s.provenance.source in sources])
+        if not self.samples:
+            raise DataError(self.path, f"no samples of source {'/'.join(sources)} in this folder",
+                            "expand it with a larger --to (or --generator for GAN samples)")
+
+
+class GeneratorSource(SyntheticSource):
+    """A live generator as a pool of ``pool_size`` samples, made in batches on first use.
+
+    Item i of the pool is made in batch ``i // batch_size`` with a seed derived from (seed, pool
+    epoch, batch); for a segmentation generator its condition is the mask of a real sample drawn
+    from (seed, pool epoch, i), optionally moved by the label-safe part of ``mask_transforms``.
+    So item i is the same whichever process asks for it first. ``refresh_each_epoch`` makes a
+    new pool every epoch (fresh samples); otherwise one pool serves all epochs. The last
+    ``cache_batches`` batches are kept in memory.
+
+    ``conditions``: "masks" (segmentation), "labels" (class-conditional), None (unconditional),
+    or "auto" (masks when the generator does segmentation and the real samples have masks).
+    ``label`` sets the class of every sample of an unconditional per-class generator.
+    """
+
+    def __init__(self, generator: Generator, real: Sequence[Sample] | None = None, *,
+                 pool_size: int = 256, batch_size: int = 16, seed: int = 0,
+                 conditions: str | None = "auto", mask_transforms: ClassicalPipeline | None = None,
+                 refresh_each_epoch: bool = True, cache_batches: int = 8, label: Any = None):
+        if pool_size < 1 or batch_size < 1 or cache_batches < 1:
+            raise UsageError("GeneratorSource needs pool_size, batch_size and cache_batches >= 1. "
+                             f"Received: {pool_size}, {batch_size}, {cache_batches}")
+        self.real = list(real or [])
+        if conditions == "auto":
+            has_masks = bool(self.real) and self.real[0].mask is not None
+            conditions = "masks" if has_masks and "segmentation" in generator.tasks else None
+        if conditions not in ("masks", "labels", None):
+            raise UsageError(f"conditions must be 'masks', 'labels', None or 'auto'. Received: {conditions!r}")
+        if conditions and not self.real:
+            raise UsageError(f"conditions={conditions!r} are drawn from the real samples; pass them "
+                             "as GeneratorSource(generator, real_samples, ...)")
+        if conditions == "masks" and any(s.mask is None for s in self.real):
+            raise UsageError("conditions='masks' needs every real sample to have a mask.")
+        self.generator = generator
+        self.pool_size, self.batch_size, self.seed = int(pool_size), int(batch_size), int(seed)
+        self.conditions = conditions
+        self.mask_transforms = None if mask_transforms is None else mask_transforms.geometric_only()
+        self.refresh_each_epoch = refresh_each_epoch
+        self.cache_batches = cache_batches
+        self.label = label
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._cache: OrderedDict[tuple[int, int], list[Sample]] = OrderedDict()
+        self._lock = threading.Lock()  # tf.data calls get() from several threads
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_cache"], state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
+
+    def __len__(self) -> int:
+        return self.pool_size
+
+    def _pool_epoch(self, epoch: int) -> int:
+        return epoch if self.refresh_each_epoch else 0
+
+    def _parent(self, pool_epoch: int, index: int) -> Sample | None:
+        if not self.real:
+            return None
+        rng = rng_for(self.seed, _GENERATOR_STREAM, pool_epoch, index)
+        return self.real[int(rng.integers(len(self.real)))]
+
+    def labels(self) -> list[Any] | None:
+        if self.label is not None:
+            return [self.label] * self.pool_size
+        if self.conditions == "labels" and not self.refresh_each_epoch:
+            return [self._parent(0, i).label for i in range(self.pool_size)]
+        return None
+
+    def get(self, index: int, *, epoch: int = 0) -> Sample:
+        if not 0 <= index < self.pool_size:
+            raise IndexError(f"GeneratorSource index {index} outside 0..{self.pool_size - 1}")
+        key = (self._pool_epoch(epoch), index // self.batch_size)
+        with self._lock:
+            batch = self._cache.get(key)
+            if batch is None:
+                batch = self._make_batch(*key)
+                self._cache[key] = batch
+                while len(self._cache) > self.cache_batches:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+        return batch[index % self.batch_size]
+
+    def _make_batch(self, pool_epoch: int, batch: int) -> list[Sample]:
+        indices = range(batch * self.batch_size, min((batch + 1) * self.batch_size, self.pool_size))
+        # Only a conditioned sample has a parent: an unconditional one owes nothing to any real.
+        parents = [self._parent(pool_epoch, i) if self.conditions else None for i in indices]
+        conditions = None
+        if self.conditions == "masks":
+            conditions = []
+            for i, parent in zip(indices, parents):
+                mask = parent.mask
+                if self.mask_transforms is not None:
+                    seed = derive_seed(self.seed, _GENERATOR_STREAM, pool_epoch, i)
+                    _, mask, _ = self.mask_transforms.apply(parent.image, mask, seed)
+                conditions.append(mask)
+        elif self.conditions == "labels":
+            conditions = [p.label for p in parents]
+        seed = derive_seed(self.seed, _GENERATOR_STREAM, pool_epoch, batch)
+        made = list(self.generator.generate(len(indices), seed=seed, conditions=conditions,
+                                            batch_size=self.batch_size))
+        if len(made) != len(indices):
+            raise UsageError(f"generator {self.generator.name!r} returned {len(made)} samples for "
+                             f"{len(indices)} asked; it breaks the Generator.generate contract.")
+        out = []
+        for i, parent, sample in zip(indices, parents, made):
+            prov = dataclasses.replace(sample.provenance, id=f"{self.generator.name}_e{pool_epoch}_{i:06d}",
+                                       parent_id=None if parent is None else parent.id)
+            if parent is not None:  # keeps the parent's label, features and meta
+                mask = conditions[i - indices.start] if self.conditions == "masks" else sample.mask
+                sample = dataclasses.replace(parent, image=sample.image, mask=mask, provenance=prov)
+            else:
+                sample = dataclasses.replace(sample, provenance=prov)
+            if self.label is not None:
+                sample = dataclasses.replace(sample, label=self.label)
+            out.append(sample)
+        return out
+
+
+def as_source(obj: Any) -> SyntheticSource | None:
+    if obj is None or isinstance(obj, SyntheticSource):
+        return obj
+    if isinstance(obj, (str, Path)):
+        return FolderSource(obj)
+    if isinstance(obj, Generator):
+        raise UsageError("wrap a live generator as SyntheticSource.from_generator(generator, "
+                         "real_samples, pool_size=...) so the sampler knows its pool and conditions.")
+    return SampleListSource(obj)
