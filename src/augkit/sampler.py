@@ -107,7 +107,7 @@ def split_expanded(path: str | Path, **read_options: Any) -> tuple[list[Sample],
     files the writer listed for it).
     """
     from augkit.engine import MANIFEST, read_manifest
-    from augkit.io import read_dataset
+    from augkit.io import read_slices
 
     path = Path(path)
     manifest = path / MANIFEST
@@ -118,7 +118,7 @@ def split_expanded(path: str | Path, **read_options: Any) -> tuple[list[Sample],
     by_id = {r["id"]: r for r in rows}
     by_file = {f: r for r in rows for f in r.get("files", "").split(";") if f}
     real, synthetic = [], []
-    for sample in read_dataset(path, **read_options).samples:
+    for sample in read_slices(path, **read_options).samples:
         row = by_id.get(sample.id)
         if row is None:
             rel = (sample.meta.get("relpath") or {}).values()
