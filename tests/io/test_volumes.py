@@ -168,6 +168,13 @@ def test_generators_and_small_targets_on_volumes_say_what_to_do(tmp_path):
     assert not out.exists()
 
 
+def test_the_2d_tools_say_a_case_output_needs_the_slice_flow(tmp_path):
+    src, out = _brats(tmp_path / "in"), tmp_path / "out"
+    expand(src, 3, out, seed=0, progress=False)
+    line = _cli_error(["evaluate", "--real", str(src), "--synthetic", str(out), "--out", str(tmp_path / "rep")])
+    assert "holds whole 3D cases" in line and "--unit slice" in line
+
+
 def test_info_reports_cases_and_slices(tmp_path):
     src = _brats(tmp_path / "in")
     result = CliRunner().invoke(cli, ["info", str(src)])
