@@ -102,6 +102,19 @@ def test_cubic_interpolation_is_a_config_choice():
         VolumePipeline(config={**config, "interpolation": "spline"})
 
 
+def test_a_preset_file_reaches_the_3d_pipeline_whole(tmp_path):
+    from augkit.api import pipeline_from
+
+    path = tmp_path / "p.yaml"
+    path.write_text("interpolation: cubic\ntransforms:\n  - {name: rotate, limit: 10, tilt_range: [-2, 2]}\n"
+                    "  - {name: hflip, p: 0.5}\n")
+    volume = VolumePipeline(config=pipeline_from(str(path)).get_config())  # what expand does
+    assert volume.order == 3 and volume.get_config()["transforms"][0]["tilt_range"] == [-2, 2]
+    path.write_text("transforms:\n  - {name: vflip}\n")  # fine for 2D, refused for volumes
+    with pytest.raises(UsageError, match="'vflip' has no meaning for volumes"):
+        VolumePipeline(config=pipeline_from(str(path)).get_config())
+
+
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_shipped_preset_means_the_same_in_3d(name):
     config = VolumePipeline(preset=name).get_config()
@@ -115,7 +128,12 @@ def test_ops_without_a_3d_meaning_are_refused_clearly():
         VolumePipeline(config={"transforms": [{"name": "resize", "height": 8, "width": 8}]})
     with pytest.raises(UsageError, match="unknown transform 'twist'"):
         VolumePipeline(config={"transforms": [{"name": "twist"}]})
-    # tilt_range is the one 3D-only key; the 2D pipeline refuses it as it refuses any unknown key
-    VolumePipeline(config={"transforms": [{"name": "affine", "tilt_range": [-2, 2]}]})
+    # tilt_range is the one 3D-only key: one preset serves both; 2D keeps it and ignores it
+    config = {"transforms": [{"name": "affine", "tilt_range": [-2, 2], "p": 1.0}]}
+    assert VolumePipeline(config=config).get_config()["transforms"][0]["tilt_range"] == [-2, 2]
+    flat = ClassicalPipeline(config=config)
+    assert flat.get_config()["transforms"][0]["tilt_range"] == [-2, 2]
+    image = np.zeros((16, 16, 1), np.uint8)
+    assert flat.apply(image, None, 0)[0].shape == (16, 16, 1)
     with pytest.raises(UsageError, match="does not take"):
-        ClassicalPipeline(config={"transforms": [{"name": "affine", "tilt_range": [-2, 2]}]})
+        ClassicalPipeline(config={"transforms": [{"name": "hflip", "tilt_range": [-2, 2]}]})
