@@ -73,7 +73,7 @@ def test_brats_expand_keeps_nifti_affine_and_labels(shared_data, tmp_path):
     src = tmp_path / "brats"
     src.mkdir()
     os.symlink(case, src / case.name)
-    real = read_dataset(src)
+    real = read_dataset(src, unit="slice")
     out = tmp_path / "brats_out"
     result = expand(src, len(real) + 12, out, seed=0, progress=False, dataset=real)
     assert result.counts == {"real": len(real), "classical": 12}
@@ -358,7 +358,7 @@ def _case_counts(dataset, parents):
 def test_a_few_added_samples_spread_over_every_brats_case(shared_data):
     from augkit.plan import plan_parents
 
-    brats = read_dataset(shared_data / "brats")  # 4 cases, 269 tumour slices
+    brats = read_dataset(shared_data / "brats", unit="slice")  # 4 cases, 269 tumour slices
     cases = {s.meta["case"] for s in brats}
     assert len(cases) == 4 and len(brats) == 269
     parents = plan_parents(brats, 300, False)
@@ -417,5 +417,8 @@ def test_a_resizing_preset_is_refused_for_nifti_slices(tmp_dataset, tmp_path):
     src = tmp_dataset({**files, "c1/c1_seg.nii.gz": seg})
     out = tmp_path / "out"
     with pytest.raises(UsageError, match="resize to 32x32.*affine"):
-        expand(src, 4, out, pipeline=ClassicalPipeline(config=RESIZE_32), progress=False)
+        expand(src, 4, out, pipeline=ClassicalPipeline(config=RESIZE_32), progress=False,
+               read_options={"unit": "slice"})
+    with pytest.raises(UsageError, match="'resize' has no meaning for volumes.*voxel size"):
+        expand(src, 4, out, pipeline=ClassicalPipeline(config=RESIZE_32), progress=False)  # whole cases
     assert not out.exists() and not staging_dir(out).exists()

@@ -39,23 +39,28 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
                   shard: str | None = None, overwrite: bool = False,
                   progress: bool = True, train_options: dict[str, Any] | None = None,
                   drop_near_copies: float | None = None, balance: bool | None = None,
-                  gan_region: str = "image") -> ExpandResult:
+                  gan_region: str = "image", unit: str | None = None) -> ExpandResult:
+    """``unit``: for NIfTI input, ``case`` (whole volumes; the default for 3D) or ``slice``
+    (axial slices, chosen by ``slices``)."""
     in_dir = Path(in_dir)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(in_dir, target)
-    read_options = {"slices": slices} if slices else {}
+    read_options = read_options_for(unit, slices)
     gen = None
     dataset = None
     if generator and generator != "none":
+        from augkit.engine import _check_paths, is_volume_dataset, volume_generator_message
+        from augkit.io import read_dataset
+
+        _check_paths(in_dir, out_dir, overwrite)  # fail before minutes of training
+        dataset = read_dataset(in_dir, format=format, **read_options)  # volumes: nothing loaded yet
+        if is_volume_dataset(dataset):  # before a model is loaded or trained
+            raise UsageError(volume_generator_message(generator, in_dir))
         if model_dir is not None:
             gen = load_generator(generator, model_dir)
         else:
             # No model given: train one on the same real samples first (seed 001's workflow).
-            from augkit.engine import _check_paths
-            from augkit.io import read_dataset
             from augkit.plugins import get_generator
 
-            _check_paths(in_dir, out_dir, overwrite)  # fail before minutes of training
-            dataset = read_dataset(in_dir, format=format, **read_options)
             gen = get_generator(generator)(**(train_options or {}))
             gen.fit(dataset.samples, seed=seed, progress=progress)
     elif model_dir is not None:
@@ -66,6 +71,11 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
         shard=Shard.parse(shard) if shard else None, overwrite=overwrite, progress=progress,
         dataset=dataset, drop_near_copies=drop_near_copies, balance=balance, gan_region=gan_region,
     )
+
+
+def read_options_for(unit: str | None, slices: str | None) -> dict[str, Any]:
+    """The NIfTI read options given on the command line (none: each format's defaults)."""
+    return {k: v for k, v in (("unit", unit), ("slices", slices)) if v}
 
 
 def _parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -106,7 +116,7 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
                     profile: str | None = None, epochs: int | None = None,
                     val_dir: str | Path | None = None, seed: int = 0, format: str | None = None,
                     slices: str | None = None, overrides: dict[str, Any] | None = None,
-                    overwrite: bool = False, progress: bool = True):
+                    overwrite: bool = False, progress: bool = True, unit: str | None = None):
     """Train ``generator`` on the real samples in ``in_dir`` and save it to ``out_dir``.
 
     Checkpoints go to ``out_dir/checkpoints`` every epoch; running the same command again after
@@ -128,8 +138,13 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
     # --overwrite replaces only a model augkit saved (or an empty folder).
     check_output(out_dir, overwrite, foreign=_foreign_in_model, replaces=not resuming)
     check_writable_parent(out_dir)
-    read_options = {"slices": slices} if slices else {}
+    read_options = read_options_for(unit, slices)
     train = read_dataset(in_dir, format=format, **read_options)
+    from augkit.engine import is_volume_dataset
+
+    if is_volume_dataset(train):
+        raise UsageError(f"generator {generator!r} trains on 2D slices and {in_dir} holds 3D cases; "
+                         "add --unit slice to train on axial slices.")
     val = read_dataset(val_dir, format=format, **read_options) if val_dir else None
     kwargs = dict(overrides or {})
     if profile:
@@ -169,10 +184,10 @@ def mask_conditions(real_dir: str | Path, seed: int, *, format: str | None = Non
     """index -> a new mask: the real masks in turn, each through a seeded label-safe geometric
     transform, the same way ``expand`` makes masks for a segmentation generator. With ``model``,
     every real mask is checked first against what it was trained on (size, label values)."""
-    from augkit.io import read_dataset
+    from augkit.io import read_slices
     from augkit.seeding import derive_seed
 
-    reals = read_dataset(real_dir, format=format, **({"slices": slices} if slices else {})).samples
+    reals = read_slices(real_dir, format=format, **({"slices": slices} if slices else {})).samples
     if any(s.mask is None for s in reals):
         raise UsageError(f"{real_dir}: --conditions needs a segmentation dataset (images with masks).")
     if model is not None:
@@ -232,13 +247,13 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
 
 def _synthetic_part(path: Path):
     """An ``expand`` output holds real samples too: only its non-real ones are synthetic."""
-    from augkit.io import read_dataset
+    from augkit.io import read_slices
 
     if (path / "manifest.csv").exists():
         from augkit.sampler import split_expanded
 
         return split_expanded(path)[1]
-    return read_dataset(path).samples
+    return read_slices(path).samples
 
 
 def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: str | Path, *,
@@ -249,11 +264,11 @@ def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: s
     patient tables too when both samples carry feature rows. Reports land in ``out_dir``."""
     import pandas as pd
 
-    from augkit.io import read_dataset
+    from augkit.io import read_slices
     from augkit.outputs import refuse_unsafe_output
 
     refuse_unsafe_output(out_dir)
-    real = read_dataset(real_dir).samples
+    real = read_slices(real_dir).samples
     synthetic = _synthetic_part(Path(synthetic_dir))
     if sources:
         synthetic = [s for s in synthetic if s.provenance.source in sources]

@@ -52,8 +52,13 @@ def cli():
 @click.option("--format", "format_name", default=None, help="Force the input format (see `augkit plugins`).")
 @click.option("--preset", default=None,
               help="Transform preset name (seed, geometric, strong) or a YAML/JSON preset file.")
-@click.option("--slices", type=click.Choice(["tumour", "all"]), default=None,
-              help="NIfTI only: which axial slices become samples (default: tumour).")
+@click.option("--unit", type=click.Choice(["case", "slice"]), default=None,
+              help="NIfTI only: 'case' (default for 3D volumes) expands whole cases, N cases in, "
+                   "--to cases out, every modality and the seg, affine and header kept; 'slice' "
+                   "cuts axial slices (the 2D flow: --to counts slices, GAN generators work).")
+@click.option("--slices", type=click.Choice(["tumour", "all", "one"]), default=None,
+              help="With --unit slice (implies it): which axial slices become samples: those with "
+                   "a label (tumour, default), all, or one per case (the largest labelled area).")
 @click.option("--generator", "generator_name", default="none", show_default=True,
               help="GAN generator to mix in, or 'none' for classical only.")
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
@@ -75,17 +80,21 @@ def cli():
               help="Replace an earlier augkit output (or an empty folder); other folders are refused.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @domain_errors
-def expand(in_dir, target, out_dir, seed, format_name, preset, slices, generator_name, model_dir,
+def expand(in_dir, target, out_dir, seed, format_name, preset, unit, slices, generator_name, model_dir,
            gan_fraction, gan_region, shard, drop_near_copies, balance, overwrite, quiet):
     """Expand the dataset in --in to --to samples: the real ones plus classical variants (and
-    GAN samples with --generator), in the input's format, with a manifest.csv of provenance."""
+    GAN samples with --generator), in the input's format, with a manifest.csv of provenance.
+
+    NIfTI volumes (BraTS case folders, image/label volumes) are expanded case by case: 30 cases
+    --to 300 writes 270 new whole cases. --unit slice expands axial slices instead (the 2D
+    flow, which GAN generators need)."""
     from augkit.api import expand_folder
 
     result = expand_folder(
         in_dir, target, out_dir, seed=seed, format=format_name, preset=preset, slices=slices,
         generator=generator_name, model_dir=model_dir, gan_fraction=gan_fraction, shard=shard,
         overwrite=overwrite, progress=not quiet, drop_near_copies=drop_near_copies, balance=balance,
-        gan_region=gan_region,
+        gan_region=gan_region, unit=unit,
     )
     mix = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     click.echo(f"wrote {result.num_samples} samples ({mix}) to {result.out_dir} "
@@ -152,7 +161,9 @@ def demo(out_dir, cases, size, seed, overwrite):
               help="Validation folder: best weights are kept by validation loss.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--format", "format_name", default=None)
-@click.option("--slices", type=click.Choice(["tumour", "all"]), default=None)
+@click.option("--unit", type=click.Choice(["case", "slice"]), default=None,
+              help="NIfTI only: generators train on axial slices, so 3D volumes need --unit slice.")
+@click.option("--slices", type=click.Choice(["tumour", "all", "one"]), default=None)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one profile setting (repeatable), e.g. --set l1_weight=50.")
 @click.option("--backbone-weights", type=click.Path(path_type=Path), default=None,
@@ -162,7 +173,7 @@ def demo(out_dir, cases, size, seed, overwrite):
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
 @click.option("--quiet", is_flag=True)
 @domain_errors
-def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, format_name, slices,
+def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, format_name, unit, slices,
           overrides, backbone_weights, random_backbone, overwrite, quiet):
     """Train a generator on real samples and save it. Rerun after an interruption to resume
     from the last checkpoint."""
@@ -176,7 +187,7 @@ def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, forma
     model = train_generator(in_dir, generator_name, out_dir, profile=profile, epochs=epochs,
                             val_dir=val_dir, seed=seed, format=format_name, slices=slices,
                             overrides=settings, overwrite=overwrite,
-                            progress=not quiet)
+                            progress=not quiet, unit=unit)
     click.echo(f"trained {generator_name} ({model.checkpoint_hash}) saved to {out_dir}")
 
 

@@ -268,11 +268,16 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         raise UsageError(f"--gan-region must be one of {', '.join(GAN_REGIONS)}. Received: {gan_region!r}")
     if dataset is None:
         dataset = read_dataset(in_dir, format=format, **(read_options or {}))
+    volumes = is_volume_dataset(dataset)
     if target < len(dataset):
         raise UsageError(
-            f"--to {target} is smaller than the {len(dataset)} real samples in {in_dir}; "
-            f"augkit keeps every real sample, so ask for at least --to {len(dataset)}."
+            f"--to {target} is smaller than the {len(dataset)} real "
+            f"{'cases' if volumes else 'samples'} in {in_dir}; augkit keeps every real "
+            f"{'case' if volumes else 'sample'}, so ask for at least --to {len(dataset)}"
+            + (" (or expand axial slices with --unit slice)." if volumes else ".")
         )
+    if volumes and generator is not None:
+        raise UsageError(volume_generator_message(generator.name, in_dir))
     if generator is not None and dataset.samples[0].mask is not None and \
             "segmentation" not in generator.tasks:
         raise UsageError(f"generator {generator.name!r} cannot make segmentation pairs (its tasks: "
@@ -281,7 +286,12 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         raise UsageError(f"--gan-region lesion needs masks (the lesion is the mask), and {in_dir} "
                          "has none; leave --gan-region at image.")
     pipeline = pipeline or ClassicalPipeline()
-    real_resize = real_resize_for(dataset, pipeline)  # refuses before anything is written
+    if volumes:  # the same config on volumes; ops with no 3D meaning are refused here
+        from augkit.transforms3d import VolumePipeline
+
+        pipeline = VolumePipeline(config=pipeline.get_config())
+        balance = False  # cases have masks, not classes (and asking would load every case)
+    real_resize = None if volumes else real_resize_for(dataset, pipeline)  # refuses before anything is written
     if balance is None:
         balance = all(s.label is not None and s.mask is None for s in dataset.samples)
     plan = plan_sources(len(dataset), target, gan_fraction if generator is not None else 0.0)
@@ -363,6 +373,16 @@ def _run(stage: Path, out_dir: Path, overwrite: bool, target: int, shard: Shard,
     dropped = sum(1 for r in records if r.get("dropped"))
     return ExpandResult(out_dir, len(rows), counts, 0.0, resumed, rows,
                         near_copies=len(events), dropped=dropped)
+
+
+def is_volume_dataset(dataset: Dataset) -> bool:
+    """Whole NIfTI cases (``unit="case"``), as opposed to 2D samples or slices."""
+    return dataset.options.get("unit") == "case"
+
+
+def volume_generator_message(name: str, in_dir) -> str:
+    return (f"generator {name!r} paints 2D slices and {in_dir} holds 3D cases; add --unit slice to "
+            "expand axial slices with it, or use --generator none to expand whole cases.")
 
 
 def real_resize_for(dataset: Dataset, pipeline: ClassicalPipeline) -> ClassicalPipeline | None:

@@ -42,14 +42,22 @@ def parent_group(sample: Sample) -> str:
     return str(sample.meta.get("group") or sample.id)
 
 
+def _groups(dataset: Dataset) -> list[str]:
+    """Every real sample's group; for lazily read volumes from their metas, loading nothing."""
+    metas = getattr(dataset.samples, "metas", None)
+    if metas is not None:
+        return [str(m.get("group") or i) for i, m in enumerate(metas)]
+    return [parent_group(s) for s in dataset.samples]
+
+
 def parent_order(dataset: Dataset, seed: int) -> list[int]:
     """Every real index once: the groups (cases, patients) in a seeded order, the members of
     each group in a seeded order, then one member of each group in turn. So the first k
     parents come from k different groups as long as there are that many, whatever the ids."""
     rng = rng_for(seed, _PARENT_STREAM)
     groups: dict[str, list[int]] = {}
-    for i, sample in enumerate(dataset.samples):
-        groups.setdefault(parent_group(sample), []).append(i)
+    for i, group in enumerate(_groups(dataset)):
+        groups.setdefault(group, []).append(i)
     names = sorted(groups)
     names = [names[j] for j in rng.permutation(len(names))]
     members = [[groups[g][j] for j in rng.permutation(len(groups[g]))] for g in names]

@@ -35,6 +35,8 @@ class Sample:
     """One training example.
 
     ``image`` is H×W×C (always 3-D, channels last); ``mask`` is H×W integer labels or None.
+    A volume (a NIfTI case read with ``unit="case"``) is X×Y×Z×C with an X×Y×Z mask, in
+    nibabel's voxel order; ``is_volume`` tells the two apart.
     ``meta`` carries what a writer needs to give the user back their own format (source file
     paths, NIfTI affine and header, the relative layout); transforms pass it through unchanged.
     """
@@ -49,16 +51,21 @@ class Sample:
     def __post_init__(self) -> None:
         if self.image.ndim == 2:
             self.image = self.image[..., None]
-        if self.image.ndim != 3:
-            raise ValueError(f"Sample.image must be H×W×C. Received: image.shape={self.image.shape}")
+        if self.image.ndim not in (3, 4):
+            raise ValueError("Sample.image must be H×W×C (or X×Y×Z×C for a volume). "
+                             f"Received: image.shape={self.image.shape}")
         if self.mask is not None:
-            if self.mask.ndim == 3 and self.mask.shape[-1] == 1:
+            if self.image.ndim == 3 and self.mask.ndim == 3 and self.mask.shape[-1] == 1:
                 self.mask = self.mask[..., 0]
-            if self.mask.shape != self.image.shape[:2]:
+            if self.mask.shape != self.image.shape[:-1]:
                 raise ValueError(
-                    "Sample.mask must be H×W matching the image. "
+                    f"Sample.mask must be {'X×Y×Z' if self.is_volume else 'H×W'} matching the image. "
                     f"Received: image.shape={self.image.shape}, mask.shape={self.mask.shape}"
                 )
+
+    @property
+    def is_volume(self) -> bool:
+        return self.image.ndim == 4
 
     @property
     def id(self) -> str:

@@ -63,6 +63,20 @@ class SampleListSource(SyntheticSource):
         return [s.label for s in self.samples]
 
 
+def _holds_volumes(path: Path, rows: list[dict[str, str]]) -> bool:
+    """Whether an expand output's samples are whole NIfTI cases (from a file header)."""
+    first = next((f for r in rows for f in r.get("files", "").split(";") if f), "")
+    if not first.lower().endswith((".nii", ".nii.gz")):
+        return False
+    import nibabel as nib
+
+    try:
+        shape = nib.load(path / first).shape
+    except Exception:  # an unreadable file is the reader's to report, in its own words
+        return False
+    return len(shape) >= 3 and shape[2] > 1
+
+
 def split_expanded(path: str | Path, **read_options: Any) -> tuple[list[Sample], list[Sample]]:
     """The real and the synthetic samples of a folder written by ``augkit expand``.
 
@@ -71,7 +85,7 @@ def split_expanded(path: str | Path, **read_options: Any) -> tuple[list[Sample],
     files the writer listed for it).
     """
     from augkit.engine import MANIFEST, read_manifest
-    from augkit.io import read_dataset
+    from augkit.io import read_slices
 
     path = Path(path)
     manifest = path / MANIFEST
@@ -79,10 +93,13 @@ def split_expanded(path: str | Path, **read_options: Any) -> tuple[list[Sample],
         raise DataError(manifest, "no manifest.csv in this folder, so real and synthetic samples "
                         "cannot be told apart", "give a folder written by `augkit expand`")
     rows = read_manifest(manifest)
+    if not read_options.get("unit") and _holds_volumes(path, rows):
+        raise UsageError(f"{path} holds whole 3D cases (an expand of NIfTI volumes); the sampler and "
+                         "evaluate work on 2D samples: expand with --unit slice for them.")
     by_id = {r["id"]: r for r in rows}
     by_file = {f: r for r in rows for f in r.get("files", "").split(";") if f}
     real, synthetic = [], []
-    for sample in read_dataset(path, **read_options).samples:
+    for sample in read_slices(path, **read_options).samples:
         row = by_id.get(sample.id)
         if row is None:
             rel = (sample.meta.get("relpath") or {}).values()

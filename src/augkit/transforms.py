@@ -134,6 +134,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
+#: Keys that only volumes use (augkit.transforms3d): a preset file may give them for 3D data;
+#: the 2D pipeline keeps them in its config and ignores them.
+VOLUME_ONLY_KEYS = {"affine": {"tilt_range"}, "rotate": {"tilt_range"}}
+
+
 def _normalise_config(config: dict[str, Any]) -> dict[str, Any]:
     """Validate and fill defaults so that ``get_config()`` round-trips exactly."""
     if not isinstance(config, dict) or not isinstance(config.get("transforms"), list):
@@ -149,7 +154,7 @@ def _normalise_config(config: dict[str, Any]) -> dict[str, Any]:
         if name not in TRANSFORMS:
             raise UsageError(f"unknown transform {name!r} (#{i}); known: {', '.join(sorted(TRANSFORMS))}.")
         defaults = TRANSFORMS[name][1]
-        unknown = set(entry) - set(defaults) - {"name"}
+        unknown = set(entry) - set(defaults) - {"name"} - VOLUME_ONLY_KEYS.get(name, set())
         if unknown:
             raise UsageError(
                 f"transform {name!r} does not take {sorted(unknown)}; it takes {sorted(defaults)}."
@@ -162,6 +167,8 @@ def _normalise_config(config: dict[str, Any]) -> dict[str, Any]:
             raise UsageError(f"transform {name!r}: p must be in [0, 1]. Received: p={full['p']}")
         _check_fills(name, full)
         entries.append(full)
+    if "interpolation" in config:  # volumes only (augkit.transforms3d checks it); kept so a
+        return {"transforms": entries, "interpolation": config["interpolation"]}  # preset file keeps it
     return {"transforms": entries}
 
 

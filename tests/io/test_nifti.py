@@ -1,4 +1,5 @@
-"""brats and nifti: axial slices out, one-slice volumes back, affine and header kept."""
+"""brats and nifti with ``unit="slice"``: axial slices out, one-slice volumes back, affine and
+header kept. (Whole cases, the 3D default: tests/io/test_volumes.py.)"""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def brats_root(shared_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def brats(brats_root):
-    return read_dataset(brats_root)
+    return read_dataset(brats_root, unit="slice")
 
 
 def _source(kind: str, shared_data) -> nib.Nifti1Image:
@@ -144,14 +145,14 @@ def _case(tmp_dataset, name="c1", shape=(16, 16, 6), skip=(), **override):
     return tmp_dataset(files)
 
 
-def _error(fmt, root) -> DataError:
+def _error(fmt, root, unit="slice") -> DataError:
     with pytest.raises(DataError) as info:
-        fmt.read(root)
+        fmt.read(root, unit=unit)
     return info.value
 
 
 def test_tiny_case_reads_tumour_slices(tmp_dataset):
-    ds = BRATS.read(_case(tmp_dataset))
+    ds = BRATS.read(_case(tmp_dataset), unit="slice")
     assert [s.id for s in ds] == ["c1/c1_z002", "c1/c1_z003"]
     assert set(np.unique(ds[1].mask)) == {0, 2, 4}
 
@@ -204,6 +205,21 @@ def test_symlinked_case_folder_is_followed(shared_data, tmp_path):
     assert BRATS._cases(tmp_path)[0][0][1] == CASE
 
 
+@pytest.mark.parametrize("unit", ["case", "slice"])
+def test_bad_cases_fail_the_same_way_in_either_unit(tmp_dataset, unit):
+    root = _case(tmp_dataset, skip=("t1ce",))
+    assert _error(BRATS, root, unit).path == root / "c1/c1_t1ce.nii.gz"
+    seg = np.zeros((16, 16, 6), np.float32)
+    seg[3, 3, 3] = 1.5
+    root = _case(tmp_dataset, seg=seg)
+    err = _error(BRATS, root, unit)
+    assert err.path == root / "c1/c1_seg.nii.gz" and "non-integer" in str(err)
+    root = _case(tmp_dataset, seg=np.zeros((16, 16, 5), np.int16))
+    err = _error(BRATS, root, unit)  # the slice reader checks modalities against the seg
+    assert err.path == root / ("c1/c1_seg.nii.gz" if unit == "case" else "c1/c1_flair.nii.gz")
+    assert "(16, 16, 5)" in str(err) and "(16, 16, 6)" in str(err)
+
+
 def test_empty_folder(tmp_path):
     assert "empty" in str(_error(BRATS, tmp_path))
     assert "empty" in str(_error(NIFTI, tmp_path))
@@ -222,7 +238,7 @@ def test_generic_nifti_reads_and_round_trips(tmp_dataset, tmp_path):
     image, label = _volumes()
     root = tmp_dataset({"imagesTr/p1.nii.gz": image, "labelsTr/p1.nii.gz": label})
     assert detect_format(root).name == "nifti"
-    ds = read_dataset(root)
+    ds = read_dataset(root, unit="slice")
     assert [s.id for s in ds] == ["p1_z001", "p1_z003"]
     assert ds[0].image.shape == (16, 16, 1) and ds[0].image.dtype == np.float32
     assert len(read_dataset(root, slices="all")) == 5
@@ -238,7 +254,7 @@ def test_generic_nifti_reads_and_round_trips(tmp_dataset, tmp_path):
 def test_generic_nifti_4d_channels_last(tmp_dataset, tmp_path):
     image, label = _volumes((16, 16, 5, 2))
     root = tmp_dataset({"image/p1.nii.gz": image, "label/p1.nii.gz": label})
-    ds = NIFTI.read(root)
+    ds = NIFTI.read(root, unit="slice")
     assert ds[0].image.shape == (16, 16, 2)
     NIFTI.write(ds[0], tmp_path / "out")
     assert nib.load(tmp_path / "out/image/p1_z001.nii.gz").shape == (16, 16, 1, 2)

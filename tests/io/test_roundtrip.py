@@ -91,6 +91,7 @@ def _tabimage(shared_data: Path, root: Path) -> None:
         writer.writerows(rows)
 
 
+# NIfTI here is the slice flow (--unit slice); whole cases: tests/io/test_volumes.py
 MAKERS = {"paired2d-lgg": (_lgg, "paired2d"), "paired2d-membrane": (_membrane, "paired2d"),
           "brats": (_brats, "brats"), "nifti": (_nifti, "nifti"),
           "classfolders": (_classfolders, "classfolders"), "tabimage": (_tabimage, "tabimage")}
@@ -102,7 +103,7 @@ def expanded(request, shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp(request.param)
     src, out = root / "in", root / "out"
     make(shared_data, src)
-    real = read_dataset(src)
+    real = read_dataset(src, **({"unit": "slice"} if fmt in ("brats", "nifti") else {}))
     assert real.format == fmt
     expand(src, len(real) + NUM_ADDED, out, seed=0, progress=False, dataset=real)
     return real, out
@@ -144,8 +145,8 @@ def test_expand_output_is_evaluated(expanded, tmp_path):
 def test_a_second_expand_of_an_expanded_brats_folder_round_trips(shared_data, tmp_path):
     src = tmp_path / "in"
     _brats(shared_data, src)
-    real = read_dataset(src)
-    expand(src, 5, tmp_path / "once", seed=0, progress=False)
+    real = read_dataset(src, unit="slice")
+    expand(src, 5, tmp_path / "once", seed=0, progress=False, read_options={"unit": "slice"})
     expand(tmp_path / "once", 7, tmp_path / "twice", seed=1, progress=False)
     rows = read_manifest(tmp_path / "twice" / "manifest.csv")
     back = read_dataset(tmp_path / "twice")

@@ -54,4 +54,17 @@ def read_dataset(root: str | Path, format: str | None = None, **options: Any) ->
     return fmt.read(root, **options)
 
 
-__all__ = ["Dataset", "DatasetFormat", "detect_format", "get_format", "read_dataset"]
+#: formats whose 3D volumes are read as whole cases by default (``unit="case"``)
+VOLUME_FORMATS = ("brats", "nifti")
+
+
+def read_slices(root: str | Path, format: str | None = None, **options: Any) -> Dataset:
+    """``read_dataset`` for the 2D tools (evaluate, mask conditions, the sampler): NIfTI volumes
+    as axial slices (``unit="slice"``) unless ``options`` ask otherwise."""
+    fmt = get_format(format) if format else detect_format(root)
+    if fmt.name in VOLUME_FORMATS and not options.get("unit"):
+        options["unit"] = "slice"
+    return read_dataset(root, format=fmt.name, **options)
+
+
+__all__ = ["Dataset", "DatasetFormat", "detect_format", "get_format", "read_dataset", "read_slices"]

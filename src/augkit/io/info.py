@@ -32,10 +32,36 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(s) for s in shape)
 
 
+def describe_volumes(dataset: Dataset) -> dict[str, Any]:
+    """``describe`` for NIfTI cases read whole (``unit="case"``), from what the reader found
+    (headers, seg values) without loading a volume: both counts, cases and axial slices."""
+    metas = dataset.samples.metas
+    label_counts: Counter = Counter(v for m in metas for v in m["label_values"])
+    channels = Counter(len(m.get("channel_names") or [0]) if m["format"] == "brats" else
+                       (m.get("channels") or 1) for m in metas)
+    return {
+        "format": dataset.format, "root": str(dataset.root), "options": dict(dataset.options),
+        "unit": "case", "num_samples": len(metas), "num_cases": len(metas),
+        "num_slices": sum(m["num_slices"] for m in metas),
+        "num_tumour_slices": sum(m["num_tumour_slices"] for m in metas),
+        "image_shapes": dict(Counter(_shape_text(tuple(m["shape"])) for m in metas)),
+        "dtypes": dict(Counter(m.get("dtype", "?") for m in metas)),
+        "channels": sorted(channels),
+        "channel_names": next(iter({tuple(m["channel_names"]) for m in metas if m.get("channel_names")}),
+                              None),
+        "num_with_mask": len(metas), "mask_dtypes": {},
+        "label_values": {str(v): n for v, n in sorted(label_counts.items())},
+        "classes": {}, "label_notes": [],
+    }
+
+
 def describe(dataset: Dataset) -> dict[str, Any]:
     """Format, sample count, image shapes and dtypes, channels, the label values found (each
     with the number of samples whose mask contains it) and notes on label values that look
-    wrong (anti-aliasing, mixed conventions). JSON-serialisable."""
+    wrong (anti-aliasing, mixed conventions). JSON-serialisable. NIfTI data also gets both
+    counts: cases and axial slices."""
+    if dataset.options.get("unit") == "case":
+        return describe_volumes(dataset)
     shapes = Counter(_shape_text(s.image.shape) for s in dataset)
     dtypes = Counter(str(s.image.dtype) for s in dataset)
     channels = sorted({int(s.image.shape[-1]) for s in dataset})
@@ -64,7 +90,16 @@ def describe(dataset: Dataset) -> dict[str, Any]:
         "classes": dict(sorted(classes.items())),
         # likely anti-aliasing values, mixed label conventions (augkit.io.labels)
         "label_notes": [f.note() for f in findings],
+        **_slice_counts(dataset),
     }
+
+
+def _slice_counts(dataset: Dataset) -> dict[str, Any]:
+    """NIfTI slices: how many cases they come from."""
+    if dataset.format not in ("brats", "nifti"):
+        return {}
+    return {"unit": "slice", "num_cases": len({str(s.meta.get("group")) for s in dataset}),
+            "num_slices": len(dataset)}
 
 
 def format_description(d: dict[str, Any]) -> str:
@@ -72,6 +107,11 @@ def format_description(d: dict[str, Any]) -> str:
     opts = ", ".join(f"{k}={v}" for k, v in d.get("options", {}).items())
     lines = [f"{d['root']}: {d['format']}" + (f" ({opts})" if opts else ""),
              f"  samples:   {d['num_samples']}"]
+    if d.get("unit") == "case":
+        lines.append(f"  unit:      case: {d['num_cases']} cases ({d['num_slices']} axial slices, "
+                     f"{d['num_tumour_slices']} with a label; --unit slice expands those)")
+    elif d.get("unit") == "slice":
+        lines.append(f"  unit:      slice: {d['num_slices']} axial slices from {d['num_cases']} cases")
     lines.append("  images:    " + ", ".join(f"{shape} ({n})" for shape, n in d["image_shapes"].items()))
     lines.append("  dtypes:    " + ", ".join(f"{t} ({n})" for t, n in d["dtypes"].items()))
     channels = "/".join(str(c) for c in d["channels"])
@@ -79,8 +119,8 @@ def format_description(d: dict[str, Any]) -> str:
         channels += f" ({', '.join(d['channel_names'])})"
     lines.append(f"  channels:  {channels}")
     if d["num_with_mask"]:
-        lines.append(f"  masks:     {d['num_with_mask']} of {d['num_samples']} samples, "
-                     + ", ".join(d["mask_dtypes"]))
+        lines.append(f"  masks:     {d['num_with_mask']} of {d['num_samples']} samples"
+                     + "".join(f", {t}" for t in d["mask_dtypes"]))
         lines.append("  labels:    " + ", ".join(
             f"{v} (in {n} samples)" for v, n in d["label_values"].items()))
         lines.extend(f"  warning:   {note}" for note in d.get("label_notes", []))

@@ -1,10 +1,15 @@
-"""NIfTI volumes read as axial-slice samples: ``brats`` case folders and generic ``nifti``
-image/label folders.
+"""NIfTI volumes: ``brats`` case folders and generic ``nifti`` image/label folders.
 
-The unit is the axial slice ``volume[:, :, k]``: sample rows and columns are the volume's first
+The read option ``unit`` says what a sample is. ``unit="case"`` (the default for 3D volumes):
+one whole case per sample, loaded on demand (``augkit.io.volumes``). ``unit="slice"`` (the
+default when every volume has one slice, as ``expand --unit slice`` writes them, and implied by
+``slices=``): the axial slice, as below.
+
+With ``unit="slice"`` the unit is the axial slice ``volume[:, :, k]``: sample rows and columns are the volume's first
 and second voxel axes, as stored (no reorientation, so a slice goes back into its file
 unchanged). ``slices="tumour"`` (default) keeps slices whose label is non-zero somewhere;
-``slices="all"`` keeps every slice. A one-slice volume is a slice already (augkit writes every
+``slices="all"`` keeps every slice; ``slices="one"`` keeps one slice per volume, the one with the
+largest labelled area (seed 001's 30 slices from 30 cases). A one-slice volume is a slice already (augkit writes every
 sample as one): it is one sample whatever ``slices`` says, and its id has no ``_z000`` added, so a
 folder written by ``augkit expand`` reads back under the ids its ``manifest.csv`` lists.
 
@@ -29,13 +34,14 @@ import numpy as np
 
 from augkit.errors import DataError, UsageError
 from augkit.io.arrays import as_labels, cast_labels, cast_like, check_finite
-from augkit.io.base import Dataset, DatasetFormat, atomic_write_bytes
+from augkit.io.base import Dataset, DatasetFormat, atomic_copy, atomic_write_bytes
 from augkit.io.folder2d import (IMAGE_DIRS, MASK_DIRS, folder_pair_names, natural_key,
                                 posix_join, safe_name, safe_relpath, walk_visible)
 from augkit.sample import Provenance, Sample
 
 MODALITIES = ("flair", "t1", "t1ce", "t2")
-SLICE_CHOICES = ("tumour", "all")
+SLICE_CHOICES = ("tumour", "all", "one")
+UNIT_CHOICES = ("case", "slice")
 _BRATS_FILE = re.compile(r"^(?P<case>.+)_(?P<kind>flair|t1|t1ce|t2|seg)(?P<ext>\.nii(?:\.gz)?)$",
                          re.IGNORECASE)
 _NIFTI_FILE = re.compile(r"^(?P<stem>.+?)(?P<ext>\.nii(?:\.gz)?)$", re.IGNORECASE)
@@ -63,19 +69,42 @@ def _volume_meta(path: Path, img, dtype: np.dtype) -> dict:
 def select_slices(labels: np.ndarray, slices: str) -> list[int]:
     if slices == "all" or labels.shape[2] == 1:  # a one-slice volume is one chosen slice
         return list(range(labels.shape[2]))
-    return [int(k) for k in np.flatnonzero(labels.reshape(-1, labels.shape[2]).any(axis=0))]
+    per_slice = labels.reshape(-1, labels.shape[2])
+    if slices == "one":  # the largest labelled area; none when the volume has no label at all
+        area = np.count_nonzero(per_slice, axis=0)
+        return [int(area.argmax())] if area.max(initial=0) > 0 else []
+    return [int(k) for k in np.flatnonzero(per_slice.any(axis=0))]
 
 
 def check_slices_option(options: dict[str, Any], fmt: str) -> str:
     options = {k: v for k, v in options.items() if v is not None}  # None: the default
-    unknown = sorted(set(options) - {"slices"})
+    unknown = sorted(set(options) - {"slices", "unit"})
     if unknown:
-        raise UsageError(f"format {fmt!r} takes the read option 'slices' only; received {unknown}")
+        raise UsageError(f"format {fmt!r} takes the read options 'unit' and 'slices' only; received {unknown}")
     slices = options.get("slices", "tumour")
     slices = "tumour" if slices == "tumor" else slices
     if slices not in SLICE_CHOICES:
         raise UsageError(f"slices must be one of {SLICE_CHOICES}. Received: slices={slices!r}")
     return slices
+
+
+def check_unit_option(options: dict[str, Any], label_paths: list[Path]) -> str:
+    """``unit`` as asked; by default ``slice`` when ``slices`` is given or every label volume
+    has one slice (an ``expand --unit slice`` output), else ``case``."""
+    unit = options.get("unit")
+    if unit is not None and unit not in UNIT_CHOICES:
+        raise UsageError(f"unit must be one of {UNIT_CHOICES}. Received: unit={unit!r}")
+    if unit == "case" and options.get("slices") is not None:
+        raise UsageError("--slices chooses axial slices and goes with --unit slice; with --unit case "
+                         "every case is a whole volume. Drop --slices or pass --unit slice.")
+    if unit is None:
+        if options.get("slices") is not None:
+            return "slice"
+        from augkit.io.volumes import header_shape
+
+        shapes = [header_shape(p, "label volume") for p in label_paths]
+        return "slice" if all(len(s) < 3 or s[2] == 1 for s in shapes) else "case"
+    return unit
 
 
 def slice_affine(affine, k: int) -> np.ndarray:
@@ -88,18 +117,22 @@ def slice_affine(affine, k: int) -> np.ndarray:
 def encode_slice(data: np.ndarray, volume: dict | None, k: int) -> bytes:
     """One-slice NIfTI (``data`` is H×W×1[×C]) with the source volume's header, gzip'd
     deterministically."""
-    if volume is None:  # a sample made without a source volume: plain header, identity affine
-        header, affine = nib.Nifti1Header(), np.eye(4)
-    else:
-        header = nib.Nifti1Header(binaryblock=volume["header"])
-        affine = slice_affine(volume["affine"], k)
+    affine = np.eye(4) if volume is None else slice_affine(volume["affine"], k)
+    return encode_nifti(data, volume, affine)
+
+
+def encode_nifti(data: np.ndarray, volume: dict | None, affine: np.ndarray,
+                 compresslevel: int = 6) -> bytes:
+    """NIfTI bytes of ``data`` with the source volume's header (a plain one without a source)
+    and ``affine``, gzip'd with mtime 0 (same arrays, same bytes)."""
+    header = nib.Nifti1Header() if volume is None else nib.Nifti1Header(binaryblock=volume["header"])
     header.set_data_dtype(data.dtype)
     header.set_slope_inter(None, None)  # values are stored as they are in memory
     img = nib.Nifti1Image(data, affine, header=header)
     # Nifti1Image drops a qform that differs from the new affine; keep both codes as they were.
     img.set_qform(affine, code=int(header["qform_code"]) or 1)
     img.set_sform(affine, code=int(header["sform_code"]) or 1)
-    return gzip.compress(img.to_bytes(), compresslevel=6, mtime=0)
+    return gzip.compress(img.to_bytes(), compresslevel=compresslevel, mtime=0)
 
 
 def _labels(data: np.ndarray, path: Path) -> np.ndarray:
@@ -150,6 +183,8 @@ class BratsFormat(DatasetFormat):
         slices = check_slices_option(options, self.name)
         root = Path(root)
         cases = self._cases(root)
+        if check_unit_option(options, [files["seg"] for _, files in cases]) == "case":
+            return self._read_volumes(root, cases)
         samples: list[Sample] = []
         for (folder, case), files in cases:
             samples.extend(self._read_case(root, folder, case, files, slices))
@@ -187,6 +222,47 @@ class BratsFormat(DatasetFormat):
                                 "add the missing volume or remove the incomplete case folder")
         return sorted(cases.items(), key=lambda kv: natural_key(str(kv[0][0] / kv[0][1])))
 
+    def _read_volumes(self, root: Path, cases) -> Dataset:
+        """Every case checked now (headers; seg values), loaded only when indexed."""
+        from augkit.io.volumes import (LazySamples, check_3d, check_loadable, header_info,
+                                       header_shape, label_summary)
+
+        metas, ids, all_files = [], [], []
+        for (folder, case), files in cases:
+            flair, dtype = header_info(files["flair"], "flair volume")
+            check_3d(files["flair"], flair, "flair volume")
+            for kind in (*MODALITIES[1:], "seg"):
+                shape = header_shape(files[kind], f"{kind} volume")
+                check_3d(files[kind], shape, f"{kind} volume")
+                _check_shape(files[kind], shape[:3], files["flair"], flair[:3])
+            rel_dir = posix_join(*folder.relative_to(root).parts)
+            ids.append(rel_dir if PurePosixPath(rel_dir).name == case else posix_join(rel_dir, case))
+            metas.append({"format": self.name, "unit": "case", "case": case, "group": case,
+                          "rel_dir": rel_dir, "channel_names": list(MODALITIES),
+                          "shape": list(flair[:3]), "num_slices": flair[2], "dtype": dtype,
+                          **label_summary(files["seg"], "seg volume"),
+                          "source_files": [str(files[k].resolve()) for k in (*MODALITIES, "seg")]})
+            for kind in MODALITIES:
+                check_loadable(files[kind], f"{kind} volume")
+            all_files.append(files)
+
+        def load(i: int) -> Sample:
+            files = all_files[i]
+            labels, seg_img = load_volume(files["seg"], "seg volume")
+            labels = _labels(labels, files["seg"])
+            volumes = {"seg": _volume_meta(files["seg"], seg_img, seg_img.get_data_dtype())}
+            channels = []
+            for kind in MODALITIES:
+                data, img = load_volume(files[kind], f"{kind} volume")
+                channels.append(data[..., 0] if data.ndim == 4 else data)
+                volumes[kind] = _volume_meta(files[kind], img, channels[-1].dtype)
+            meta = {**metas[i], "source_volumes": volumes}
+            return Sample(image=np.stack(channels, axis=-1), mask=labels,
+                          provenance=Provenance(id=ids[i]), meta=meta)
+
+        return Dataset(root=root, format=self.name, samples=LazySamples(metas, load),
+                       options={"unit": "case"})
+
     def _read_case(self, root: Path, folder: Path, case: str, files: dict[str, Path],
                    slices: str) -> list[Sample]:
         labels, seg_img = load_volume(files["seg"], "seg volume")
@@ -217,7 +293,12 @@ class BratsFormat(DatasetFormat):
     def write(self, sample: Sample, out_dir: Path) -> list[str]:
         """``<case>/<name>/<name>_{flair,t1,t1ce,t2,seg}.nii.gz``, each H×W×1: inside a folder
         named after the source case (beside the source when that is a one-slice case), so the
-        reader gives the sample back under its id ``<case>/<name>``."""
+        reader gives the sample back under its id ``<case>/<name>``.
+
+        A volume (``unit="case"``) is written as a whole case ``<name>/<name>_*.nii.gz`` beside
+        its source case; a real one is a byte copy of its files."""
+        if sample.is_volume:
+            return self._write_volume(sample, Path(out_dir))
         out_dir = Path(out_dir)
         meta = sample.meta if sample.meta.get("format") == self.name else {}
         name = _sample_name(sample)
@@ -243,6 +324,49 @@ class BratsFormat(DatasetFormat):
         for path, data in files:
             atomic_write_bytes(path, data)
         return [p.relative_to(out_dir).as_posix() for p, _ in files]
+
+
+    def _write_volume(self, sample: Sample, out_dir: Path) -> list[str]:
+        from augkit.io.volumes import encode_volume
+
+        meta = sample.meta if sample.meta.get("format") == self.name else {}
+        copied = _copy_real(sample, meta, out_dir / safe_relpath(meta.get("rel_dir", "")))
+        if copied is not None:
+            return [p.relative_to(out_dir).as_posix() for p in copied]
+        if sample.image.shape[-1] != len(MODALITIES):
+            raise UsageError(f"sample {sample.id!r} has {sample.image.shape[-1]} channels; the BraTS "
+                             f"writer needs {len(MODALITIES)} ({', '.join(MODALITIES)})")
+        name = _sample_name(sample)
+        case_dir = out_dir / safe_relpath(meta.get("rel_dir", "")).parent / name
+        volumes, written = meta.get("source_volumes", {}), []
+        for c, kind in enumerate(MODALITIES):
+            vol = volumes.get(kind)
+            path = case_dir / f"{name}_{kind}.nii.gz"
+            atomic_write_bytes(path, encode_volume(
+                cast_like(sample.image[..., c], vol["dtype"] if vol else np.int16), vol))
+            written.append(path)
+        if sample.mask is not None:
+            vol = volumes.get("seg")
+            path = case_dir / f"{name}_seg.nii.gz"
+            atomic_write_bytes(path, encode_volume(
+                cast_labels(sample.mask, vol["dtype"] if vol else np.int16, path), vol))
+            written.append(path)
+        return [p.relative_to(out_dir).as_posix() for p in written]
+
+
+def _copy_real(sample: Sample, meta: dict, target_dir: Path, subdirs: list[str] | None = None
+               ) -> list[Path] | None:
+    """A real case's files copied byte for byte into ``target_dir`` (``[/<subdir>]``, one per
+    file); None for a sample that is not an unchanged real case."""
+    files = meta.get("source_files")
+    if sample.provenance.source != "real" or not files:
+        return None
+    out = []
+    for i, f in enumerate(files):
+        dst = (target_dir / subdirs[i] if subdirs else target_dir) / Path(f).name
+        atomic_copy(Path(f), dst)
+        out.append(dst)
+    return out
 
 
 # ---- generic NIfTI ------------------------------------------------------------------------
@@ -274,6 +398,8 @@ class NiftiFormat(DatasetFormat):
         slices = check_slices_option(options, self.name)
         root = Path(root)
         pairs = self._pairs(root)
+        if check_unit_option(options, [label for _, _, label, _ in pairs]) == "case":
+            return self._read_volumes(root, pairs)
         samples: list[Sample] = []
         for pair in pairs:
             samples.extend(self._read_pair(root, *pair, slices))
@@ -317,6 +443,43 @@ class NiftiFormat(DatasetFormat):
                             "put volumes in image/x.nii.gz and labels in label/x.nii.gz")
         return pairs
 
+    def _read_volumes(self, root: Path, pairs) -> Dataset:
+        from augkit.io.volumes import (LazySamples, check_3d, check_loadable, header_info,
+                                       header_shape, label_summary)
+
+        metas, paths = [], []
+        for folder, image_path, label_path, names in pairs:
+            shape, dtype = header_info(image_path, "image volume")
+            check_3d(image_path, shape, "image volume", channels_ok=True)
+            label_shape = header_shape(label_path, "label volume")
+            check_3d(label_path, label_shape, "label volume")
+            _check_shape(label_path, label_shape[:3], image_path, shape[:3])
+            rel_dir = posix_join(*folder.relative_to(root).parts)
+            stem = _NIFTI_FILE.match(image_path.name)["stem"]
+            metas.append({"format": self.name, "unit": "case", "case": stem,
+                          "group": posix_join(rel_dir, stem), "rel_dir": rel_dir,
+                          "image_dir": names[0], "label_dir": names[1], "image_ndim": len(shape),
+                          "shape": list(shape[:3]), "num_slices": shape[2], "dtype": dtype,
+                          "channels": shape[3] if len(shape) == 4 else 1,
+                          **label_summary(label_path, "label volume"),
+                          "source_files": [str(image_path.resolve()), str(label_path.resolve())]})
+            check_loadable(image_path, "image volume")
+            paths.append((image_path, label_path))
+
+        def load(i: int) -> Sample:
+            image_path, label_path = paths[i]
+            labels, label_img = load_volume(label_path, "label volume")
+            labels = _labels(labels, label_path)
+            data, img = load_volume(image_path, "image volume")
+            meta = {**metas[i], "source_volumes": {
+                "image": _volume_meta(image_path, img, data.dtype),
+                "label": _volume_meta(label_path, label_img, label_img.get_data_dtype())}}
+            return Sample(image=data if data.ndim == 4 else data[..., None], mask=labels,
+                          provenance=Provenance(id=metas[i]["group"]), meta=meta)
+
+        return Dataset(root=root, format=self.name, samples=LazySamples(metas, load),
+                       options={"unit": "case"})
+
     def _read_pair(self, root: Path, folder: Path, image_path: Path, label_path: Path,
                    names: tuple[str, str], slices: str) -> list[Sample]:
         labels, label_img = load_volume(label_path, "label volume")
@@ -345,7 +508,10 @@ class NiftiFormat(DatasetFormat):
         return samples
 
     def write(self, sample: Sample, out_dir: Path) -> list[str]:
-        """``<folder>/image/<name>.nii.gz`` + ``<folder>/label/<name>.nii.gz``, one slice each."""
+        """``<folder>/image/<name>.nii.gz`` + ``<folder>/label/<name>.nii.gz``, one slice each
+        (a whole volume each for a volume sample; a real one copied byte for byte)."""
+        if sample.is_volume:
+            return self._write_volume(sample, Path(out_dir))
         out_dir = Path(out_dir)
         meta = sample.meta if sample.meta.get("format") == self.name else {}
         name = _sample_name(sample)
@@ -365,6 +531,32 @@ class NiftiFormat(DatasetFormat):
         for path, data in files:
             atomic_write_bytes(path, data)
         return [p.relative_to(out_dir).as_posix() for p, _ in files]
+
+    def _write_volume(self, sample: Sample, out_dir: Path) -> list[str]:
+        from augkit.io.volumes import encode_volume
+
+        meta = sample.meta if sample.meta.get("format") == self.name else {}
+        base = out_dir / safe_relpath(meta.get("rel_dir", ""))
+        dirs = [meta.get("image_dir", "image"), meta.get("label_dir", "label")]
+        copied = _copy_real(sample, meta, base, dirs)
+        if copied is not None:
+            return [p.relative_to(out_dir).as_posix() for p in copied]
+        name = _sample_name(sample)
+        volumes = meta.get("source_volumes", {})
+        vol = volumes.get("image")
+        image = cast_like(sample.image, vol["dtype"] if vol else sample.image.dtype)
+        if meta.get("image_ndim", 3 if image.shape[-1] == 1 else 4) == 3:
+            image = image[..., 0]
+        path = base / dirs[0] / f"{name}.nii.gz"
+        atomic_write_bytes(path, encode_volume(image, vol))
+        written = [path]
+        if sample.mask is not None:
+            vol = volumes.get("label")
+            path = base / dirs[1] / f"{name}.nii.gz"
+            atomic_write_bytes(path, encode_volume(
+                cast_labels(sample.mask, vol["dtype"] if vol else np.int16, path), vol))
+            written.append(path)
+        return [p.relative_to(out_dir).as_posix() for p in written]
 
 
 __all__ = ["BratsFormat", "NiftiFormat", "encode_slice", "load_volume", "slice_affine"]

@@ -1,0 +1,139 @@
+"""The 3D pipeline on small synthetic volumes: labels stay labels, the geometry is what it says,
+the same seed gives the same arrays, and presets mean the same as in 2D."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from augkit.errors import UsageError
+from augkit.presets import PRESETS
+from augkit.transforms import ClassicalPipeline
+from augkit.transforms3d import VolumePipeline, _mapping, _output_box, _resample
+
+LABELS = {0, 1, 2, 4}
+
+
+def _volume(shape=(32, 32, 16), channels=2, seed=0):
+    """A bright ellipsoid 'head' in air with a labelled 'tumour' of BraTS labels."""
+    rng = np.random.default_rng(seed)
+    x, y, z = np.indices(shape)
+    c = (np.asarray(shape) - 1) / 2
+    head = ((x - c[0]) / 12) ** 2 + ((y - c[1]) / 10) ** 2 + ((z - c[2]) / 6) ** 2 < 1
+    image = np.zeros((*shape, channels), np.int16)
+    for k in range(channels):
+        image[..., k] = np.where(head, rng.integers(100, 900, shape), 0)
+    mask = np.zeros(shape, np.int16)
+    mask[12:18, 10:16, 6:10] = 2
+    mask[14:16, 12:14, 7:9] = 1
+    mask[13, 11, 8] = 4
+    return image, mask
+
+
+def test_labels_stay_labels_and_same_seed_same_arrays():
+    image, mask = _volume()
+    pipe = VolumePipeline(preset="strong")  # every op, elastic included
+    for seed in range(4):
+        out, out_mask, params = pipe.apply(image, mask, seed)
+        assert out.dtype == image.dtype and out.shape == image.shape
+        assert set(np.unique(out_mask)) <= LABELS and out_mask.dtype == mask.dtype
+        again, again_mask, again_params = pipe.apply(image, mask, seed)
+        np.testing.assert_array_equal(out, again)
+        np.testing.assert_array_equal(out_mask, again_mask)
+        assert params == again_params and params[0]["op"] == "affine"
+    first, _, _ = pipe.apply(image, mask, 0)
+    assert not np.array_equal(first, pipe.apply(image, mask, 1)[0])
+
+
+def test_hflip_is_the_left_right_axis_and_exact():
+    image, mask = _volume()
+    pipe = VolumePipeline(config={"transforms": [{"name": "hflip", "p": 1.0}]})
+    out, out_mask, params = pipe.apply(image, mask, 0, lr_axis=0)
+    np.testing.assert_array_equal(out, image[::-1])
+    np.testing.assert_array_equal(out_mask, mask[::-1])
+    assert params[0] == {"op": "hflip", "axis": 0}
+    out, _, _ = pipe.apply(image, mask, 0, lr_axis=1)
+    np.testing.assert_array_equal(out, image[:, ::-1])
+
+
+def test_a_quarter_turn_about_the_axial_axis_is_rot90():
+    image, mask = _volume()
+    pipe = VolumePipeline(config={"transforms": [
+        {"name": "rotate", "limit": [90, 90], "tilt_range": [0, 0], "p": 1.0}]})
+    out, out_mask, _ = pipe.apply(image, mask, 0)
+    turned = [k for k in (1, -1) if np.array_equal(out_mask, np.rot90(mask, k, axes=(0, 1)))]
+    assert turned, "a 90° turn about z must move labels as np.rot90 does"
+    np.testing.assert_allclose(out, np.rot90(image, turned[0], axes=(0, 1)), atol=1)
+
+
+def test_resampling_only_the_output_box_changes_nothing():
+    image, mask = _volume()
+    d = {"op": "affine", "rotate": [4.0, -3.0, 17.0], "shift": [0.05, -0.1, 0.02], "scale": 1.07}
+    matrix, offset, field = _mapping([d], image.shape[:3], np.ones(3))
+    box = _output_box(image, mask, ([0.0, 0.0], 0), matrix, offset, field)
+    assert np.prod(box[1] - box[0]) < np.prod(image.shape[:3])  # the box is a real saving
+    for c in range(2):
+        channel = image[..., c].astype(np.float32)
+        full = ndimage.affine_transform(channel, matrix, offset=offset, order=1, cval=0.0)
+        np.testing.assert_allclose(_resample(channel, matrix, offset, None, 1, 0.0, box), full, atol=1e-3)
+    full = ndimage.affine_transform(mask, matrix, offset=offset, order=0, cval=0)
+    np.testing.assert_array_equal(_resample(mask, matrix, offset, None, 0, 0, box), full)
+
+
+def test_brightness_is_drawn_per_modality_and_keeps_the_air():
+    image, mask = _volume(channels=4)
+    pipe = VolumePipeline(config={"transforms": [{"name": "brightness", "limit": 0.2, "p": 1.0}]})
+    out, out_mask, params = pipe.apply(image, mask, 3)
+    assert len(params[0]["beta"]) == 4 and len(set(params[0]["beta"])) == 4
+    air = ~np.any(image != 0, axis=-1)
+    assert (out[air] == 0).all() and (out[~air] != image[~air]).any()
+    np.testing.assert_array_equal(out_mask, mask)  # intensity leaves labels alone
+
+
+def test_cubic_interpolation_is_a_config_choice():
+    image, mask = _volume()
+    config = {"transforms": [{"name": "rotate", "limit": 10, "p": 1.0}], "interpolation": "cubic"}
+    pipe = VolumePipeline(config=config)
+    assert pipe.order == 3 and VolumePipeline.from_config(pipe.get_config()).get_config() == pipe.get_config()
+    _, out_mask, _ = pipe.apply(image, mask, 0)
+    assert set(np.unique(out_mask)) <= LABELS  # labels stay nearest-neighbour
+    with pytest.raises(UsageError, match="interpolation"):
+        VolumePipeline(config={**config, "interpolation": "spline"})
+
+
+def test_a_preset_file_reaches_the_3d_pipeline_whole(tmp_path):
+    from augkit.api import pipeline_from
+
+    path = tmp_path / "p.yaml"
+    path.write_text("interpolation: cubic\ntransforms:\n  - {name: rotate, limit: 10, tilt_range: [-2, 2]}\n"
+                    "  - {name: hflip, p: 0.5}\n")
+    volume = VolumePipeline(config=pipeline_from(str(path)).get_config())  # what expand does
+    assert volume.order == 3 and volume.get_config()["transforms"][0]["tilt_range"] == [-2, 2]
+    path.write_text("transforms:\n  - {name: vflip}\n")  # fine for 2D, refused for volumes
+    with pytest.raises(UsageError, match="'vflip' has no meaning for volumes"):
+        VolumePipeline(config=pipeline_from(str(path)).get_config())
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_shipped_preset_means_the_same_in_3d(name):
+    config = VolumePipeline(preset=name).get_config()
+    assert [e["name"] for e in config["transforms"]] == [e["name"] for e in PRESETS[name]["transforms"]]
+
+
+def test_ops_without_a_3d_meaning_are_refused_clearly():
+    with pytest.raises(UsageError, match="'vflip' has no meaning for volumes.*hflip"):
+        VolumePipeline(config={"transforms": [{"name": "vflip"}]})
+    with pytest.raises(UsageError, match="'resize' has no meaning for volumes.*voxel size"):
+        VolumePipeline(config={"transforms": [{"name": "resize", "height": 8, "width": 8}]})
+    with pytest.raises(UsageError, match="unknown transform 'twist'"):
+        VolumePipeline(config={"transforms": [{"name": "twist"}]})
+    # tilt_range is the one 3D-only key: one preset serves both; 2D keeps it and ignores it
+    config = {"transforms": [{"name": "affine", "tilt_range": [-2, 2], "p": 1.0}]}
+    assert VolumePipeline(config=config).get_config()["transforms"][0]["tilt_range"] == [-2, 2]
+    flat = ClassicalPipeline(config=config)
+    assert flat.get_config()["transforms"][0]["tilt_range"] == [-2, 2]
+    image = np.zeros((16, 16, 1), np.uint8)
+    assert flat.apply(image, None, 0)[0].shape == (16, 16, 1)
+    with pytest.raises(UsageError, match="does not take"):
+        ClassicalPipeline(config={"transforms": [{"name": "hflip", "tilt_range": [-2, 2]}]})
