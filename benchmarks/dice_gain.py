@@ -53,10 +53,13 @@ LGG = REPO / "../shared/data/lgg"
 RESULTS = REPO / "benchmarks/results/dice_gain"
 CONDITIONS = ("none", "classical", "gan", "classical+gan")
 VARIANTS = ("classical+gan@0.2", "classical+lesion")  # tried to make the GAN help; largest set only
-ALL_CONDITIONS = CONDITIONS + VARIANTS
+# Lesion transplant (the lesionmix plugin, no training): the share of added samples that get a
+# donor's lesion. Which share is used for all seeds is chosen on validation Dice (first seed only).
+LESION_CONDITIONS = ("classical+lesionmix@0.5", "classical+lesionmix@1")
+ALL_CONDITIONS = CONDITIONS + VARIANTS + LESION_CONDITIONS
 CURVE_CONDITIONS = ("none", "classical", "classical+gan")  # at fewer real slices
 GAN_FRACTION = {"classical": 0.0, "gan": 1.0, "classical+gan": 0.5, "classical+gan@0.2": 0.2,
-                "classical+lesion": 0.5}
+                "classical+lesion": 0.5, "classical+lesionmix@0.5": 0.5, "classical+lesionmix@1": 1.0}
 GAN_REGION = {"classical+lesion": "lesion"}  # else "image": the GAN paints the whole slice
 SUBSET_SEED = 20_240_601  # which reals make the 10- and 20-slice subsets (nested, fixed)
 BOOTSTRAP_SEED = 7
@@ -76,6 +79,10 @@ class BenchProfile:
     subset_gan: str = "shared"  # "shared": the GAN trained on all reals; "retrain": one per subset
     out: Path = RESULTS
     note: str = ""
+    conditions: tuple[str, ...] = CONDITIONS + VARIANTS  # run by default
+    # candidates of which only the one with the best validation Dice at the first seed is run
+    # for the other seeds (a knob chosen on val, never on test)
+    val_sweep: tuple[str, ...] = ()
 
 
 PROFILES = {
@@ -98,6 +105,19 @@ PROFILES = {
         gan_profile="cpu",
         subset_gan="retrain",
         note="128 px, sized to finish in 60 minutes on 2 CPU cores, GAN training included",
+    ),
+    "converge": BenchProfile(
+        "converge",
+        # The cpu profile's 300 steps stop before classical transforms show what they are worth
+        # (1,000 steps lifted classical from 0.505 to 0.585 test Dice in an earlier check), so
+        # every condition trains to convergence: at least 1,500 steps, then on until validation
+        # Dice has not improved for 300 steps (at most 2,000); the best-validation weights kept.
+        SegmenterConfig(size=128, base_width=8, num_levels=4, batch_size=8, num_steps=2000,
+                        eval_every=50, batch_norm=False, min_steps=1500, patience_steps=300),
+        gan_profile="cpu", num_real=(30,), out=RESULTS / "converge",
+        conditions=("none", "classical") + LESION_CONDITIONS, val_sweep=LESION_CONDITIONS,
+        note="128 px, every condition trained to convergence (1,500-2,000 steps, early stop on "
+             "validation Dice); lesion transplant (lesionmix) against classical transforms",
     ),
     "paper": BenchProfile(
         "paper",
@@ -191,6 +211,20 @@ def get_gan(args, profile: BenchProfile, train_samples, val_samples, num_real: i
         (folder / "info.json").write_text(json.dumps(info, indent=1))
         log(f"pix2pix trained in {info['train_seconds']:.0f} s")
     gan_info[num_real] = {**info, "trained_on_num_real": num_real, "folder": str(folder)}
+    return model
+
+
+def get_lesionmix(train_samples, num_real: int, gan_info: dict):
+    """The lesionmix 'model': the training reals' lesions carved once (no training, no other data)."""
+    from augkit.plugins import get_generator
+
+    started = time.perf_counter()
+    model = get_generator("lesionmix")()
+    model.fit(train_samples, progress=False)
+    gan_info[f"lesionmix-{num_real}"] = {
+        "source": "lesionmix fitted here on the training reals", "checkpoint_hash": model.checkpoint_hash,
+        "config": model.get_config(), "epochs_trained": 0, "settings": repr(model.settings),
+        "train_seconds": round(time.perf_counter() - started, 2)}
     return model
 
 
@@ -376,13 +410,17 @@ def write_markdown(results: dict, path: Path) -> None:
     k_main = str(max(int(k) for k in s["table"]))
     seeds = p["seeds"]
     conds = [c for c in CONDITIONS if c in s["table"][k_main]]
+    selection = p.get("val_selection") or {}
+    seg = p["segmenter"]
+    steps_text = (f"same {seg['num_steps']} Adam steps" if not seg.get("patience_steps") else
+                  f"{seg['min_steps']}–{seg['num_steps']} Adam steps (early stop on validation Dice)")
     lines = [f"# Dice gain on real brain MRI (LGG FLAIR): profile `{p['profile']}`", ""]
     if p.get("note"):
         lines += [f"_{p['note']}._", ""]
     lines += [
         f"U-Net trained on {k_main} real slices from {results['data']['train']['num_patients']} "
         f"patients, grown ×{p['expand_factor']} "
-        f"per condition; same {p['segmenter']['num_steps']} Adam steps of batch "
+        f"per condition; {steps_text} of batch "
         f"{p['segmenter']['batch_size']} for every condition; the checkpoint of best validation Dice "
         f"kept. Mean ± std over {len(seeds)} seed(s) {seeds}. Train = the real slices trained on; "
         f"Val = {results['data']['val']['num_slices']} slices / {results['data']['val']['num_patients']} "
@@ -396,22 +434,37 @@ def write_markdown(results: dict, path: Path) -> None:
     for metric, label in (("accuracy", "Accuracy"), ("mean_iou", "Mean IoU"), ("dice", "Dice")):
         cells = [fmt(s["table"][k_main][c][sp][metric]) for c in conds for sp in ("train", "val", "test")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    variants = [c for c in VARIANTS if c in s["table"][k_main]]
+    variants = [c for c in VARIANTS + LESION_CONDITIONS if c in s["table"][k_main]]
     if variants:
-        lines += ["", f"## Trying to make the GAN help ({k_main} real slices)", "",
-                  "`classical+gan@0.2`: a fifth instead of half of the added samples from pix2pix. "
-                  "`classical+lesion`: half of the added samples are the real slice under the new "
-                  "mask's geometry with only the lesion (grown by 2 % of the side, feathered over 3 %) "
-                  "painted by pix2pix (`augkit expand --gan-region lesion`), so the anatomy stays real.",
-                  "", "| condition | Train Dice | Val Dice | Test Dice | Δ test vs classical [95 % t, seeds] |",
-                  "|---|---:|---:|---:|---|"]
-        for c in ("classical", "classical+gan") + tuple(variants):
+        lines += ["", f"## Trying to make generated data help ({k_main} real slices)", ""]
+        if any(c in VARIANTS for c in variants):
+            lines += ["`classical+gan@0.2`: a fifth instead of half of the added samples from pix2pix. "
+                      "`classical+lesion`: half of the added samples are the real slice under the new "
+                      "mask's geometry with only the lesion (grown by 2 % of the side, feathered over 3 %) "
+                      "painted by pix2pix (`augkit expand --gan-region lesion`), so the anatomy stays real.", ""]
+        if any(c in LESION_CONDITIONS for c in variants):
+            lines += ["`classical+lesionmix@f`: a share f of the added samples are a classical variant of a "
+                      "real slice with a lesion carved from another training slice (random margin, own "
+                      "rotation/scale/flip/elastic and intensity jitter, intensities matched to the "
+                      "recipient brain, feathered edge) placed at a new position inside the recipient's "
+                      "brain (`augkit expand --generator lesionmix --gan-fraction f`); the rest are "
+                      "classical variants. No training; donors are the training slices only."]
+            if selection:
+                lines += ["", f"Share chosen on validation only ({selection['rule']}): "
+                          + ", ".join(f"`{c}` val Dice {v:.3f}" for c, v in selection["val_dice_at_first_seed"].items())
+                          + f" → **`{selection['chosen']}`** run at every seed; the other candidate has one "
+                          "seed, so no t-interval."]
+            lines.append("")
+        lines += ["| condition | seeds | Train Dice | Val Dice | Test Dice | Δ test vs classical [95 % t, seeds] "
+                  "| 95 % bootstrap (test patients) |", "|---|---:|---:|---:|---:|---|---|"]
+        for c in [c for c in ("classical", "classical+gan") + tuple(variants) if c in s["table"][k_main]]:
             row = s["table"][k_main][c]
             d = next((d for d in s["differences"] if d["num_real"] == int(k_main) and d["condition"] == c
                       and d["reference"] == "classical"), None)
             delta = "–" if d is None else f"{d['test_dice_diff_mean']:+.3f} {fmt_ci(d['t_interval_95_over_seeds'])}"
-            lines.append(f"| {c} | {fmt(row['train']['dice'])} | {fmt(row['val']['dice'])} | "
-                         f"{fmt(row['test']['dice'])} | {delta} |")
+            boot = "–" if d is None else fmt_ci(d["bootstrap_95_over_test_patients"]["seed_mean"])
+            lines.append(f"| {c} | {len(row['test']['dice']['values'])} | {fmt(row['train']['dice'])} | "
+                         f"{fmt(row['val']['dice'])} | {fmt(row['test']['dice'])} | {delta} | {boot} |")
     lines += ["", "Seed 001 reported (30 → 300, their own U-Net and 25 test images): Dice 0.27 / 0.25 / "
               "0.25 without and 0.71 / 0.60 / 0.66 with augmentation (Train / Val / Test).", "",
               "## Test Dice differences, paired by seed", "",
@@ -460,12 +513,16 @@ def write_markdown(results: dict, path: Path) -> None:
     gan_lines = [f"  - {k} real slices: {g['source']}, checkpoint {g['checkpoint_hash']}, config "
                  f"{json.dumps(g['config'])}, epochs {g['epochs_trained']}"
                  + (f", trained in {g['train_seconds']:.0f} s" if g.get("train_seconds") else "")
-                 for k, g in sorted(results["gan"].items(), key=lambda kv: int(kv[0]))]
+                 for k, g in sorted(results["gan"].items(), key=lambda kv: str(kv[0]))]
     lines += ["", "## Settings", "",
               f"- Segmenter: {unet['description']}; {unet['num_params']:,} parameters. Input "
               f"{seg['size']}×{seg['size']}, loss {seg['loss']}, Adam lr {seg['learning_rate']}, "
               f"batch {seg['batch_size']}, {seg['num_steps']} steps, validation Dice every "
-              f"{seg['eval_every']} steps (best kept), weights and batch order seeded by the run seed.",
+              f"{seg['eval_every']} steps (best kept), weights and batch order seeded by the run seed"
+              + (f"; early stop once the best validation Dice is {seg['patience_steps']} steps old, not "
+                 f"before step {seg['min_steps']} (steps run: "
+                 + ", ".join(f"{r['condition']} s{r['seed']} {r['history'].get('stopped_at', [r['history']['step'][-1]])[0]}"
+                             for r in results["runs"]) + ")" if seg.get("patience_steps") else "") + ".",
               f"- Classical transforms (`augkit.transforms.ClassicalPipeline()` default): "
               f"{json.dumps(p['transforms'])}",
               "- GAN (pix2pix, mask → image; masks are geometric variants of real masks):", *gan_lines,
@@ -490,7 +547,8 @@ def plot(results: dict, out: Path) -> None:
     k_main = str(max(int(k) for k in s))
     conds = [c for c in ALL_CONDITIONS if c in s[k_main]]
     colors = {"none": "#7f7f7f", "classical": "#1f77b4", "gan": "#d62728", "classical+gan": "#9467bd",
-              "classical+gan@0.2": "#e377c2", "classical+lesion": "#2ca02c"}
+              "classical+gan@0.2": "#e377c2", "classical+lesion": "#2ca02c",
+              "classical+lesionmix@0.5": "#ff7f0e", "classical+lesionmix@1": "#8c564b"}
     fig, ax = plt.subplots(figsize=(8, 4.2))
     width = 0.8 / len(conds)
     for j, split in enumerate(("train", "val", "test")):
@@ -591,8 +649,8 @@ def parse_args(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", help="run seeds (default: the profile's)")
     ap.add_argument("--num-real", type=int, nargs="+", help="real-slice counts for the curve "
                     "(default 10 20 30; the largest gets all four conditions)")
-    ap.add_argument("--conditions", nargs="+", choices=ALL_CONDITIONS, default=list(ALL_CONDITIONS),
-                    help="conditions to run (default: all; for timing one condition)")
+    ap.add_argument("--conditions", nargs="+", choices=ALL_CONDITIONS,
+                    help="conditions to run (default: the profile's; for timing one condition)")
     ap.add_argument("--model", type=Path, help="a trained pix2pix folder (else one is trained here)")
     ap.add_argument("--gan-seed", type=int, default=0, help="seed of the pix2pix trained here")
     ap.add_argument("--subset-gan", choices=("shared", "retrain"),
@@ -613,6 +671,7 @@ def main(argv=None) -> int:
     seeds = tuple(args.seeds or profile.seeds)
     subset_gan = args.subset_gan or profile.subset_gan
     out = args.out or profile.out
+    args.conditions = args.conditions or list(profile.conditions)
     work = args.work or Path("/tmp/augkit-dice-gain") / profile.name
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
@@ -645,16 +704,29 @@ def main(argv=None) -> int:
     val_xy = to_arrays(splits["val"], cfg.size)
     plan = [(k, c, s) for k in reversed(num_real) for c in (ALL_CONDITIONS if k == k_main else CURVE_CONDITIONS)
             for s in seeds if c in args.conditions]
-    gans: dict[int, Any] = {}
-    gan_info: dict[int, dict] = {}
+    sweep = [c for c in profile.val_sweep if c in args.conditions]
+    if len(sweep) > 1:
+        # the candidates run at the first seed only; the winner on validation joins the later seeds
+        plan = [(k, c, s) for k, c, s in plan if c not in sweep or s == seeds[0]]
+        plan.sort(key=lambda r: seeds.index(r[2]))
+    selection: dict[str, Any] = {}
+    gans: dict[Any, Any] = {}
+    gan_info: dict[Any, dict] = {}
     runs, examples = [], {}
     run_started = time.perf_counter()
-    for n, (k, condition, seed) in enumerate(plan, start=1):
+    n = 0
+    while n < len(plan):
+        k, condition, seed = plan[n]
+        n += 1
         idx = list(range(len(train))) if k == len(train) else subset_indices(len(train), k)
         subset = Dataset(root=train.root, format=train.format, samples=[train.samples[i] for i in idx],
                          options=train.options)
         gan = None
-        if condition in GAN_FRACTION and condition != "classical":
+        if "lesionmix" in condition:
+            if ("lesionmix", k) not in gans:
+                gans[("lesionmix", k)] = get_lesionmix(subset.samples, k, gan_info)
+            gan = gans[("lesionmix", k)]
+        elif condition in GAN_FRACTION and condition != "classical":
             gan_k = k if subset_gan == "retrain" else k_main
             if gan_k not in gans:
                 if gan_k == len(train):
@@ -676,6 +748,16 @@ def main(argv=None) -> int:
         log(f"[{n}/{len(plan)}] n={k} {condition:<13} seed {seed}: test Dice "
             f"{record['scores']['test']['dice']:.3f} (val {record['scores']['val']['dice']:.3f}, best step "
             f"{record['best_step']}, {time.perf_counter() - t0:.0f} s); about {eta / 60:.1f} min left")
+        done_sweep = [r for r in runs if r["condition"] in sweep and r["seed"] == seeds[0] and r["num_real"] == k_main]
+        if len(sweep) > 1 and not selection and len(done_sweep) == len(sweep):
+            val = {r["condition"]: r["scores"]["val"]["dice"] for r in done_sweep}
+            chosen = max(sweep, key=lambda c: val[c])  # validation only; ties go to the first
+            selection = {"candidates": sweep, "val_dice_at_first_seed": val, "chosen": chosen,
+                         "rule": f"highest validation Dice at seed {seeds[0]}; only the chosen one "
+                                 "is run at the other seeds"}
+            log(f"chosen on validation: {chosen} ({json.dumps(val)})")
+            plan += [(k_main, chosen, s) for s in seeds[1:]]
+            plan[n:] = sorted(plan[n:], key=lambda r: (seeds.index(r[2]), ALL_CONDITIONS.index(r[1])))
 
     import keras
 
@@ -690,6 +772,7 @@ def main(argv=None) -> int:
                      "subset_gan": subset_gan, "subset_seed": SUBSET_SEED, "segmenter": cfg.to_dict(),
                      "transforms": ClassicalPipeline().get_config()["transforms"],
                      "gan_profile": profile.gan_profile, "gan_overrides": profile.gan_overrides,
+                     "val_selection": selection,
                      "model_selection": "best validation Dice (per-slice mean at network size), "
                                         f"checked every {cfg.eval_every} steps and at the end",
                      "train_split_scored": "the real slices trained on (not the augmented ones)"},

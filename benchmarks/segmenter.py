@@ -41,6 +41,10 @@ class SegmenterConfig:
     eval_every: int = 50  # steps between validation Dice checks (best checkpoint kept)
     batch_norm: bool = True
     loss: str = "bce+dice"  # binary cross-entropy on logits + (1 - soft Dice over the batch)
+    # Early stop on validation: after ``min_steps``, stop once the best validation Dice is
+    # ``patience_steps`` old (None: always run ``num_steps``).
+    patience_steps: int | None = None
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.size % (2 ** self.num_levels):
@@ -50,7 +54,11 @@ class SegmenterConfig:
             raise ValueError(f"widths, batch size, steps and eval_every must be >= 1. Received: {self}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if self.patience_steps is None:  # keys of runs cached before early stopping existed
+            d.pop("patience_steps")
+            d.pop("min_steps")
+        return d
 
 
 # --------------------------------------------------------------------------- data
@@ -197,6 +205,10 @@ def train_segmenter(x: np.ndarray, y: np.ndarray, config: SegmenterConfig, *, se
                     history["val_dice"].append(score)
                     if score > best[0]:
                         best = (score, step, model.get_weights())
+                if config.patience_steps is not None and val is not None and \
+                        step >= config.min_steps and step - best[1] >= config.patience_steps:
+                    history["stopped_at"] = [step]  # early stop: validation Dice has stalled
+                    break
                 bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
                                 val_dice=f"{history['val_dice'][-1]:.3f}" if val is not None else "-",
                                 refresh=False)
