@@ -88,10 +88,11 @@ class Carved:
     origin: tuple[int, int]
 
 
-def carve(donor_id: str, image: np.ndarray, mask: np.ndarray, brain: np.ndarray, room: float
-          ) -> Carved | None:
-    """Cut the lesion (mask > 0) of a donor slice with ``room`` pixels around it; None when the
-    slice has no lesion. ``brain``: the donor's brain (boolean), where carved tissue may come from."""
+def carve(donor_id: str, image: np.ndarray, mask: np.ndarray, brain: np.ndarray, room: float,
+          stretch: float = 1.0) -> Carved | None:
+    """Cut the lesion (mask > 0) of a donor slice with ``room`` pixels around it once it is
+    scaled by up to ``stretch``; None when the slice has no lesion. ``brain``: the donor's brain
+    (boolean), where carved tissue may come from."""
     lesion = np.asarray(mask) > 0
     if not lesion.any():
         return None
@@ -99,7 +100,7 @@ def carve(donor_id: str, image: np.ndarray, mask: np.ndarray, brain: np.ndarray,
     ys, xs = np.nonzero(lesion)
     cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
     half_diag = 0.5 * np.hypot(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
-    half = int(np.ceil(half_diag + room)) + 1
+    half = int(np.ceil(half_diag * max(stretch, 1.0) + room)) + 1
     y0, x0 = int(cy - half), int(cx - half)
     size = 2 * half + 1
 

@@ -125,7 +125,8 @@ class LesionMix(Generator):
         room = self.settings.room(side)
         inset = self.settings.brain_inset * side
         self.donors = [c for s in train_samples
-                       if (c := carve(s.id, s.image, s.mask, brain_mask(s.image, inset), room)) is not None]
+                       if (c := carve(s.id, s.image, s.mask, brain_mask(s.image, inset), room,
+                                     self.settings.scale_range[1])) is not None]
         self.side = side
         self.epochs_trained = 1
         self.history = {"num_donors": [float(len(self.donors))]}
