@@ -29,13 +29,21 @@ def foreground_mask(image: np.ndarray, *, level: float = 0.05) -> np.ndarray:
     full = np.ones(mean.shape, bool)
     if high <= low:
         return full
-    fg = ndimage.binary_opening(mean > low + level * (high - low), iterations=2)
+    fg = _opening(mean > low + level * (high - low))
     labels, num = ndimage.label(fg)
     if num == 0:
         return full
     sizes = np.bincount(labels.ravel())[1:]
     fg = ndimage.binary_fill_holes(labels == 1 + int(sizes.argmax()))
     return fg if fg.mean() > 0.05 else full
+
+
+def _opening(binary: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_opening(binary, iterations=2)`` (cross element, zero border), the same
+    pixels ~80× faster with OpenCV."""
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    kw = dict(iterations=2, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.dilate(cv2.erode(binary.astype(np.uint8), cross, **kw), cross, **kw).astype(bool)
 
 
 def brain_mask(image: np.ndarray, inset: float) -> np.ndarray:

@@ -55,6 +55,8 @@ CASES = [
     Case("dcgan", labelled_samples, lambda train: ["G3", "G2"]),
     Case("tlgan", lambda: labelled_samples(channels=1), lambda train: None,
          {"random_backbone": True}),
+    # lesion transplant: its conditions are the recipient Samples themselves
+    Case("lesionmix", lambda: segmentation_samples(shape=(40, 48)), lambda train: train),
 ]
 
 
