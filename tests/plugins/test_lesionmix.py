@@ -168,3 +168,42 @@ def test_valid_centres_agrees_with_the_exact_check():
     for y in range(40):
         for x in range(50):
             assert ok[y, x] == fits(support, allowed, (y, x))
+
+
+def test_cli_refuses_a_dataset_without_masks_in_one_line(tmp_dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from augkit.cli import cli
+
+    rng = np.random.default_rng(0)
+    src = tmp_dataset({f"{c}/img{i}.png": rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+                       for c in ("G2", "G3") for i in range(2)})
+    result = CliRunner().invoke(cli, ["expand", "--in", str(src), "--to", "8", "--out",
+                                      str(tmp_path / "out"), "--generator", "lesionmix", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "lesionmix transplants lesions between labelled slices" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+
+
+def test_cli_train_then_expand_with_the_saved_lesions(tmp_dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from augkit.cli import cli
+
+    files = {}
+    for i in range(3):
+        s = head_slice(i)
+        files[f"p{i}/s{i}.png"] = s.image
+        files[f"p{i}/s{i}_mask.png"] = s.mask
+    src = tmp_dataset(files)
+    run = CliRunner().invoke
+    r = run(cli, ["train", "--in", str(src), "--generator", "lesionmix", "--out", str(tmp_path / "m"),
+                  "--set", "blend=poisson", "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = run(cli, ["expand", "--in", str(src), "--to", "9", "--out", str(tmp_path / "out"), "--generator",
+                  "lesionmix", "--model", str(tmp_path / "m"), "--gan-fraction", "1", "--quiet"])
+    assert r.exit_code == 0, r.output
+    rows = [x for x in read_manifest(tmp_path / "out" / "manifest.csv") if x["source"] == "gan"]
+    import json
+
+    assert len(rows) == 6 and all(json.loads(x["params"])["lesionmix"]["blend"] == "poisson" for x in rows)
