@@ -4,6 +4,9 @@ patients it never saw, and does GAN data (pix2pix) add to classical transforms?
     python benchmarks/dice_gain.py --profile quick            # smoke run, ~3 minutes
     python benchmarks/dice_gain.py --profile cpu              # the reported run (< 60 min, 2 cores)
     python benchmarks/dice_gain.py --profile cpu --model /work/models/pix2pix_cpu_lgg
+    python benchmarks/dice_gain.py --profile converge         # lesionmix vs classical, to convergence
+    python benchmarks/dice_gain.py --profile converge --finetune-steps 300 --schedule decay \
+        --out benchmarks/results/dice_gain/converge_ft        # how the synthetic data is used
 
 Conditions, each trained for the same number of optimizer steps at the same batch size (a
 smaller set is cycled more), with the checkpoint of the best validation Dice kept:
@@ -15,6 +18,12 @@ and, at the largest number of real slices, two attempts to make the GAN data hel
   classical+gan@0.2  the same with only a fifth of the added samples from the GAN
   classical+lesion   half classical, half real images (same geometry as the new mask) with
                      only the lesion painted by pix2pix (``expand --gan-region lesion``)
+With ``--profile converge``: none, classical and classical+lesionmix@f (a share f of the added
+samples get a lesion transplanted from another training slice by the ``lesionmix`` plugin), every
+run trained to convergence (1,500-2,000 steps, early stop on validation Dice); f in {0.5, 1} is
+chosen on validation Dice at the first seed and only the winner runs at the other seeds. How the
+synthetic data is used: ``--schedule decay`` (synthetic share per batch falling to 0 over training)
+and ``--finetune-steps N`` (pretrain on real + synthetic, fine-tune on real, as ``<condition>+ft``).
 The GAN conditions go through ``augkit.engine.expand`` exactly as a user's ``augkit expand``
 does; the expanded sets are written to a work folder and read back with ``read_dataset``.
 
@@ -46,7 +55,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling segmenter module
 
-from segmenter import SegmenterConfig, count_params, score, to_arrays, train_segmenter  # noqa: E402
+from segmenter import (SegmenterConfig, count_params, scheduled_batch_indices, score,  # noqa: E402
+                       to_arrays, train_segmenter)
 
 REPO = Path(__file__).resolve().parents[1]
 LGG = REPO / "../shared/data/lgg"
@@ -267,12 +277,28 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
            "train": folder, "reals": [s.id for s in subset.samples],
            "val": [s.id for s in splits["val"]], "test": [s.id for s in splits["test"]],
            "gan": None if condition in ("none", "classical") else gan.checkpoint_hash}
+    # how the synthetic data is used; only non-default choices enter the key (old caches stay valid)
+    scheduled = args.schedule != "fixed" and condition not in ("none", "classical")
+    if scheduled:
+        key["schedule"] = args.schedule
+    if args.finetune_steps and condition != "none":
+        key["finetune_steps"] = args.finetune_steps
     cache = work / "runs" / f"n{num_real}-{condition.replace('+', '_')}-s{seed}-{fingerprint(key)}.json"
     if cache.exists():
         return json.loads(cache.read_text())
     x, y = to_arrays(samples, cfg.size)
+    batches = None
+    if scheduled:
+        from augkit.seeding import derive_seed
+
+        # "decay": the synthetic share of each batch falls linearly from twice its share of the
+        # set to 0 at the last step (the same share on average as "fixed", front-loaded)
+        synthetic = np.array([_source(s) == "gan" for s in samples])
+        start = 2.0 * synthetic.mean()
+        batches = scheduled_batch_indices(synthetic, cfg.batch_size, cfg.num_steps, derive_seed(seed, 2),
+                                          lambda t: start * (1.0 - t / cfg.num_steps))
     result = train_segmenter(x, y, cfg, seed=seed, val=val_xy, progress=args.progress,
-                             desc=f"unet n={num_real} {condition} s{seed}")
+                             desc=f"unet n={num_real} {condition} s{seed}", batches=batches)
     scores = {"train": score(result.model, subset.samples, cfg),
               "val": score(result.model, splits["val"], cfg),
               "test": score(result.model, splits["test"], cfg)}
@@ -284,6 +310,8 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
               "best_step": result.best_step, "best_val_dice_at_network_size": result.best_val_dice,
               "seconds": round(result.seconds, 1), "history": result.history, "scores": scores,
               "num_params": count_params(result.model)}
+    if "finetune_steps" in key:
+        record["finetuned"] = finetune(args, cfg, result.model, condition, num_real, seed, subset, val_xy, splits)
     record["wall_seconds"] = round(time.perf_counter() - started, 1)  # expand + train + score
     record["cpu_seconds"] = round(time.process_time() - cpu_started, 1)  # all threads; load-independent
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -292,6 +320,37 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
 
     keras.backend.clear_session()  # 30 models in one process: free the graphs of the last one
     return record
+
+
+FINETUNED = "+ft"  # suffix of a condition pretrained on its own data, then fine-tuned on the reals
+
+
+def finetune(args, cfg: SegmenterConfig, model, condition: str, num_real: int, seed: int, subset,
+             val_xy, splits: dict) -> dict:
+    """Pretrain on real + synthetic (done), fine-tune on the real slices alone: ``--finetune-steps``
+    more steps from the pretrained best weights, the best validation Dice kept (the pretrained
+    weights included). Reported as the condition ``<condition>+ft``."""
+    import dataclasses
+
+    from augkit.seeding import derive_seed
+
+    ft_cfg = dataclasses.replace(cfg, num_steps=args.finetune_steps, min_steps=0, patience_steps=None,
+                                 eval_every=min(cfg.eval_every, args.finetune_steps))
+    cpu_started = time.process_time()
+    x, y = to_arrays(subset.samples, cfg.size)
+    result = train_segmenter(x, y, ft_cfg, seed=derive_seed(seed, 3), val=val_xy, progress=args.progress,
+                             desc=f"fine-tune n={num_real} {condition} s{seed}", init_weights=model.get_weights())
+    scores = {"train": score(result.model, subset.samples, cfg), "val": score(result.model, splits["val"], cfg),
+              "test": score(result.model, splits["test"], cfg)}
+    for split in ("train", "val"):
+        scores[split].pop("per_slice_dice")
+    return {"condition": condition + FINETUNED, "num_real": num_real, "seed": seed,
+            "num_train_samples": len(subset.samples), "sources": {"real": len(subset.samples)},
+            "parents_by_added_kinds": {}, "best_step": result.best_step,
+            "best_val_dice_at_network_size": result.best_val_dice, "seconds": round(result.seconds, 1),
+            "history": result.history, "scores": scores, "num_params": count_params(result.model),
+            "wall_seconds": round(result.seconds, 1),
+            "cpu_seconds": round(time.process_time() - cpu_started, 1)}
 
 
 def mix_of(folder: str, num_samples: int) -> dict:
@@ -374,7 +433,7 @@ def summarise(runs: list[dict], patients: list[str]) -> dict:
                     for m in ("accuracy", "mean_iou", "dice")}
             for split in ("train", "val", "test")}
     differences = []
-    order = {c: i for i, c in enumerate(ALL_CONDITIONS)}
+    order = {c: i for i, c in enumerate(ALL_CONDITIONS + tuple(c + FINETUNED for c in ALL_CONDITIONS))}
     for (k, cond), seeds in sorted(by.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
         for ref in ("none", "classical"):
             if order[cond] <= order[ref] or (k, ref) not in by:
@@ -435,6 +494,7 @@ def write_markdown(results: dict, path: Path) -> None:
         cells = [fmt(s["table"][k_main][c][sp][metric]) for c in conds for sp in ("train", "val", "test")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     variants = [c for c in VARIANTS + LESION_CONDITIONS if c in s["table"][k_main]]
+    variants += [c + FINETUNED for c in ALL_CONDITIONS if c + FINETUNED in s["table"][k_main]]
     if variants:
         lines += ["", f"## Trying to make generated data help ({k_main} real slices)", ""]
         if any(c in VARIANTS for c in variants):
@@ -455,6 +515,13 @@ def write_markdown(results: dict, path: Path) -> None:
                           + f" → **`{selection['chosen']}`** run at every seed; the other candidate has one "
                           "seed, so no t-interval."]
             lines.append("")
+        if any(c.endswith(FINETUNED) for c in variants):
+            lines += [f"`…{FINETUNED}`: the same run, then fine-tuned on the real slices alone for "
+                      f"{p.get('finetune_steps')} steps from its best weights (best validation Dice kept, the "
+                      "starting weights included): pretrain on real + synthetic, fine-tune on real.", ""]
+        if p.get("schedule", "fixed") != "fixed":
+            lines += [f"Synthetic share per batch: `{p['schedule']}` (falls linearly from twice the set's "
+                      "synthetic share to 0 at the last step; the same on average).", ""]
         lines += ["| condition | seeds | Train Dice | Val Dice | Test Dice | Δ test vs classical [95 % t, seeds] "
                   "| 95 % bootstrap (test patients) |", "|---|---:|---:|---:|---:|---|---|"]
         for c in [c for c in ("classical", "classical+gan") + tuple(variants) if c in s["table"][k_main]]:
@@ -555,7 +622,7 @@ def plot(results: dict, out: Path) -> None:
         for i, c in enumerate(conds):
             ms = s[k_main][c][split]["dice"]
             xpos = j + (i - (len(conds) - 1) / 2) * width
-            ax.bar(xpos, ms["mean"], width * 0.9, yerr=ms["std"], color=colors[c], capsize=3,
+            ax.bar(xpos, ms["mean"], width * 0.9, yerr=ms["std"], color=colors.get(c, "#17becf"), capsize=3,
                    label=c if j == 0 else None, alpha=0.85)
             ax.scatter([xpos] * len(ms["values"]), ms["values"], s=10, color="k", zorder=3)
             if split == "test":
@@ -660,6 +727,12 @@ def parse_args(argv=None):
                     "or its quick/ or paper/ sub-folder)")
     ap.add_argument("--work", type=Path, help="cache of expanded sets, GANs and finished runs "
                     "(default /tmp/augkit-dice-gain/<profile>)")
+    ap.add_argument("--schedule", choices=("fixed", "decay"), default="fixed",
+                    help="synthetic share per batch: as in the set (fixed), or falling linearly from "
+                         "twice that to 0 over training (decay)")
+    ap.add_argument("--finetune-steps", type=int, default=0,
+                    help="also report every non-none condition pretrained on its data and then "
+                         "fine-tuned on the real slices alone for this many steps (as <condition>+ft)")
     ap.add_argument("--progress", action="store_true", help="show progress bars while training")
     return ap.parse_args(argv)
 
@@ -739,6 +812,8 @@ def main(argv=None) -> int:
         record = run_one(args, profile, condition, k, seed, subset, gan, val_xy, splits, work)
         record["gan_trained_on_num_real"] = None if gan is None else (k if subset_gan == "retrain" else k_main)
         runs.append(record)
+        if "finetuned" in record:
+            runs.append({**record.pop("finetuned"), "gan_trained_on_num_real": record["gan_trained_on_num_real"]})
         if k == k_main and seed == seeds[0] and condition != "none":
             picked = _example_samples(args, profile, condition, k, seed, subset, gan, work)
             examples.setdefault("real", picked["real"])
@@ -772,7 +847,8 @@ def main(argv=None) -> int:
                      "subset_gan": subset_gan, "subset_seed": SUBSET_SEED, "segmenter": cfg.to_dict(),
                      "transforms": ClassicalPipeline().get_config()["transforms"],
                      "gan_profile": profile.gan_profile, "gan_overrides": profile.gan_overrides,
-                     "val_selection": selection,
+                     "val_selection": selection, "schedule": args.schedule,
+                     "finetune_steps": args.finetune_steps,
                      "model_selection": "best validation Dice (per-slice mean at network size), "
                                         f"checked every {cfg.eval_every} steps and at the end",
                      "train_split_scored": "the real slices trained on (not the augmented ones)"},
