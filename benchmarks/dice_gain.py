@@ -281,7 +281,7 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
     scheduled = args.schedule != "fixed" and condition not in ("none", "classical")
     if scheduled:
         key["schedule"] = args.schedule
-    if args.finetune_steps and condition != "none":
+    if args.finetune_steps and condition not in ("none", "classical"):
         key["finetune_steps"] = args.finetune_steps
     cache = work / "runs" / f"n{num_real}-{condition.replace('+', '_')}-s{seed}-{fingerprint(key)}.json"
     if cache.exists():
@@ -731,7 +731,7 @@ def parse_args(argv=None):
                     help="synthetic share per batch: as in the set (fixed), or falling linearly from "
                          "twice that to 0 over training (decay)")
     ap.add_argument("--finetune-steps", type=int, default=0,
-                    help="also report every non-none condition pretrained on its data and then "
+                    help="also report every condition with synthetic data pretrained on it and then "
                          "fine-tuned on the real slices alone for this many steps (as <condition>+ft)")
     ap.add_argument("--progress", action="store_true", help="show progress bars while training")
     return ap.parse_args(argv)
