@@ -209,25 +209,29 @@ def match_intensity(patch: np.ndarray, donor: BrainStats, recipient: BrainStats,
 
 
 def paste(recipient: np.ndarray, patch: np.ndarray, alpha: np.ndarray, centre: tuple[int, int],
-          mode: str) -> np.ndarray:
+          mode: str, value_range: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``patch`` (h×w×C, float32) blended into a float32 copy of ``recipient`` at ``centre``
     with weight ``alpha`` (h×w); ``mode`` "poisson" first makes the patch meet the recipient
-    seamlessly (its gradients kept), then composites it with the same soft weight."""
+    seamlessly (its gradients kept; clipped to ``value_range`` per channel when given), then
+    composites it with the same soft weight."""
     out = np.asarray(recipient, np.float32).copy()
     h, w = alpha.shape
     y0, x0 = centre[0] - h // 2, centre[1] - w // 2
     window = out[y0:y0 + h, x0:x0 + w]
     if mode == "poisson":
-        # one pixel of recipient around the support is the boundary of the solve
-        region = np.pad(alpha > 0, 1)
-        ys, xs = slice(max(y0 - 1, 0), y0 + h + 1), slice(max(x0 - 1, 0), x0 + w + 1)
-        big_bg = out[ys, xs]
-        offy, offx = y0 - ys.start, x0 - xs.start
-        big_src = big_bg.copy()
-        big_src[offy:offy + h, offx:offx + w] = np.where(alpha[..., None] > 0, patch, window)
-        region = region[1 - offy:1 - offy + big_bg.shape[0], 1 - offx:1 - offx + big_bg.shape[1]]
-        solved = poisson_blend(big_bg, big_src, region)
-        patch = solved[offy:offy + h, offx:offx + w]
+        # Solve over the window plus a one-pixel ring (clipped to the image): the ring is the
+        # recipient (the boundary values); the guidance is the patch's own gradient, the patch
+        # continued into the ring by edge replication, so its jump to the recipient is not kept.
+        H, W = out.shape[:2]
+        top, left = max(y0 - 1, 0), max(x0 - 1, 0)
+        bottom, right = min(y0 + h + 1, H), min(x0 + w + 1, W)
+        inner = (slice(top - y0 + 1, bottom - y0 + 1), slice(left - x0 + 1, right - x0 + 1))
+        source = np.pad(patch, ((1, 1), (1, 1), (0, 0)), mode="edge")[inner]
+        region = np.pad(alpha > 0, 1)[inner]
+        solved = poisson_blend(out[top:bottom, left:right], source, region)
+        patch = solved[y0 - top:y0 - top + h, x0 - left:x0 - left + w]
+        if value_range is not None:
+            patch = np.clip(patch, *value_range)
     a = alpha[..., None]
     out[y0:y0 + h, x0:x0 + w] = a * patch + (1.0 - a) * window
     return out

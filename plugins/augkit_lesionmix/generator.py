@@ -188,7 +188,7 @@ class LesionMix(Generator):
             if centre is None:
                 continue
             patch = match_intensity(moved, donor.stats, stats, gain=draw["gain"], offset=draw["offset"])
-            out = paste(image, patch, alpha, centre, st.blend)
+            out = paste(image, patch, alpha, centre, st.blend, (stats.low, stats.high))
             out = _to_dtype(out, image.dtype)
             new_mask = mask.copy()
             h, w = labels.shape

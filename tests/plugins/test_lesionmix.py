@@ -68,6 +68,22 @@ def test_masks_are_exact_and_the_lesion_lies_inside_the_recipient_brain(blend):
         assert made.image.dtype == np.uint8 and made.image.shape == samples[0].image.shape
 
 
+def test_poisson_blend_changes_the_pasted_tissue_and_nothing_else():
+    samples = [head_slice(i, size=96) for i in range(4)]
+    soft, seamless = fitted(samples), fitted(samples, blend="poisson")
+    pairs = zip(soft.generate(4, seed=3, conditions=samples), seamless.generate(4, seed=3, conditions=samples),
+                samples)
+    differs = 0
+    for x, y, recipient in pairs:
+        assert x.provenance.params["centre"] == y.provenance.params["centre"]  # same draws
+        assert np.array_equal(x.mask, y.mask)
+        changed = np.any(x.image != y.image, axis=-1)
+        moved = np.any(x.image != recipient.image, axis=-1) | np.any(y.image != recipient.image, axis=-1)
+        assert not (changed & ~moved).any()
+        differs += int(changed.any())
+    assert differs >= 3
+
+
 def test_same_seed_same_bytes_whatever_the_batch_size():
     samples = [head_slice(i) for i in range(3)]
     gen = fitted(samples)
