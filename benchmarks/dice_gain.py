@@ -592,7 +592,8 @@ def write_markdown(results: dict, path: Path) -> None:
                              for r in results["runs"]) + ")" if seg.get("patience_steps") else "") + ".",
               f"- Classical transforms (`augkit.transforms.ClassicalPipeline()` default): "
               f"{json.dumps(p['transforms'])}",
-              "- GAN (pix2pix, mask → image; masks are geometric variants of real masks):", *gan_lines,
+              "- Generators (pix2pix: mask → image, masks are geometric variants of real masks; "
+              "lesionmix: lesion transplant, nothing trained):", *gan_lines,
               f"- GAN share of the added samples per condition: {json.dumps(GAN_FRACTION)}; "
               f"GAN region: {json.dumps(GAN_REGION)} (else the whole image).",
               f"- Wall time: {tm['total_seconds'] / 60:.1f} min in all ({tm['gan_train_seconds'] / 60:.1f} "
@@ -734,6 +735,8 @@ def parse_args(argv=None):
                     help="also report every condition with synthetic data pretrained on it and then "
                          "fine-tuned on the real slices alone for this many steps (as <condition>+ft)")
     ap.add_argument("--progress", action="store_true", help="show progress bars while training")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite results.md and the plots in --out from its results.json (no training)")
     return ap.parse_args(argv)
 
 
@@ -747,6 +750,11 @@ def main(argv=None) -> int:
     args.conditions = args.conditions or list(profile.conditions)
     work = args.work or Path("/tmp/augkit-dice-gain") / profile.name
     out.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        results = json.loads((out / "results.json").read_text())
+        write_markdown(results, out / "results.md")
+        plot(results, out)
+        return 0
     work.mkdir(parents=True, exist_ok=True)
 
     from augkit.errors import AugkitError
