@@ -55,6 +55,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling segmenter module
 
+from augkit.evaluate.paired import mean_std, t_interval  # noqa: E402
 from segmenter import (SegmenterConfig, count_params, scheduled_batch_indices, score,  # noqa: E402
                        to_arrays, train_segmenter)
 
@@ -385,41 +386,10 @@ def _source(sample) -> str:
 
 
 # --------------------------------------------------------------------------- statistics
-def mean_std(values) -> dict:
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "values": [float(a) for a in v]}
-
-
-def t_interval(values) -> list[float] | None:
-    from scipy import stats
-
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return None
-    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return [float(v.mean() - half), float(v.mean() + half)]
-
-
 def patient_bootstrap(diffs: np.ndarray, patients: list[str]) -> dict:
-    """95 % percentile intervals of the mean per-slice test-Dice difference when the test
-    patients are resampled with replacement (all slices of a drawn patient come along).
+    from augkit.evaluate.paired import patient_bootstrap as bootstrap
 
-    ``diffs``: seeds × slices. Gives one interval per seed and one for the seed-averaged
-    difference (what the table shows)."""
-    from augkit.seeding import rng_for
-
-    names, group = np.unique(patients, return_inverse=True)
-    sums = np.stack([np.bincount(group, weights=d, minlength=len(names)) for d in diffs])
-    counts = np.bincount(group, minlength=len(names)).astype(float)
-    draws = rng_for(BOOTSTRAP_SEED).integers(0, len(names), size=(NUM_BOOTSTRAP, len(names)))
-    weights = np.stack([np.bincount(d, minlength=len(names)) for d in draws]).astype(float)
-    boot = (weights @ sums.T) / (weights @ counts)[:, None]  # resamples × seeds
-    return {
-        "per_seed": [[float(np.percentile(b, 2.5)), float(np.percentile(b, 97.5))] for b in boot.T],
-        "seed_mean": [float(np.percentile(boot.mean(1), 2.5)), float(np.percentile(boot.mean(1), 97.5))],
-        "num_patients": int(len(names)), "num_slices": int(diffs.shape[1]), "num_resamples": NUM_BOOTSTRAP,
-    }
+    return bootstrap(diffs, patients, num_resamples=NUM_BOOTSTRAP, seed=BOOTSTRAP_SEED)
 
 
 def summarise(runs: list[dict], patients: list[str]) -> dict:
