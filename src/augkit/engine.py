@@ -288,7 +288,6 @@ class _SampleMaker:
         )
         return parent.derive(image=image, provenance=prov, **changes)
 
-
     def _edit(self, parent: Sample, index: int, sample_seed: int) -> Sample:
         """A generator that edits real samples (``condition = "sample"``, e.g. a lesion
         transplant) gets the parent's classical variant for this index and returns the new pair."""
