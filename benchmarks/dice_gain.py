@@ -4,6 +4,9 @@ patients it never saw, and does GAN data (pix2pix) add to classical transforms?
     python benchmarks/dice_gain.py --profile quick            # smoke run, ~3 minutes
     python benchmarks/dice_gain.py --profile cpu              # the reported run (< 60 min, 2 cores)
     python benchmarks/dice_gain.py --profile cpu --model /work/models/pix2pix_cpu_lgg
+    python benchmarks/dice_gain.py --profile converge         # lesionmix vs classical, to convergence
+    python benchmarks/dice_gain.py --profile converge --finetune-steps 300 --schedule decay \
+        --out benchmarks/results/dice_gain/converge_ft        # how the synthetic data is used
 
 Conditions, each trained for the same number of optimizer steps at the same batch size (a
 smaller set is cycled more), with the checkpoint of the best validation Dice kept:
@@ -15,6 +18,12 @@ and, at the largest number of real slices, two attempts to make the GAN data hel
   classical+gan@0.2  the same with only a fifth of the added samples from the GAN
   classical+lesion   half classical, half real images (same geometry as the new mask) with
                      only the lesion painted by pix2pix (``expand --gan-region lesion``)
+With ``--profile converge``: none, classical and classical+lesionmix@f (a share f of the added
+samples get a lesion transplanted from another training slice by the ``lesionmix`` plugin), every
+run trained to convergence (1,500-2,000 steps, early stop on validation Dice); f in {0.5, 1} is
+chosen on validation Dice at the first seed and only the winner runs at the other seeds. How the
+synthetic data is used: ``--schedule decay`` (synthetic share per batch falling to 0 over training)
+and ``--finetune-steps N`` (pretrain on real + synthetic, fine-tune on real, as ``<condition>+ft``).
 The GAN conditions go through ``augkit.engine.expand`` exactly as a user's ``augkit expand``
 does; the expanded sets are written to a work folder and read back with ``read_dataset``.
 
@@ -46,17 +55,22 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling segmenter module
 
-from segmenter import SegmenterConfig, count_params, score, to_arrays, train_segmenter  # noqa: E402
+from augkit.evaluate.paired import mean_std, t_interval  # noqa: E402
+from segmenter import (SegmenterConfig, count_params, scheduled_batch_indices, score,  # noqa: E402
+                       to_arrays, train_segmenter)
 
 REPO = Path(__file__).resolve().parents[1]
 LGG = REPO / "../shared/data/lgg"
 RESULTS = REPO / "benchmarks/results/dice_gain"
 CONDITIONS = ("none", "classical", "gan", "classical+gan")
 VARIANTS = ("classical+gan@0.2", "classical+lesion")  # tried to make the GAN help; largest set only
-ALL_CONDITIONS = CONDITIONS + VARIANTS
+# Lesion transplant (the lesionmix plugin, no training): the share of added samples that get a
+# donor's lesion. Which share is used for all seeds is chosen on validation Dice (first seed only).
+LESION_CONDITIONS = ("classical+lesionmix@0.5", "classical+lesionmix@1")
+ALL_CONDITIONS = CONDITIONS + VARIANTS + LESION_CONDITIONS
 CURVE_CONDITIONS = ("none", "classical", "classical+gan")  # at fewer real slices
 GAN_FRACTION = {"classical": 0.0, "gan": 1.0, "classical+gan": 0.5, "classical+gan@0.2": 0.2,
-                "classical+lesion": 0.5}
+                "classical+lesion": 0.5, "classical+lesionmix@0.5": 0.5, "classical+lesionmix@1": 1.0}
 GAN_REGION = {"classical+lesion": "lesion"}  # else "image": the GAN paints the whole slice
 SUBSET_SEED = 20_240_601  # which reals make the 10- and 20-slice subsets (nested, fixed)
 BOOTSTRAP_SEED = 7
@@ -76,6 +90,10 @@ class BenchProfile:
     subset_gan: str = "shared"  # "shared": the GAN trained on all reals; "retrain": one per subset
     out: Path = RESULTS
     note: str = ""
+    conditions: tuple[str, ...] = CONDITIONS + VARIANTS  # run by default
+    # candidates of which only the one with the best validation Dice at the first seed is run
+    # for the other seeds (a knob chosen on val, never on test)
+    val_sweep: tuple[str, ...] = ()
 
 
 PROFILES = {
@@ -98,6 +116,19 @@ PROFILES = {
         gan_profile="cpu",
         subset_gan="retrain",
         note="128 px, sized to finish in 60 minutes on 2 CPU cores, GAN training included",
+    ),
+    "converge": BenchProfile(
+        "converge",
+        # The cpu profile's 300 steps stop before classical transforms show what they are worth
+        # (1,000 steps lifted classical from 0.505 to 0.585 test Dice in an earlier check), so
+        # every condition trains to convergence: at least 1,500 steps, then on until validation
+        # Dice has not improved for 300 steps (at most 2,000); the best-validation weights kept.
+        SegmenterConfig(size=128, base_width=8, num_levels=4, batch_size=8, num_steps=2000,
+                        eval_every=50, batch_norm=False, min_steps=1500, patience_steps=300),
+        gan_profile="cpu", num_real=(30,), out=RESULTS / "converge",
+        conditions=("none", "classical") + LESION_CONDITIONS, val_sweep=LESION_CONDITIONS,
+        note="128 px, every condition trained to convergence (1,500-2,000 steps, early stop on "
+             "validation Dice); lesion transplant (lesionmix) against classical transforms",
     ),
     "paper": BenchProfile(
         "paper",
@@ -194,6 +225,20 @@ def get_gan(args, profile: BenchProfile, train_samples, val_samples, num_real: i
     return model
 
 
+def get_lesionmix(train_samples, num_real: int, gan_info: dict):
+    """The lesionmix 'model': the training reals' lesions carved once (no training, no other data)."""
+    from augkit.plugins import get_generator
+
+    started = time.perf_counter()
+    model = get_generator("lesionmix")()
+    model.fit(train_samples, progress=False)
+    gan_info[f"lesionmix-{num_real}"] = {
+        "source": "lesionmix fitted here on the training reals", "checkpoint_hash": model.checkpoint_hash,
+        "config": model.get_config(), "epochs_trained": 0, "settings": repr(model.settings),
+        "train_seconds": round(time.perf_counter() - started, 2)}
+    return model
+
+
 # --------------------------------------------------------------------------- data per condition
 def training_samples(args, profile: BenchProfile, condition: str, num_real: int, seed: int,
                      subset, gan, work: Path) -> tuple[list, str]:
@@ -233,12 +278,28 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
            "train": folder, "reals": [s.id for s in subset.samples],
            "val": [s.id for s in splits["val"]], "test": [s.id for s in splits["test"]],
            "gan": None if condition in ("none", "classical") else gan.checkpoint_hash}
+    # how the synthetic data is used; only non-default choices enter the key (old caches stay valid)
+    scheduled = args.schedule != "fixed" and condition not in ("none", "classical")
+    if scheduled:
+        key["schedule"] = args.schedule
+    if args.finetune_steps and condition not in ("none", "classical"):
+        key["finetune_steps"] = args.finetune_steps
     cache = work / "runs" / f"n{num_real}-{condition.replace('+', '_')}-s{seed}-{fingerprint(key)}.json"
     if cache.exists():
         return json.loads(cache.read_text())
     x, y = to_arrays(samples, cfg.size)
+    batches = None
+    if scheduled:
+        from augkit.seeding import derive_seed
+
+        # "decay": the synthetic share of each batch falls linearly from twice its share of the
+        # set to 0 at the last step (the same share on average as "fixed", front-loaded)
+        synthetic = np.array([_source(s) == "gan" for s in samples])
+        start = 2.0 * synthetic.mean()
+        batches = scheduled_batch_indices(synthetic, cfg.batch_size, cfg.num_steps, derive_seed(seed, 2),
+                                          lambda t: start * (1.0 - t / cfg.num_steps))
     result = train_segmenter(x, y, cfg, seed=seed, val=val_xy, progress=args.progress,
-                             desc=f"unet n={num_real} {condition} s{seed}")
+                             desc=f"unet n={num_real} {condition} s{seed}", batches=batches)
     scores = {"train": score(result.model, subset.samples, cfg),
               "val": score(result.model, splits["val"], cfg),
               "test": score(result.model, splits["test"], cfg)}
@@ -250,6 +311,8 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
               "best_step": result.best_step, "best_val_dice_at_network_size": result.best_val_dice,
               "seconds": round(result.seconds, 1), "history": result.history, "scores": scores,
               "num_params": count_params(result.model)}
+    if "finetune_steps" in key:
+        record["finetuned"] = finetune(args, cfg, result.model, condition, num_real, seed, subset, val_xy, splits)
     record["wall_seconds"] = round(time.perf_counter() - started, 1)  # expand + train + score
     record["cpu_seconds"] = round(time.process_time() - cpu_started, 1)  # all threads; load-independent
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -258,6 +321,37 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
 
     keras.backend.clear_session()  # 30 models in one process: free the graphs of the last one
     return record
+
+
+FINETUNED = "+ft"  # suffix of a condition pretrained on its own data, then fine-tuned on the reals
+
+
+def finetune(args, cfg: SegmenterConfig, model, condition: str, num_real: int, seed: int, subset,
+             val_xy, splits: dict) -> dict:
+    """Pretrain on real + synthetic (done), fine-tune on the real slices alone: ``--finetune-steps``
+    more steps from the pretrained best weights, the best validation Dice kept (the pretrained
+    weights included). Reported as the condition ``<condition>+ft``."""
+    import dataclasses
+
+    from augkit.seeding import derive_seed
+
+    ft_cfg = dataclasses.replace(cfg, num_steps=args.finetune_steps, min_steps=0, patience_steps=None,
+                                 eval_every=min(cfg.eval_every, args.finetune_steps))
+    cpu_started = time.process_time()
+    x, y = to_arrays(subset.samples, cfg.size)
+    result = train_segmenter(x, y, ft_cfg, seed=derive_seed(seed, 3), val=val_xy, progress=args.progress,
+                             desc=f"fine-tune n={num_real} {condition} s{seed}", init_weights=model.get_weights())
+    scores = {"train": score(result.model, subset.samples, cfg), "val": score(result.model, splits["val"], cfg),
+              "test": score(result.model, splits["test"], cfg)}
+    for split in ("train", "val"):
+        scores[split].pop("per_slice_dice")
+    return {"condition": condition + FINETUNED, "num_real": num_real, "seed": seed,
+            "num_train_samples": len(subset.samples), "sources": {"real": len(subset.samples)},
+            "parents_by_added_kinds": {}, "best_step": result.best_step,
+            "best_val_dice_at_network_size": result.best_val_dice, "seconds": round(result.seconds, 1),
+            "history": result.history, "scores": scores, "num_params": count_params(result.model),
+            "wall_seconds": round(result.seconds, 1),
+            "cpu_seconds": round(time.process_time() - cpu_started, 1)}
 
 
 def mix_of(folder: str, num_samples: int) -> dict:
@@ -292,41 +386,10 @@ def _source(sample) -> str:
 
 
 # --------------------------------------------------------------------------- statistics
-def mean_std(values) -> dict:
-    v = np.asarray(values, dtype=float)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "values": [float(a) for a in v]}
-
-
-def t_interval(values) -> list[float] | None:
-    from scipy import stats
-
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return None
-    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return [float(v.mean() - half), float(v.mean() + half)]
-
-
 def patient_bootstrap(diffs: np.ndarray, patients: list[str]) -> dict:
-    """95 % percentile intervals of the mean per-slice test-Dice difference when the test
-    patients are resampled with replacement (all slices of a drawn patient come along).
+    from augkit.evaluate.paired import patient_bootstrap as bootstrap
 
-    ``diffs``: seeds × slices. Gives one interval per seed and one for the seed-averaged
-    difference (what the table shows)."""
-    from augkit.seeding import rng_for
-
-    names, group = np.unique(patients, return_inverse=True)
-    sums = np.stack([np.bincount(group, weights=d, minlength=len(names)) for d in diffs])
-    counts = np.bincount(group, minlength=len(names)).astype(float)
-    draws = rng_for(BOOTSTRAP_SEED).integers(0, len(names), size=(NUM_BOOTSTRAP, len(names)))
-    weights = np.stack([np.bincount(d, minlength=len(names)) for d in draws]).astype(float)
-    boot = (weights @ sums.T) / (weights @ counts)[:, None]  # resamples × seeds
-    return {
-        "per_seed": [[float(np.percentile(b, 2.5)), float(np.percentile(b, 97.5))] for b in boot.T],
-        "seed_mean": [float(np.percentile(boot.mean(1), 2.5)), float(np.percentile(boot.mean(1), 97.5))],
-        "num_patients": int(len(names)), "num_slices": int(diffs.shape[1]), "num_resamples": NUM_BOOTSTRAP,
-    }
+    return bootstrap(diffs, patients, num_resamples=NUM_BOOTSTRAP, seed=BOOTSTRAP_SEED)
 
 
 def summarise(runs: list[dict], patients: list[str]) -> dict:
@@ -340,7 +403,7 @@ def summarise(runs: list[dict], patients: list[str]) -> dict:
                     for m in ("accuracy", "mean_iou", "dice")}
             for split in ("train", "val", "test")}
     differences = []
-    order = {c: i for i, c in enumerate(ALL_CONDITIONS)}
+    order = {c: i for i, c in enumerate(ALL_CONDITIONS + tuple(c + FINETUNED for c in ALL_CONDITIONS))}
     for (k, cond), seeds in sorted(by.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
         for ref in ("none", "classical"):
             if order[cond] <= order[ref] or (k, ref) not in by:
@@ -376,13 +439,17 @@ def write_markdown(results: dict, path: Path) -> None:
     k_main = str(max(int(k) for k in s["table"]))
     seeds = p["seeds"]
     conds = [c for c in CONDITIONS if c in s["table"][k_main]]
+    selection = p.get("val_selection") or {}
+    seg = p["segmenter"]
+    steps_text = (f"same {seg['num_steps']} Adam steps" if not seg.get("patience_steps") else
+                  f"{seg['min_steps']}–{seg['num_steps']} Adam steps (early stop on validation Dice)")
     lines = [f"# Dice gain on real brain MRI (LGG FLAIR): profile `{p['profile']}`", ""]
     if p.get("note"):
         lines += [f"_{p['note']}._", ""]
     lines += [
         f"U-Net trained on {k_main} real slices from {results['data']['train']['num_patients']} "
         f"patients, grown ×{p['expand_factor']} "
-        f"per condition; same {p['segmenter']['num_steps']} Adam steps of batch "
+        f"per condition; {steps_text} of batch "
         f"{p['segmenter']['batch_size']} for every condition; the checkpoint of best validation Dice "
         f"kept. Mean ± std over {len(seeds)} seed(s) {seeds}. Train = the real slices trained on; "
         f"Val = {results['data']['val']['num_slices']} slices / {results['data']['val']['num_patients']} "
@@ -396,22 +463,45 @@ def write_markdown(results: dict, path: Path) -> None:
     for metric, label in (("accuracy", "Accuracy"), ("mean_iou", "Mean IoU"), ("dice", "Dice")):
         cells = [fmt(s["table"][k_main][c][sp][metric]) for c in conds for sp in ("train", "val", "test")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    variants = [c for c in VARIANTS if c in s["table"][k_main]]
+    variants = [c for c in VARIANTS + LESION_CONDITIONS if c in s["table"][k_main]]
+    variants += [c + FINETUNED for c in ALL_CONDITIONS if c + FINETUNED in s["table"][k_main]]
     if variants:
-        lines += ["", f"## Trying to make the GAN help ({k_main} real slices)", "",
-                  "`classical+gan@0.2`: a fifth instead of half of the added samples from pix2pix. "
-                  "`classical+lesion`: half of the added samples are the real slice under the new "
-                  "mask's geometry with only the lesion (grown by 2 % of the side, feathered over 3 %) "
-                  "painted by pix2pix (`augkit expand --gan-region lesion`), so the anatomy stays real.",
-                  "", "| condition | Train Dice | Val Dice | Test Dice | Δ test vs classical [95 % t, seeds] |",
-                  "|---|---:|---:|---:|---|"]
-        for c in ("classical", "classical+gan") + tuple(variants):
+        lines += ["", f"## Trying to make generated data help ({k_main} real slices)", ""]
+        if any(c in VARIANTS for c in variants):
+            lines += ["`classical+gan@0.2`: a fifth instead of half of the added samples from pix2pix. "
+                      "`classical+lesion`: half of the added samples are the real slice under the new "
+                      "mask's geometry with only the lesion (grown by 2 % of the side, feathered over 3 %) "
+                      "painted by pix2pix (`augkit expand --gan-region lesion`), so the anatomy stays real.", ""]
+        if any(c in LESION_CONDITIONS for c in variants):
+            lines += ["`classical+lesionmix@f`: a share f of the added samples are a classical variant of a "
+                      "real slice with a lesion carved from another training slice (random margin, own "
+                      "rotation/scale/flip/elastic and intensity jitter, intensities matched to the "
+                      "recipient brain, feathered edge) placed at a new position inside the recipient's "
+                      "brain (`augkit expand --generator lesionmix --gan-fraction f`); the rest are "
+                      "classical variants. No training; donors are the training slices only."]
+            if selection:
+                lines += ["", f"Share chosen on validation only ({selection['rule']}): "
+                          + ", ".join(f"`{c}` val Dice {v:.3f}" for c, v in selection["val_dice_at_first_seed"].items())
+                          + f" → **`{selection['chosen']}`** run at every seed; the other candidate has one "
+                          "seed, so no t-interval."]
+            lines.append("")
+        if any(c.endswith(FINETUNED) for c in variants):
+            lines += [f"`…{FINETUNED}`: the same run, then fine-tuned on the real slices alone for "
+                      f"{p.get('finetune_steps')} steps from its best weights (best validation Dice kept, the "
+                      "starting weights included): pretrain on real + synthetic, fine-tune on real.", ""]
+        if p.get("schedule", "fixed") != "fixed":
+            lines += [f"Synthetic share per batch: `{p['schedule']}` (falls linearly from twice the set's "
+                      "synthetic share to 0 at the last step; the same on average).", ""]
+        lines += ["| condition | seeds | Train Dice | Val Dice | Test Dice | Δ test vs classical [95 % t, seeds] "
+                  "| 95 % bootstrap (test patients) |", "|---|---:|---:|---:|---:|---|---|"]
+        for c in [c for c in ("classical", "classical+gan") + tuple(variants) if c in s["table"][k_main]]:
             row = s["table"][k_main][c]
             d = next((d for d in s["differences"] if d["num_real"] == int(k_main) and d["condition"] == c
                       and d["reference"] == "classical"), None)
             delta = "–" if d is None else f"{d['test_dice_diff_mean']:+.3f} {fmt_ci(d['t_interval_95_over_seeds'])}"
-            lines.append(f"| {c} | {fmt(row['train']['dice'])} | {fmt(row['val']['dice'])} | "
-                         f"{fmt(row['test']['dice'])} | {delta} |")
+            boot = "–" if d is None else fmt_ci(d["bootstrap_95_over_test_patients"]["seed_mean"])
+            lines.append(f"| {c} | {len(row['test']['dice']['values'])} | {fmt(row['train']['dice'])} | "
+                         f"{fmt(row['val']['dice'])} | {fmt(row['test']['dice'])} | {delta} | {boot} |")
     lines += ["", "Seed 001 reported (30 → 300, their own U-Net and 25 test images): Dice 0.27 / 0.25 / "
               "0.25 without and 0.71 / 0.60 / 0.66 with augmentation (Train / Val / Test).", "",
               "## Test Dice differences, paired by seed", "",
@@ -460,15 +550,20 @@ def write_markdown(results: dict, path: Path) -> None:
     gan_lines = [f"  - {k} real slices: {g['source']}, checkpoint {g['checkpoint_hash']}, config "
                  f"{json.dumps(g['config'])}, epochs {g['epochs_trained']}"
                  + (f", trained in {g['train_seconds']:.0f} s" if g.get("train_seconds") else "")
-                 for k, g in sorted(results["gan"].items(), key=lambda kv: int(kv[0]))]
+                 for k, g in sorted(results["gan"].items(), key=lambda kv: str(kv[0]))]
     lines += ["", "## Settings", "",
               f"- Segmenter: {unet['description']}; {unet['num_params']:,} parameters. Input "
               f"{seg['size']}×{seg['size']}, loss {seg['loss']}, Adam lr {seg['learning_rate']}, "
               f"batch {seg['batch_size']}, {seg['num_steps']} steps, validation Dice every "
-              f"{seg['eval_every']} steps (best kept), weights and batch order seeded by the run seed.",
+              f"{seg['eval_every']} steps (best kept), weights and batch order seeded by the run seed"
+              + (f"; early stop once the best validation Dice is {seg['patience_steps']} steps old, not "
+                 f"before step {seg['min_steps']} (steps run: "
+                 + ", ".join(f"{r['condition']} s{r['seed']} {r['history'].get('stopped_at', [r['history']['step'][-1]])[0]}"
+                             for r in results["runs"]) + ")" if seg.get("patience_steps") else "") + ".",
               f"- Classical transforms (`augkit.transforms.ClassicalPipeline()` default): "
               f"{json.dumps(p['transforms'])}",
-              "- GAN (pix2pix, mask → image; masks are geometric variants of real masks):", *gan_lines,
+              "- Generators (pix2pix: mask → image, masks are geometric variants of real masks; "
+              "lesionmix: lesion transplant, nothing trained):", *gan_lines,
               f"- GAN share of the added samples per condition: {json.dumps(GAN_FRACTION)}; "
               f"GAN region: {json.dumps(GAN_REGION)} (else the whole image).",
               f"- Wall time: {tm['total_seconds'] / 60:.1f} min in all ({tm['gan_train_seconds'] / 60:.1f} "
@@ -490,14 +585,15 @@ def plot(results: dict, out: Path) -> None:
     k_main = str(max(int(k) for k in s))
     conds = [c for c in ALL_CONDITIONS if c in s[k_main]]
     colors = {"none": "#7f7f7f", "classical": "#1f77b4", "gan": "#d62728", "classical+gan": "#9467bd",
-              "classical+gan@0.2": "#e377c2", "classical+lesion": "#2ca02c"}
+              "classical+gan@0.2": "#e377c2", "classical+lesion": "#2ca02c",
+              "classical+lesionmix@0.5": "#ff7f0e", "classical+lesionmix@1": "#8c564b"}
     fig, ax = plt.subplots(figsize=(8, 4.2))
     width = 0.8 / len(conds)
     for j, split in enumerate(("train", "val", "test")):
         for i, c in enumerate(conds):
             ms = s[k_main][c][split]["dice"]
             xpos = j + (i - (len(conds) - 1) / 2) * width
-            ax.bar(xpos, ms["mean"], width * 0.9, yerr=ms["std"], color=colors[c], capsize=3,
+            ax.bar(xpos, ms["mean"], width * 0.9, yerr=ms["std"], color=colors.get(c, "#17becf"), capsize=3,
                    label=c if j == 0 else None, alpha=0.85)
             ax.scatter([xpos] * len(ms["values"]), ms["values"], s=10, color="k", zorder=3)
             if split == "test":
@@ -591,8 +687,8 @@ def parse_args(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", help="run seeds (default: the profile's)")
     ap.add_argument("--num-real", type=int, nargs="+", help="real-slice counts for the curve "
                     "(default 10 20 30; the largest gets all four conditions)")
-    ap.add_argument("--conditions", nargs="+", choices=ALL_CONDITIONS, default=list(ALL_CONDITIONS),
-                    help="conditions to run (default: all; for timing one condition)")
+    ap.add_argument("--conditions", nargs="+", choices=ALL_CONDITIONS,
+                    help="conditions to run (default: the profile's; for timing one condition)")
     ap.add_argument("--model", type=Path, help="a trained pix2pix folder (else one is trained here)")
     ap.add_argument("--gan-seed", type=int, default=0, help="seed of the pix2pix trained here")
     ap.add_argument("--subset-gan", choices=("shared", "retrain"),
@@ -602,7 +698,15 @@ def parse_args(argv=None):
                     "or its quick/ or paper/ sub-folder)")
     ap.add_argument("--work", type=Path, help="cache of expanded sets, GANs and finished runs "
                     "(default /tmp/augkit-dice-gain/<profile>)")
+    ap.add_argument("--schedule", choices=("fixed", "decay"), default="fixed",
+                    help="synthetic share per batch: as in the set (fixed), or falling linearly from "
+                         "twice that to 0 over training (decay)")
+    ap.add_argument("--finetune-steps", type=int, default=0,
+                    help="also report every condition with synthetic data pretrained on it and then "
+                         "fine-tuned on the real slices alone for this many steps (as <condition>+ft)")
     ap.add_argument("--progress", action="store_true", help="show progress bars while training")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite results.md and the plots in --out from its results.json (no training)")
     return ap.parse_args(argv)
 
 
@@ -613,8 +717,14 @@ def main(argv=None) -> int:
     seeds = tuple(args.seeds or profile.seeds)
     subset_gan = args.subset_gan or profile.subset_gan
     out = args.out or profile.out
+    args.conditions = args.conditions or list(profile.conditions)
     work = args.work or Path("/tmp/augkit-dice-gain") / profile.name
     out.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        results = json.loads((out / "results.json").read_text())
+        write_markdown(results, out / "results.md")
+        plot(results, out)
+        return 0
     work.mkdir(parents=True, exist_ok=True)
 
     from augkit.errors import AugkitError
@@ -645,16 +755,29 @@ def main(argv=None) -> int:
     val_xy = to_arrays(splits["val"], cfg.size)
     plan = [(k, c, s) for k in reversed(num_real) for c in (ALL_CONDITIONS if k == k_main else CURVE_CONDITIONS)
             for s in seeds if c in args.conditions]
-    gans: dict[int, Any] = {}
-    gan_info: dict[int, dict] = {}
+    sweep = [c for c in profile.val_sweep if c in args.conditions]
+    if len(sweep) > 1:
+        # the candidates run at the first seed only; the winner on validation joins the later seeds
+        plan = [(k, c, s) for k, c, s in plan if c not in sweep or s == seeds[0]]
+        plan.sort(key=lambda r: seeds.index(r[2]))
+    selection: dict[str, Any] = {}
+    gans: dict[Any, Any] = {}
+    gan_info: dict[Any, dict] = {}
     runs, examples = [], {}
     run_started = time.perf_counter()
-    for n, (k, condition, seed) in enumerate(plan, start=1):
+    n = 0
+    while n < len(plan):
+        k, condition, seed = plan[n]
+        n += 1
         idx = list(range(len(train))) if k == len(train) else subset_indices(len(train), k)
         subset = Dataset(root=train.root, format=train.format, samples=[train.samples[i] for i in idx],
                          options=train.options)
         gan = None
-        if condition in GAN_FRACTION and condition != "classical":
+        if "lesionmix" in condition:
+            if ("lesionmix", k) not in gans:
+                gans[("lesionmix", k)] = get_lesionmix(subset.samples, k, gan_info)
+            gan = gans[("lesionmix", k)]
+        elif condition in GAN_FRACTION and condition != "classical":
             gan_k = k if subset_gan == "retrain" else k_main
             if gan_k not in gans:
                 if gan_k == len(train):
@@ -667,6 +790,8 @@ def main(argv=None) -> int:
         record = run_one(args, profile, condition, k, seed, subset, gan, val_xy, splits, work)
         record["gan_trained_on_num_real"] = None if gan is None else (k if subset_gan == "retrain" else k_main)
         runs.append(record)
+        if "finetuned" in record:
+            runs.append({**record.pop("finetuned"), "gan_trained_on_num_real": record["gan_trained_on_num_real"]})
         if k == k_main and seed == seeds[0] and condition != "none":
             picked = _example_samples(args, profile, condition, k, seed, subset, gan, work)
             examples.setdefault("real", picked["real"])
@@ -676,6 +801,16 @@ def main(argv=None) -> int:
         log(f"[{n}/{len(plan)}] n={k} {condition:<13} seed {seed}: test Dice "
             f"{record['scores']['test']['dice']:.3f} (val {record['scores']['val']['dice']:.3f}, best step "
             f"{record['best_step']}, {time.perf_counter() - t0:.0f} s); about {eta / 60:.1f} min left")
+        done_sweep = [r for r in runs if r["condition"] in sweep and r["seed"] == seeds[0] and r["num_real"] == k_main]
+        if len(sweep) > 1 and not selection and len(done_sweep) == len(sweep):
+            val = {r["condition"]: r["scores"]["val"]["dice"] for r in done_sweep}
+            chosen = max(sweep, key=lambda c: val[c])  # validation only; ties go to the first
+            selection = {"candidates": sweep, "val_dice_at_first_seed": val, "chosen": chosen,
+                         "rule": f"highest validation Dice at seed {seeds[0]}; only the chosen one "
+                                 "is run at the other seeds"}
+            log(f"chosen on validation: {chosen} ({json.dumps(val)})")
+            plan += [(k_main, chosen, s) for s in seeds[1:]]
+            plan[n:] = sorted(plan[n:], key=lambda r: (seeds.index(r[2]), ALL_CONDITIONS.index(r[1])))
 
     import keras
 
@@ -690,6 +825,8 @@ def main(argv=None) -> int:
                      "subset_gan": subset_gan, "subset_seed": SUBSET_SEED, "segmenter": cfg.to_dict(),
                      "transforms": ClassicalPipeline().get_config()["transforms"],
                      "gan_profile": profile.gan_profile, "gan_overrides": profile.gan_overrides,
+                     "val_selection": selection, "schedule": args.schedule,
+                     "finetune_steps": args.finetune_steps,
                      "model_selection": "best validation Dice (per-slice mean at network size), "
                                         f"checked every {cfg.eval_every} steps and at the end",
                      "train_split_scored": "the real slices trained on (not the augmented ones)"},

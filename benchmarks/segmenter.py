@@ -41,6 +41,10 @@ class SegmenterConfig:
     eval_every: int = 50  # steps between validation Dice checks (best checkpoint kept)
     batch_norm: bool = True
     loss: str = "bce+dice"  # binary cross-entropy on logits + (1 - soft Dice over the batch)
+    # Early stop on validation: after ``min_steps``, stop once the best validation Dice is
+    # ``patience_steps`` old (None: always run ``num_steps``).
+    patience_steps: int | None = None
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.size % (2 ** self.num_levels):
@@ -50,7 +54,11 @@ class SegmenterConfig:
             raise ValueError(f"widths, batch size, steps and eval_every must be >= 1. Received: {self}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if self.patience_steps is None:  # keys of runs cached before early stopping existed
+            d.pop("patience_steps")
+            d.pop("min_steps")
+        return d
 
 
 # --------------------------------------------------------------------------- data
@@ -153,6 +161,25 @@ def batch_indices(num_samples: int, batch_size: int, num_steps: int, seed: int) 
     return order[:needed].reshape(num_steps, batch_size)
 
 
+def scheduled_batch_indices(is_synthetic: np.ndarray, batch_size: int, num_steps: int, seed: int,
+                            share) -> np.ndarray:
+    """num_steps × batch_size indices whose batch at step t holds round(share(t) × batch_size)
+    synthetic samples (``is_synthetic``), the rest from the other samples; each pool is cycled
+    through fresh permutations. ``share`` maps the step (0-based) to a fraction in [0, 1]."""
+    pools = [np.flatnonzero(~is_synthetic), np.flatnonzero(is_synthetic)]
+    wanted = np.array([int(round(min(max(share(t), 0.0), 1.0) * batch_size)) for t in range(num_steps)])
+    if not len(pools[1]):
+        wanted[:] = 0
+    if not len(pools[0]):
+        wanted[:] = batch_size
+    streams = []
+    for k, (pool, total) in enumerate(zip(pools, (num_steps * batch_size - wanted.sum(), wanted.sum()))):
+        picks = batch_indices(len(pool), 1, int(total), derive_seed(seed, k))[:, 0] if total else np.zeros(0, int)
+        streams.append(iter(pool[picks]))
+    return np.array([[next(streams[1]) for _ in range(w)] + [next(streams[0]) for _ in range(batch_size - w)]
+                     for w in wanted])
+
+
 def predict_logits(model, x: np.ndarray, batch_size: int = 16) -> np.ndarray:
     out = [np.asarray(model(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
     return np.concatenate(out)
@@ -164,7 +191,8 @@ def mean_dice(logits: np.ndarray, y: np.ndarray) -> float:
 
 def train_segmenter(x: np.ndarray, y: np.ndarray, config: SegmenterConfig, *, seed: int,
                     val: tuple[np.ndarray, np.ndarray] | None = None,
-                    progress: bool = False, desc: str = "unet") -> TrainResult:
+                    progress: bool = False, desc: str = "unet", batches: np.ndarray | None = None,
+                    init_weights: list | None = None) -> TrainResult:
     """Train a fresh U-Net for ``config.num_steps`` steps; with ``val``, end on the weights of
     the best validation Dice (checked every ``eval_every`` steps and at the last step)."""
     import keras
@@ -176,10 +204,15 @@ def train_segmenter(x: np.ndarray, y: np.ndarray, config: SegmenterConfig, *, se
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=bce_dice_loss,
                   jit_compile=False)
     model.optimizer.build(model.trainable_variables)  # else the first step traces twice
-    batches = batch_indices(len(x), config.batch_size, config.num_steps, derive_seed(seed, 2))
+    if batches is None:
+        batches = batch_indices(len(x), config.batch_size, config.num_steps, derive_seed(seed, 2))
+    if init_weights is not None:  # fine-tuning: start from (and may end on) these weights
+        model.set_weights(init_weights)
     history: dict[str, list[float]] = {"step": [], "loss": [], "val_dice": []}
     losses: list[float] = []
     best = (-1.0, 0, None)  # val Dice, step, weights
+    if init_weights is not None and val is not None:
+        best = (mean_dice(predict_logits(model, val[0]), val[1]), 0, model.get_weights())
     bar = progress_bar(config.num_steps, enabled=progress, desc=desc)
     try:
         for step, idx in enumerate(batches, start=1):
@@ -197,6 +230,10 @@ def train_segmenter(x: np.ndarray, y: np.ndarray, config: SegmenterConfig, *, se
                     history["val_dice"].append(score)
                     if score > best[0]:
                         best = (score, step, model.get_weights())
+                if config.patience_steps is not None and val is not None and \
+                        step >= config.min_steps and step - best[1] >= config.patience_steps:
+                    history["stopped_at"] = [step]  # early stop: validation Dice has stalled
+                    break
                 bar.set_postfix(loss=f"{history['loss'][-1]:.3f}",
                                 val_dice=f"{history['val_dice'][-1]:.3f}" if val is not None else "-",
                                 refresh=False)

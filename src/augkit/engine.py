@@ -207,6 +207,8 @@ class _SampleMaker:
         return self.reals[best].id, float(sims[0, best])
 
     def _paint(self, parent: Sample, index: int, sample_seed: int) -> Sample:
+        if parent.mask is not None and getattr(self.generator, "condition", "mask") == "sample":
+            return self._edit(parent, index, sample_seed)
         if parent.mask is not None:
             # New masks come from real masks through label-safe geometry; the generator paints
             # the image for that exact mask, so the pair needs no re-annotation.
@@ -237,6 +239,19 @@ class _SampleMaker:
             seed=sample_seed, params=params,
         )
         return parent.derive(image=image, provenance=prov, **changes)
+
+    def _edit(self, parent: Sample, index: int, sample_seed: int) -> Sample:
+        """A generator that edits real samples (``condition = "sample"``, e.g. a lesion
+        transplant) gets the parent's classical variant for this index and returns the new pair."""
+        new_id = f"{parent.id}_gan{index:05d}"
+        variant = self.pipeline(parent, seed=sample_seed, new_id=new_id)
+        made = next(iter(self.generator.generate(1, seed=sample_seed, conditions=[variant])))
+        prov = Provenance(
+            id=new_id, source="gan", parent_id=parent.id, generator=self.generator.name,
+            checkpoint_hash=self.generator.checkpoint_hash, seed=sample_seed,
+            params={**variant.provenance.params, self.generator.name: made.provenance.params},
+        )
+        return parent.derive(image=made.image, mask=made.mask, provenance=prov)
 
 
 def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 0,

@@ -29,6 +29,10 @@ class Generator(abc.ABC):
 
     name: ClassVar[str]
     tasks: ClassVar[frozenset[str]]
+    # What a segmentation generator's ``conditions`` are: "mask" (H×W label maps; it paints an
+    # image for each) or "sample" (real Samples with masks, e.g. a lesion transplant that edits
+    # them; it returns a new Sample, mask included, for each).
+    condition: ClassVar[str] = "mask"
 
     @abc.abstractmethod
     def get_config(self) -> dict[str, Any]: ...
@@ -44,7 +48,8 @@ class Generator(abc.ABC):
     def generate(self, num_samples: int, *, seed: int, conditions: Sequence[Any] | None = None,
                  batch_size: int = 16) -> Iterator[Sample]:
         """Yield ``num_samples`` Samples with source ``gan``. For a segmentation generator
-        ``conditions`` are H×W label maps and each yielded Sample carries that exact mask."""
+        ``conditions`` are H×W label maps and each yielded Sample carries that exact mask (or,
+        with ``condition = "sample"``, real Samples to edit, each yielded with its new mask)."""
 
     @abc.abstractmethod
     def save(self, directory: str | Path) -> None:

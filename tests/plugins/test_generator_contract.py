@@ -70,6 +70,8 @@ CASES = [
     Case("tlgan", lambda: labelled_samples(channels=1), lambda train: None,
          {"random_backbone": True}),
     Case("tabimage", table_samples, lambda train: None),
+    # lesion transplant: its conditions are the recipient Samples themselves
+    Case("lesionmix", lambda: segmentation_samples(shape=(40, 48)), lambda train: train),
 ]
 
 

@@ -1,0 +1,320 @@
+"""``lesionmix``: a new segmentation pair is a real slice (the recipient, after the classical
+pipeline) with a lesion carved from another real slice (the donor) pasted at a new place
+inside the recipient's brain.
+
+The recipe follows the lesion-transplant literature: CarveMix (Zhang et al. 2021: the lesion is
+carved with a random margin of surrounding tissue), TumorCP (Yang et al. 2021: the tumour gets
+its own rotation, scaling, elastic and intensity jitter and goes to a new place in another
+patient) and soft blending (Soft-CP; Huo et al.'s lesion painting with Poisson blending). The
+donor's intensities are mapped to the recipient's brain (mean/std per channel, clipped to its
+range), the edge is feathered, and ``blend="poisson"`` also matches gradients at the border.
+
+Labels stay exact: the new mask is the recipient's mask with the donor's labels (BraTS 0/1/2/4
+as they are) written on the moved lesion, and the carved region (lesion + margin + feather)
+must lie wholly inside the recipient's brain and keep a gap to the recipient's own lesion, so
+no labelled pixel is blended over. Every channel moves together.
+
+There is nothing to train: ``fit`` carves the donors' lesions once (the "model" is that small
+library, saved as one ``.npz``), and ``generate`` takes the recipients as ``conditions``
+(``condition = "sample"``; ``augkit expand`` hands over each index's classical variant of its
+real parent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from augkit.errors import DataError, ModelError, UsageError
+from augkit.generators import Generator, read_saved_config, write_saved_config
+from augkit.sample import Provenance, Sample
+from augkit.seeding import rng_for
+from augkit_lesionmix.carve import (BrainStats, Carved, carve, brain_mask, elastic_field, fits,
+                                    match_intensity, paste, support_of, valid_centres, warp)
+
+LIBRARY_FILE = "lesions.npz"
+BLENDS = ("alpha", "poisson")
+
+
+@dataclass(frozen=True)
+class LesionMixSettings:
+    """Every knob; lengths are fractions of the image side so they mean the same at any size."""
+
+    margin_range: tuple[float, float] = (0.0, 0.02)  # tissue carved around the lesion (CarveMix)
+    feather_range: tuple[float, float] = (0.01, 0.03)  # soft edge beyond the margin
+    rotation_range: tuple[float, float] = (-180.0, 180.0)  # degrees
+    scale_range: tuple[float, float] = (0.8, 1.2)
+    flip: bool = True
+    elastic: float = 0.015  # largest elastic displacement (0 = none)
+    elastic_sigma: float = 0.03  # smoothness of the displacement field
+    gain_range: tuple[float, float] = (0.9, 1.1)  # contrast jitter, per channel
+    offset_range: tuple[float, float] = (-0.1, 0.1)  # × the recipient brain's std, per channel
+    blend: str = "alpha"  # "alpha" (feathered) or "poisson" (seamless, then feathered)
+    gap: float = 0.01  # distance kept from the recipient's own lesion
+    brain_inset: float = 0.05  # the head's outer ring (scalp, skull) is not brain
+    max_tries: int = 8  # donors / jitters tried before the recipient is kept unchanged
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_range"):
+                value = tuple(float(v) for v in value)
+                object.__setattr__(self, f.name, value)
+                if len(value) != 2 or value[0] > value[1]:
+                    raise UsageError(f"lesionmix {f.name} must be (low, high) with low <= high. "
+                                     f"Received: {f.name}={list(value)}")
+        if self.blend not in BLENDS:
+            raise UsageError(f"lesionmix blend must be one of {', '.join(BLENDS)}. Received: blend={self.blend!r}")
+        if min(self.margin_range[0], self.feather_range[0], self.elastic, self.gap, self.brain_inset) < 0 \
+                or self.scale_range[0] <= 0 or self.elastic_sigma <= 0 or self.max_tries < 1:
+            raise UsageError(f"lesionmix lengths must be >= 0, scales and elastic_sigma > 0 and "
+                             f"max_tries >= 1. Received: {self}")
+
+    def room(self, side: int) -> float:
+        """Pixels carved around a lesion: enough for the widest margin + feather after the
+        largest scaling and elastic displacement."""
+        grow = (self.margin_range[1] + self.feather_range[1] + self.elastic) * side
+        return grow + 2.0
+
+
+PROFILES = ("default", "tiny", "cpu", "paper")  # nothing is trained: every profile is the same
+
+
+class LesionMix(Generator):
+    name = "lesionmix"
+    tasks = frozenset({"segmentation"})
+    condition = "sample"
+    format_version: ClassVar[int] = 1
+
+    def __init__(self, profile: str = "default", seed: int = 0, **overrides: Any):
+        if profile not in PROFILES:
+            raise UsageError(f"lesionmix profile must be one of {', '.join(PROFILES)} (all the same: "
+                             f"nothing is trained). Received: {profile!r}")
+        unknown = sorted(set(overrides) - {f.name for f in fields(LesionMixSettings)})
+        if unknown:
+            raise UsageError(f"lesionmix has no setting {', '.join(unknown)}; it takes "
+                             f"{', '.join(f.name for f in fields(LesionMixSettings))}.")
+        self.settings = LesionMixSettings(**overrides)
+        self._profile_name = profile
+        self._overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
+        self.seed = int(seed)
+        self.donors: list[Carved] = []
+        self.side: int | None = None
+        self.epochs_trained = 0
+        self.history: dict[str, list[float]] = {}
+        self._hash: str | None = None
+
+    def get_config(self) -> dict[str, Any]:
+        return {"profile": self._profile_name, "seed": self.seed, **self._overrides}
+
+    def __repr__(self) -> str:
+        return f"LesionMix(num_donors={len(self.donors)}, {self.settings})"
+
+    # ---- "training": carve every donor's lesion once
+    def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
+            epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
+            progress: bool = True) -> dict[str, list[float]]:
+        check_lesion_data(train_samples)
+        side = max(train_samples[0].image.shape[:2])
+        room = self.settings.room(side)
+        inset = self.settings.brain_inset * side
+        self.donors = [c for s in train_samples
+                       if (c := carve(s.id, s.image, s.mask, brain_mask(s.image, inset), room,
+                                     self.settings.scale_range[1])) is not None]
+        self.side = side
+        self.epochs_trained = 1
+        self.history = {"num_donors": [float(len(self.donors))]}
+        self._hash = None
+        return self.history
+
+    # ---- generation
+    def generate(self, num_samples: int, *, seed: int, conditions: Sequence[Any] | None = None,
+                 batch_size: int = 16) -> Iterator[Sample]:
+        if not self.donors:
+            raise ModelError("lesionmix has no donor lesions yet. Fix: call fit() on image + mask "
+                             "samples, or load() a saved lesionmix folder.")
+        if not conditions or not all(isinstance(c, Sample) and c.mask is not None for c in conditions):
+            got = "nothing" if not conditions else type(conditions[0]).__name__
+            raise UsageError("lesionmix pastes donor lesions into real slices, so its conditions "
+                             "must be recipient Samples with masks (augkit expand passes them). "
+                             f"Received: {got}.")
+        for i in range(num_samples):
+            recipient = conditions[i % len(conditions)]
+            image, mask, params = self.transplant(recipient, rng_for(seed, i))
+            yield Sample(image=image, mask=mask, provenance=Provenance(
+                id=f"lesionmix_{seed}_{i:05d}", source="gan", parent_id=recipient.id,
+                generator=self.name, checkpoint_hash=self.checkpoint_hash, seed=int(seed),
+                params=params), label=recipient.label, features=recipient.features,
+                meta=dict(recipient.meta))
+
+    def transplant(self, recipient: Sample, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """One new (image, mask, params) from ``recipient``; every draw from ``rng``."""
+        st = self.settings
+        image, mask = recipient.image, recipient.mask
+        if image.shape[-1] != self.donors[0].image.shape[-1]:
+            raise UsageError(f"lesionmix was fitted on {self.donors[0].image.shape[-1]}-channel slices; "
+                             f"{recipient.id} has {image.shape[-1]} channels. Fit it on this dataset.")
+        side = max(image.shape[:2])
+        brain = brain_mask(image, st.brain_inset * side)
+        stats = BrainStats.of(image, brain)
+        own = mask > 0
+        keep_off = _grow(own, st.gap * side)
+        allowed = brain & ~keep_off
+        parents = {recipient.id, recipient.provenance.parent_id}
+        pool = [k for k, d in enumerate(self.donors) if d.donor_id not in parents] or \
+            list(range(len(self.donors)))
+        order = rng.permutation(pool)
+        params: dict[str, Any] = {"placed": False, "blend": st.blend}
+        for attempt in range(st.max_tries):
+            donor = self.donors[int(order[attempt % len(order)])]
+            draw = self._draw(rng, donor.labels.shape[0], image.shape[-1], side)
+            moved, labels, donor_brain = warp(donor, rotation=draw["rotation"], scale=draw["scale"],
+                                              flip=draw["flip"], elastic=draw.pop("field"))
+            if not (labels > 0).any():
+                continue
+            alpha, window = support_of(labels, donor_brain, draw["margin_px"], draw["feather_px"])
+            alpha, moved, labels = alpha[window], moved[window], labels[window]
+            support = alpha > 0
+            candidates = np.argwhere(valid_centres(support, allowed))
+            candidates = candidates[rng.permutation(len(candidates))[:8]] if len(candidates) else candidates
+            centre = next((tuple(int(v) for v in c) for c in candidates if fits(support, allowed, tuple(c))), None)
+            if centre is None:
+                continue
+            patch = match_intensity(moved, donor.stats, stats, gain=draw["gain"], offset=draw["offset"])
+            out = paste(image, patch, alpha, centre, st.blend, (stats.low, stats.high))
+            out = _to_dtype(out, image.dtype)
+            new_mask = mask.copy()
+            h, w = labels.shape
+            y0, x0 = centre[0] - h // 2, centre[1] - w // 2
+            region = new_mask[y0:y0 + h, x0:x0 + w]
+            region[labels > 0] = labels[labels > 0].astype(mask.dtype)
+            ly, lx = np.nonzero(donor.labels)
+            params.update({
+                "placed": True, "attempt": attempt, "donor_id": donor.donor_id,
+                "donor_centre": [int(donor.origin[0] + ly.mean()), int(donor.origin[1] + lx.mean())],
+                "centre": list(centre), "lesion_pixels": int((labels > 0).sum()),
+                "rotation": round(draw["rotation"], 2), "scale": round(draw["scale"], 4),
+                "flip": draw["flip"], "elastic_px": round(draw["elastic_px"], 2),
+                "margin_px": round(draw["margin_px"], 2), "feather_px": round(draw["feather_px"], 2),
+                "gain": [round(float(g), 4) for g in draw["gain"]],
+                "offset": [round(float(o), 4) for o in draw["offset"]],
+            })
+            return out, new_mask, params
+        params["tries"] = st.max_tries  # nowhere to put a lesion: the recipient as it is
+        return image.copy(), mask.copy(), params
+
+    def _draw(self, rng: np.random.Generator, size: int, channels: int, side: int) -> dict[str, Any]:
+        st = self.settings
+        u = lambda r: float(rng.uniform(*r))  # noqa: E731
+        draw = {"rotation": u(st.rotation_range), "scale": u(st.scale_range),
+                "flip": bool(st.flip and rng.random() < 0.5),
+                "margin_px": u(st.margin_range) * side, "feather_px": u(st.feather_range) * side,
+                "gain": rng.uniform(*st.gain_range, size=channels),
+                "offset": rng.uniform(*st.offset_range, size=channels),
+                "elastic_px": st.elastic * side}
+        noise = rng.uniform(-1.0, 1.0, size=(2, size, size)).astype(np.float32)
+        draw["field"] = elastic_field(noise, amplitude=draw["elastic_px"], sigma=st.elastic_sigma * side) \
+            if st.elastic > 0 else None
+        return draw
+
+    # ---- the saved "model": the carved lesions
+    @property
+    def checkpoint_hash(self) -> str:
+        if not self.donors:
+            raise ModelError("lesionmix has no donor lesions yet. Fix: call fit() or load() first.")
+        if self._hash is None:
+            digest = hashlib.sha256(json.dumps(self.get_config(), sort_keys=True).encode())
+            for name, array in sorted(self._arrays().items()):
+                digest.update(name.encode() + str((array.dtype.str, array.shape)).encode())
+                digest.update(np.ascontiguousarray(array).tobytes())
+            self._hash = digest.hexdigest()[:12]
+        return self._hash
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for k, d in enumerate(self.donors):
+            out |= {f"image_{k}": d.image, f"labels_{k}": d.labels, f"brain_{k}": d.brain,
+                    f"stats_{k}": d.stats.to_array(), f"origin_{k}": np.asarray(d.origin, np.int64)}
+        return out
+
+    def save(self, directory: str | Path) -> None:
+        if not self.donors:
+            raise ModelError("lesionmix has nothing to save. Fix: call fit() first.")
+        from augkit.io.base import atomic_write_bytes
+        import io
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **self._arrays())
+        atomic_write_bytes(directory / LIBRARY_FILE, buf.getvalue())
+        write_saved_config(directory, {
+            "generator": self.name, "format_version": self.format_version, "config": self.get_config(),
+            "donor_ids": [d.donor_id for d in self.donors], "side": self.side,
+            "checkpoint_hash": self.checkpoint_hash, "epochs_trained": self.epochs_trained,
+            "history": self.history})
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "LesionMix":
+        directory = Path(directory)
+        meta = read_saved_config(directory, cls.name, cls.format_version)
+        try:
+            obj = cls(**meta["config"])
+            with np.load(directory / LIBRARY_FILE, allow_pickle=False) as lib:
+                obj.donors = [Carved(name, lib[f"image_{k}"], lib[f"labels_{k}"], lib[f"brain_{k}"],
+                                     BrainStats.from_array(lib[f"stats_{k}"]),
+                                     tuple(int(v) for v in lib[f"origin_{k}"]))
+                              for k, name in enumerate(meta["donor_ids"])]
+        except (KeyError, TypeError, ValueError, OSError, UsageError) as exc:
+            raise ModelError(f"{directory}: not a complete lesionmix folder ({exc}). Fix: save it "
+                             "again (augkit train --generator lesionmix).") from None
+        obj.side = meta.get("side")
+        obj.epochs_trained = int(meta.get("epochs_trained", 1))
+        obj.history = {k: list(v) for k, v in meta.get("history", {}).items()}
+        if obj.checkpoint_hash != meta.get("checkpoint_hash"):
+            raise ModelError(f"{directory}: lesions do not match the hash in config.json (damaged or "
+                             "mixed files). Fix: save it again.")
+        return obj
+
+
+def check_lesion_data(samples: Sequence[Sample]) -> None:
+    """Refuse data a lesion transplant cannot use: no samples, no masks, or no lesion at all."""
+    if not samples:
+        raise UsageError("lesionmix needs image + mask samples to carve lesions from; received none.")
+    unmasked = next((s for s in samples if s.mask is None), None)
+    if unmasked is not None:
+        raise DataError(_where(unmasked), "lesionmix transplants lesions between labelled slices, and "
+                        f"this sample ({unmasked.id}) has no lesion mask",
+                        "give a segmentation dataset (x.tif + x_mask.tif, image/ + label/, or BraTS "
+                        "with _seg), or expand it with --generator pix2pix / none")
+    if not any((s.mask > 0).any() for s in samples):
+        raise DataError(_where(samples[0]), f"lesionmix found no lesion (mask > 0) in any of the "
+                        f"{len(samples)} masks", "give slices with lesions (BraTS: slices='tumour')")
+
+
+def _where(sample: Sample):
+    files = (sample.meta or {}).get("source_files") or []
+    return files[0] if files else sample.id
+
+
+def _grow(inside: np.ndarray, pixels: float) -> np.ndarray:
+    if pixels <= 0 or not inside.any():
+        return inside
+    import cv2
+
+    distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    return distance <= pixels
+
+
+def _to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(x), info.min, info.max).astype(dtype)
+    return x.astype(dtype)
