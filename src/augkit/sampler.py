@@ -14,12 +14,18 @@ time (a loop that forgot ``set_epoch``) repeats that epoch's draws; it is warned
 (``EpochRepeatWarning``). ``augkit.tfdata`` and ``augkit.torch`` turn a sampler into framework
 datasets; the ``Encoder`` here turns a Sample into the arrays a model expects, shared by both.
 
+Volumes (whole NIfTI cases, X×Y×Z×C) are served whole, or as one patch per position with
+``patch_size=(x, y, z)``: the patch is drawn from (seed, epoch, k) too (``augkit.patches``),
+optionally centred on a labelled voxel (``patch_foreground``), after the on-the-fly transforms,
+which for volumes are the ``VolumePipeline`` of the same config.
+
 Synthetic sources (a list of Samples, an ``augkit expand`` folder, a live generator) live in
 ``augkit.sources``; their names are importable from here too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import warnings
 from collections import OrderedDict
@@ -35,10 +41,14 @@ from augkit.sample import Sample
 from augkit.seeding import derive_seed, rng_for
 from augkit.sources import (SYNTHETIC_SOURCES, FolderSource, GeneratorSource,  # noqa: F401
                             SampleListSource, SyntheticSource, as_source, split_expanded)
+from augkit.patches import check_patch_size, crop_padded, draw_patch_start
 from augkit.transforms import ClassicalPipeline
+from augkit.transforms3d import VolumePipeline
 
 # Stream tag of the per-epoch plan (which positions are synthetic).
 _PLAN_STREAM = 0x706C616E
+# Stream tag of a position's patch draws (kept apart from its class/item draws).
+_PATCH_STREAM = 0x7061746368
 _PLANS_KEPT = 4  # epoch plans cached per process (tf.data runs a little ahead into the next epoch)
 _SERVED_KEPT = 8  # epochs whose served positions are remembered for the repeat warning
 
@@ -68,13 +78,19 @@ class MixedSampler:
 
     ``synthetic_fraction`` is a float or ``callable(epoch) -> float``; ``balance_classes`` draws
     the class uniformly first (classification, ``Sample.label``); ``transforms`` is applied on the
-    fly to every drawn sample. ``epoch_size`` defaults to len(real) + len(synthetic).
+    fly to every drawn sample (a ``VolumePipeline``, or the ``ClassicalPipeline`` config run as
+    one, for volumes). ``epoch_size`` defaults to len(real) + len(synthetic).
+
+    Volumes: ``patch_size=(x, y, z)`` serves one patch per position instead of the whole case,
+    padded with 0 where it passes the volume's edge; ``patch_foreground`` is the share of
+    patches centred on a labelled voxel (nnU-Net oversamples foreground at 0.33).
     """
 
     def __init__(self, real: Sequence[Sample], synthetic: Any = None, *,
                  synthetic_fraction: float | Callable[[int], float] = 0.5,
-                 transforms: ClassicalPipeline | None = None, balance_classes: bool = False,
-                 seed: int = 0, epoch_size: int | None = None):
+                 transforms: ClassicalPipeline | VolumePipeline | None = None,
+                 balance_classes: bool = False, seed: int = 0, epoch_size: int | None = None,
+                 patch_size: Sequence[int] | None = None, patch_foreground: float = 0.0):
         self.real = SampleListSource(real.samples if hasattr(real, "samples") else real)
         if len(self.real) == 0:
             raise UsageError("MixedSampler needs at least one real sample; the real set is empty.")
@@ -85,6 +101,10 @@ class MixedSampler:
             _check_fraction(synthetic_fraction, None)
         self.synthetic_fraction = synthetic_fraction
         self.transforms = transforms
+        self.patch_size = check_patch_size(patch_size)
+        if not 0.0 <= float(patch_foreground) <= 1.0:
+            raise UsageError(f"patch_foreground must be in [0, 1]. Received: {patch_foreground!r}")
+        self.patch_foreground = float(patch_foreground)
         self.seed = int(seed)
         size = len(self.real) + (len(self.synthetic) if self.synthetic is not None else 0)
         self.epoch_size = int(epoch_size) if epoch_size is not None else size
@@ -106,11 +126,11 @@ class MixedSampler:
     @classmethod
     def from_expanded(cls, path: str | Path, **options: Any) -> "MixedSampler":
         """Sampler over an ``augkit expand`` output folder: its real and synthetic samples."""
-        real, synthetic = split_expanded(path)
+        real, synthetic = split_expanded(path, cases=True)
         if not real:
             raise DataError(Path(path) / "manifest.csv", "no real rows in the manifest",
                             "give a complete `augkit expand` output folder")
-        return cls(real, synthetic or None, **options)
+        return cls(real, synthetic if len(synthetic) else None, **options)
 
     def _index_classes(self) -> None:
         real_labels = self.real.labels()
@@ -151,13 +171,18 @@ class MixedSampler:
         state = dict(self.__dict__)
         for name in ("_local", "_plans", "_served", "_warned", "_lock"):
             state.pop(name)
-        state["transforms"] = None if self.transforms is None else self.transforms.get_config()
+        state["transforms"] = None if self.transforms is None else (
+            type(self.transforms).__name__, self.transforms.get_config())
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        config = state.pop("transforms")
+        transforms = state.pop("transforms")
         self.__dict__.update(state)
-        self.transforms = None if config is None else ClassicalPipeline(config=config)
+        if transforms is not None:
+            kind, config = transforms
+            pipeline = VolumePipeline if kind == "VolumePipeline" else ClassicalPipeline
+            transforms = pipeline(config=config)
+        self.transforms = transforms
         self._init_runtime()
 
     # -- drawing -------------------------------------------------------------------------
@@ -225,10 +250,31 @@ class MixedSampler:
         elif d.source == "real":
             kind = "real"
         origin = {"source": kind, "id": sample.id}
-        if self.transforms is None:
-            return sample, origin
-        return self._pipeline()(sample, seed=derive_seed(self.seed, epoch, k),
-                                new_id=f"{sample.id}~e{epoch}k{k}"), origin
+        if self.transforms is not None:
+            sample = self._pipeline(sample)(sample, seed=derive_seed(self.seed, epoch, k),
+                                            new_id=f"{sample.id}~e{epoch}k{k}")
+        if self.patch_size is not None:
+            sample = self._patch(sample, epoch, k)
+        return sample, origin
+
+    def _patch(self, sample: Sample, epoch: int, k: int) -> Sample:
+        """One patch of a volume, its start drawn from (seed, epoch, k). The patch keeps the
+        case's per-channel [min, max] in ``meta["intensity_range"]`` so the Encoder scales
+        every patch of a case alike."""
+        if not sample.is_volume:
+            raise UsageError(f"patch_size is for volumes (X×Y×Z×C); sample {sample.id!r} is 2D with "
+                             f"image.shape={sample.image.shape}. Drop patch_size for 2D samples (a "
+                             "'resize' transform sets their size).")
+        rng = rng_for(self.seed, _PATCH_STREAM, epoch, k)
+        start = draw_patch_start(rng, sample.image.shape, self.patch_size,
+                                 self.patch_foreground, sample.mask)
+        axes = tuple(range(sample.image.ndim - 1))
+        meta = {**sample.meta, "patch_start": list(start),
+                "intensity_range": (sample.image.min(axis=axes).tolist(),
+                                    sample.image.max(axis=axes).tolist())}
+        mask = None if sample.mask is None else crop_padded(sample.mask, start, self.patch_size)
+        return dataclasses.replace(sample, image=crop_padded(sample.image, start, self.patch_size),
+                                   mask=mask, meta=meta)
 
     def serve(self, epoch: int, k: int) -> Sample:
         """``get`` for a training loop: also notes that position k of ``epoch`` was served and
@@ -250,7 +296,17 @@ class MixedSampler:
         if warn:
             warnings.warn(repeat_message(epoch), EpochRepeatWarning, stacklevel=3)
 
-    def _pipeline(self) -> ClassicalPipeline:
+    def _pipeline(self, sample: Sample) -> ClassicalPipeline | VolumePipeline:
+        if sample.is_volume:
+            if isinstance(self.transforms, VolumePipeline):  # pure: shared by all threads
+                return self.transforms
+            pipe = getattr(self._local, "volume_pipeline", None)
+            if pipe is None:  # a 2D config given for volumes: the same ops in 3D
+                pipe = self._local.volume_pipeline = VolumePipeline(config=self.transforms.get_config())
+            return pipe
+        if isinstance(self.transforms, VolumePipeline):
+            raise UsageError(f"a VolumePipeline cannot transform the 2D sample {sample.id!r}; give "
+                             "a ClassicalPipeline for 2D samples.")
         # albumentations keeps its random state on the transform objects: one copy per thread
         # so parallel tf.data calls cannot reseed each other mid-sample.
         pipe = getattr(self._local, "pipeline", None)
@@ -280,12 +336,15 @@ def _check_fraction(value: Any, epoch: int | None) -> float:
 # ---- encoding for models ------------------------------------------------------------------
 class Encoder:
     """Sample -> (image H×W×C float, target) as a model expects them; shared by both adapters.
+    Volumes give X×Y×Z×C images and X×Y×Z targets (the patch size with ``patch_size``).
 
     Images: uint8 is divided by 255; other dtypes (MRI int16, 12-bit data in uint16, floats) are
     scaled per image and channel from [min, max] to [0, 1] (``scale=False`` only casts). Segmentation targets are the
     class index of each mask value in ``label_values`` (e.g. {0, 255} -> {0, 1}), or one-hot;
     classification targets are the index of ``Sample.label`` in ``label_values``. Unset
-    ``label_values`` are read from the sampler's real samples (sorted).
+    ``label_values`` are read from the sampler's real samples (sorted; for lazily read cases
+    from their metas, so only the first case is loaded, for its shape). A patch is scaled with
+    its case's range (``meta["intensity_range"]``), so patches of one case agree.
     """
 
     def __init__(self, sampler: MixedSampler, *, task: str = "segmentation", one_hot: bool = False,
@@ -296,14 +355,18 @@ class Encoder:
         self.task, self.one_hot, self.scale = task, one_hot, scale
         self.image_dtype = np.dtype(image_dtype)
         reals = sampler.real.samples
-        if task == "segmentation" and reals[0].mask is None:
+        first = reals[0]
+        metas = getattr(reals, "metas", None)
+        if task == "segmentation" and first.mask is None:
             raise UsageError("task='segmentation' needs masks, but the real samples have none; "
                              "use task='classification'.")
         if task == "classification" and label_values is None and any(s.label is None for s in reals):
             raise UsageError("task='classification' needs Sample.label on every real sample "
                              "(class sub-folders when reading a folder).")
         if label_values is None:
-            if task == "segmentation":
+            if task == "segmentation" and metas is not None and all("label_values" in m for m in metas):
+                label_values = sorted({int(v) for m in metas for v in m["label_values"]})
+            elif task == "segmentation":
                 label_values = np.unique(np.concatenate([np.unique(s.mask) for s in reals])).tolist()
             else:
                 label_values = sorted({s.label for s in reals}, key=repr)
@@ -313,7 +376,9 @@ class Encoder:
             raise UsageError(f"num_classes={num_classes} is smaller than the {len(self.label_values)} "
                              f"label values {self.label_values}; raise num_classes or drop values.")
         self._index = {v: i for i, v in enumerate(self.label_values)}
-        self.image_shape = reals[0].image.shape
+        self.image_shape = first.image.shape
+        if sampler.patch_size is not None:
+            self.image_shape = (*sampler.patch_size, first.image.shape[-1])
         if task == "segmentation":
             self._values = np.asarray(self.label_values)
             if self._values.dtype.kind not in "iu":
@@ -323,9 +388,9 @@ class Encoder:
 
     @property
     def target_shape(self) -> tuple[int, ...]:
-        h, w = self.image_shape[:2]
+        spatial = tuple(self.image_shape[:-1])
         if self.task == "segmentation":
-            return (h, w, self.num_classes) if self.one_hot else (h, w)
+            return (*spatial, self.num_classes) if self.one_hot else spatial
         return (self.num_classes,) if self.one_hot else ()
 
     @property
@@ -337,14 +402,21 @@ class Encoder:
         if img.shape != self.image_shape:
             raise DataError(None, f"sample {sample.id!r} has image shape {img.shape} but the real "
                             f"samples have {self.image_shape}; a batch needs one shape",
+                            "give the sampler a patch_size (volumes)" if sample.is_volume else
                             "add a 'resize' transform (height/width) to the sampler's transforms")
         if not self.scale:
             return img.astype(self.image_dtype)
         if img.dtype == np.uint8:
             return (img.astype(np.float32) / 255.0).astype(self.image_dtype)
         work = img.astype(np.float32)
-        low = work.min(axis=(0, 1), keepdims=True)
-        span = work.max(axis=(0, 1), keepdims=True) - low
+        case_range = sample.meta.get("intensity_range")
+        if case_range is not None:  # a patch: its case's range
+            low = np.asarray(case_range[0], np.float32)
+            span = np.asarray(case_range[1], np.float32) - low
+            return np.clip((work - low) / np.where(span == 0, 1.0, span), 0.0, 1.0).astype(self.image_dtype)
+        axes = tuple(range(img.ndim - 1))
+        low = work.min(axis=axes, keepdims=True)
+        span = work.max(axis=axes, keepdims=True) - low
         return ((work - low) / np.where(span == 0, 1.0, span)).astype(self.image_dtype)
 
     def target(self, sample: Sample) -> np.ndarray:

@@ -5,6 +5,7 @@ generator producing in batches (``GeneratorSource``)."""
 from __future__ import annotations
 
 import abc
+import os
 import dataclasses
 import threading
 from collections import OrderedDict
@@ -51,7 +52,8 @@ class SampleListSource(SyntheticSource):
     """Samples already in memory."""
 
     def __init__(self, samples: Sequence[Sample]):
-        self.samples = list(samples)
+        # Lazily read cases (anything with ``metas``) stay lazy: a list would load them all.
+        self.samples = samples if hasattr(samples, "metas") else list(samples)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -60,6 +62,8 @@ class SampleListSource(SyntheticSource):
         return self.samples[index]
 
     def labels(self) -> list[Any]:
+        if hasattr(self.samples, "metas"):  # without loading the cases
+            return [m.get("label") for m in self.samples.metas]
         return [s.label for s in self.samples]
 
 
@@ -77,15 +81,17 @@ def _holds_volumes(path: Path, rows: list[dict[str, str]]) -> bool:
     return len(shape) >= 3 and shape[2] > 1
 
 
-def split_expanded(path: str | Path, **read_options: Any) -> tuple[list[Sample], list[Sample]]:
+def split_expanded(path: str | Path, *, cases: bool = False,
+                   **read_options: Any) -> tuple[Sequence[Sample], Sequence[Sample]]:
     """The real and the synthetic samples of a folder written by ``augkit expand``.
 
     Reading the folder back gives every sample real provenance; ``manifest.csv`` says which
     ones were made, so each Sample gets its manifest provenance back (joined on id, else on the
-    files the writer listed for it).
+    files the writer listed for it). A whole-case (3D NIfTI) output is refused unless ``cases``
+    (the sampler's way in): then both parts are ``ManifestCases``, read lazily, a case a time.
     """
     from augkit.engine import MANIFEST, read_manifest
-    from augkit.io import read_slices
+    from augkit.io import read_dataset, read_slices
 
     path = Path(path)
     manifest = path / MANIFEST
@@ -93,31 +99,83 @@ def split_expanded(path: str | Path, **read_options: Any) -> tuple[list[Sample],
         raise DataError(manifest, "no manifest.csv in this folder, so real and synthetic samples "
                         "cannot be told apart", "give a folder written by `augkit expand`")
     rows = read_manifest(manifest)
-    if not read_options.get("unit") and _holds_volumes(path, rows):
-        raise UsageError(f"{path} holds whole 3D cases (an expand of NIfTI volumes); the sampler and "
-                         "evaluate work on 2D samples: expand with --unit slice for them.")
+    volumes = read_options.get("unit") in (None, "case") and _holds_volumes(path, rows)
+    if volumes and not cases:
+        raise UsageError(f"{path} holds whole 3D cases (an expand of NIfTI volumes); evaluate works "
+                         "on 2D samples: expand with --unit slice for it (the sampler reads cases).")
     by_id = {r["id"]: r for r in rows}
     by_file = {f: r for r in rows for f in r.get("files", "").split(";") if f}
+
+    def row_of(sample_id: str, relpaths) -> dict[str, str]:
+        row = by_id.get(sample_id) or next((by_file[f] for f in relpaths if f in by_file), None)
+        if row is None:
+            raise DataError(manifest, f"sample {sample_id!r} read from the folder has no manifest row",
+                            "re-run `augkit expand` into a fresh --out; do not add files by hand")
+        return row
+
+    if volumes:
+        lazy = read_dataset(path, **{**read_options, "unit": "case"}).samples
+        real, synthetic = [], []
+        for i, meta in enumerate(lazy.metas):
+            rel = [Path(os.path.relpath(f, path.resolve())).as_posix()
+                   for f in meta.get("source_files", [])]
+            row = row_of(_case_id(meta), rel)
+            (real if row["source"] == "real" else synthetic).append((i, row))
+        return ManifestCases(lazy, real), ManifestCases(lazy, synthetic)
     real, synthetic = [], []
     for sample in read_slices(path, **read_options).samples:
-        row = by_id.get(sample.id)
-        if row is None:
-            rel = (sample.meta.get("relpath") or {}).values()
-            row = next((by_file[f] for f in rel if f in by_file), None)
-        if row is None:
-            raise DataError(manifest, f"sample {sample.id!r} read from the folder has no manifest row",
-                            "re-run `augkit expand` into a fresh --out; do not add files by hand")
+        row = row_of(sample.id, (sample.meta.get("relpath") or {}).values())
         if row["source"] == "real":
             real.append(sample)
-            continue
-        prov = dataclasses.replace(
-            sample.provenance, id=row["id"], source=row["source"],
-            parent_id=row.get("parent_id") or None, generator=row.get("generator") or None,
-            checkpoint_hash=row.get("checkpoint_hash") or None,
-            seed=int(row["seed"]) if row.get("seed") else None,
-        )
-        synthetic.append(dataclasses.replace(sample, provenance=prov))
+        else:
+            synthetic.append(_with_row(sample, row))
     return real, synthetic
+
+
+def _case_id(meta: dict[str, Any]) -> str:
+    """The id a NIfTI case reader gives a case, from its meta (without loading it)."""
+    from pathlib import PurePosixPath
+
+    rel_dir, case = meta.get("rel_dir", ""), meta.get("case", "")
+    if meta.get("format") == "brats":
+        return rel_dir if PurePosixPath(rel_dir).name == case else f"{rel_dir}/{case}".lstrip("/")
+    return meta.get("group", case)
+
+
+def _with_row(sample: Sample, row: dict[str, str]) -> Sample:
+    """``sample`` with the provenance its manifest row records."""
+    if row["source"] == "real":
+        return sample
+    prov = dataclasses.replace(
+        sample.provenance, id=row["id"], source=row["source"],
+        parent_id=row.get("parent_id") or None, generator=row.get("generator") or None,
+        checkpoint_hash=row.get("checkpoint_hash") or None,
+        seed=int(row["seed"]) if row.get("seed") else None,
+    )
+    return dataclasses.replace(sample, provenance=prov)
+
+
+class ManifestCases(Sequence):
+    """Some cases of a lazily read expand output, each given its manifest provenance when
+    indexed. Nothing is loaded before ``seq[i]`` and nothing is kept after; ``metas`` (shape,
+    label values) are known up front."""
+
+    def __init__(self, cases: Sequence[Sample], picked: list[tuple[int, dict[str, str]]]):
+        self.cases = cases
+        self.picked = picked
+        self.metas = [cases.metas[i] for i, _ in picked]
+
+    def __len__(self) -> int:
+        return len(self.picked)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(len(self))[i]]
+        index, row = self.picked[i]
+        return _with_row(self.cases[index], row)
+
+    def subset(self, keep: Sequence[int]) -> "ManifestCases":
+        return ManifestCases(self.cases, [self.picked[i] for i in keep])
 
 
 class FolderSource(SampleListSource):
@@ -133,8 +191,13 @@ class FolderSource(SampleListSource):
         if bad:
             raise UsageError(f"FolderSource sources must be among {SYNTHETIC_SOURCES}. Received: {bad}")
         self.path = Path(path)
-        _, synthetic = split_expanded(self.path, **read_options)
-        super().__init__([s for s in synthetic if s.provenance.source in sources])
+        _, synthetic = split_expanded(self.path, cases=True, **read_options)
+        if isinstance(synthetic, ManifestCases):  # whole cases: picked by row, not loaded
+            synthetic = synthetic.subset([i for i, (_, row) in enumerate(synthetic.picked)
+                                          if row["source"] in sources])
+        else:
+            synthetic = [s for s in synthetic if s.provenance.source in sources]
+        super().__init__(synthetic)
         if not self.samples:
             raise DataError(self.path, f"no samples of source {'/'.join(sources)} in this folder",
                             "expand it with a larger --to (or --generator for GAN samples)")

@@ -36,7 +36,8 @@ def as_tf_dataset(sampler: MixedSampler, *, batch_size: int, task: str = "segmen
 
     Images are H×W×C ``image_dtype`` scaled to [0, 1]; segmentation targets are H×W int32 class
     indices (H×W×num_classes float32 with ``one_hot``); classification targets are int32 scalars
-    (num_classes float32 with ``one_hot``). For ``model.fit(ds, epochs=E)`` build the dataset
+    (num_classes float32 with ``one_hot``). Volumes (and their patches) give X×Y×Z×C images and
+    X×Y×Z targets. For ``model.fit(ds, epochs=E)`` build the dataset
     with ``num_epochs=E`` (or None) and pass ``steps_per_epoch=steps_per_epoch(sampler, batch_size)``,
     so every Keras epoch sees a new sampler epoch. Building it again for an epoch already served
     (e.g. ``epoch=0`` every time) repeats its draws and warns once (``EpochRepeatWarning``).

@@ -34,6 +34,7 @@ from augkit.seeding import derive_seed
 
 class MixedTorchDataset(Dataset):
     """``dataset[k]`` -> (image C×H×W float32, mask H×W int64) or (image, label int64 scalar);
+    volumes (and their patches) give (C×X×Y×Z float32, X×Y×Z int64);
     with ``one_hot`` the target is float32 (num_classes×H×W for masks, num_classes for labels).
     Encoding options as in ``augkit.tfdata.as_tf_dataset``. ``as_dict=True`` gives MONAI-style
     items ``{"image", "mask" (or "label"), "source", "id"}``, ``source`` (real, classical, gan,
@@ -88,9 +89,9 @@ class MixedTorchDataset(Dataset):
         self._note_served(epoch, int(k))
         sample, origin = self.sampler.get_with_origin(epoch, int(k))
         image, target = self.encoder(sample)
-        image = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+        image = torch.from_numpy(np.ascontiguousarray(np.moveaxis(image, -1, 0)))
         if self.encoder.one_hot and self.encoder.task == "segmentation":
-            target = target.transpose(2, 0, 1)  # channels first, like the image
+            target = np.moveaxis(target, -1, 0)  # channels first, like the image
         target = torch.from_numpy(np.array(target, order="C"))  # keeps 0-d labels 0-d
         if self.as_dict:
             return {"image": image, self._target_key: target, **origin}
