@@ -136,3 +136,17 @@ def test_bad_patch_settings_are_refused(cases):
         MixedSampler(read_dataset(cases), patch_size=(16, 16))
     with pytest.raises(UsageError, match="patch_foreground"):
         MixedSampler(read_dataset(cases), patch_size=PATCH, patch_foreground=2)
+
+
+def test_a_sampler_over_lazy_cases_pickles_for_spawned_workers(cases, expanded):
+    """DataLoader workers started with spawn (macOS, Windows) get the sampler by pickle: the lazy
+    case readers must pickle and give the same patches on the other side."""
+    import pickle
+
+    for sampler in (MixedSampler(read_dataset(cases), patch_size=PATCH, seed=5, epoch_size=4),
+                    MixedSampler.from_expanded(expanded, synthetic_fraction=0.5, patch_size=PATCH,
+                                               seed=5, epoch_size=4)):
+        copy = pickle.loads(pickle.dumps(sampler))
+        for k in range(4):
+            a, b = sampler.get(0, k), copy.get(0, k)
+            assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)

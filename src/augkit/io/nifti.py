@@ -23,6 +23,7 @@ Header extensions are not carried over.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import re
 import zlib
@@ -246,21 +247,8 @@ class BratsFormat(DatasetFormat):
                 check_loadable(files[kind], f"{kind} volume")
             all_files.append(files)
 
-        def load(i: int) -> Sample:
-            files = all_files[i]
-            labels, seg_img = load_volume(files["seg"], "seg volume")
-            labels = _labels(labels, files["seg"])
-            volumes = {"seg": _volume_meta(files["seg"], seg_img, seg_img.get_data_dtype())}
-            channels = []
-            for kind in MODALITIES:
-                data, img = load_volume(files[kind], f"{kind} volume")
-                channels.append(data[..., 0] if data.ndim == 4 else data)
-                volumes[kind] = _volume_meta(files[kind], img, channels[-1].dtype)
-            meta = {**metas[i], "source_volumes": volumes}
-            return Sample(image=np.stack(channels, axis=-1), mask=labels,
-                          provenance=Provenance(id=ids[i]), meta=meta)
-
-        return Dataset(root=root, format=self.name, samples=LazySamples(metas, load),
+        return Dataset(root=root, format=self.name, samples=LazySamples(
+            metas, functools.partial(_load_brats_case, all_files, metas, ids)),
                        options={"unit": "case"})
 
     def _read_case(self, root: Path, folder: Path, case: str, files: dict[str, Path],
@@ -466,18 +454,8 @@ class NiftiFormat(DatasetFormat):
             check_loadable(image_path, "image volume")
             paths.append((image_path, label_path))
 
-        def load(i: int) -> Sample:
-            image_path, label_path = paths[i]
-            labels, label_img = load_volume(label_path, "label volume")
-            labels = _labels(labels, label_path)
-            data, img = load_volume(image_path, "image volume")
-            meta = {**metas[i], "source_volumes": {
-                "image": _volume_meta(image_path, img, data.dtype),
-                "label": _volume_meta(label_path, label_img, label_img.get_data_dtype())}}
-            return Sample(image=data if data.ndim == 4 else data[..., None], mask=labels,
-                          provenance=Provenance(id=metas[i]["group"]), meta=meta)
-
-        return Dataset(root=root, format=self.name, samples=LazySamples(metas, load),
+        return Dataset(root=root, format=self.name, samples=LazySamples(
+            metas, functools.partial(_load_nifti_case, paths, metas)),
                        options={"unit": "case"})
 
     def _read_pair(self, root: Path, folder: Path, image_path: Path, label_path: Path,
@@ -557,6 +535,35 @@ class NiftiFormat(DatasetFormat):
                 cast_labels(sample.mask, vol["dtype"] if vol else np.int16, path), vol))
             written.append(path)
         return [p.relative_to(out_dir).as_posix() for p in written]
+
+
+def _load_brats_case(all_files, metas, ids, i: int) -> Sample:
+    """Case i of a brats read (module level, so a lazy dataset pickles into spawned workers)."""
+    files = all_files[i]
+    labels, seg_img = load_volume(files["seg"], "seg volume")
+    labels = _labels(labels, files["seg"])
+    volumes = {"seg": _volume_meta(files["seg"], seg_img, seg_img.get_data_dtype())}
+    channels = []
+    for kind in MODALITIES:
+        data, img = load_volume(files[kind], f"{kind} volume")
+        channels.append(data[..., 0] if data.ndim == 4 else data)
+        volumes[kind] = _volume_meta(files[kind], img, channels[-1].dtype)
+    meta = {**metas[i], "source_volumes": volumes}
+    return Sample(image=np.stack(channels, axis=-1), mask=labels,
+                  provenance=Provenance(id=ids[i]), meta=meta)
+
+
+def _load_nifti_case(paths, metas, i: int) -> Sample:
+    """Case i of a nifti read (module level, so a lazy dataset pickles into spawned workers)."""
+    image_path, label_path = paths[i]
+    labels, label_img = load_volume(label_path, "label volume")
+    labels = _labels(labels, label_path)
+    data, img = load_volume(image_path, "image volume")
+    meta = {**metas[i], "source_volumes": {
+        "image": _volume_meta(image_path, img, data.dtype),
+        "label": _volume_meta(label_path, label_img, label_img.get_data_dtype())}}
+    return Sample(image=data if data.ndim == 4 else data[..., None], mask=labels,
+                  provenance=Provenance(id=metas[i]["group"]), meta=meta)
 
 
 __all__ = ["BratsFormat", "NiftiFormat", "encode_slice", "load_volume", "slice_affine"]
