@@ -57,6 +57,8 @@ CASES = [
          {"random_backbone": True}),
     # lesion transplant: its conditions are the recipient Samples themselves
     Case("lesionmix", lambda: segmentation_samples(shape=(40, 48)), lambda train: train),
+    # local lesion painter: edits recipient Samples like lesionmix, with a trained network
+    Case("lesiongan", lambda: segmentation_samples(shape=(40, 48)), lambda train: train),
 ]
 
 
