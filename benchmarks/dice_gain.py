@@ -5,6 +5,9 @@ patients it never saw, and does GAN data (pix2pix) add to classical transforms?
     python benchmarks/dice_gain.py --profile cpu              # the reported run (< 60 min, 2 cores)
     python benchmarks/dice_gain.py --profile cpu --model /work/models/pix2pix_cpu_lgg
     python benchmarks/dice_gain.py --profile converge         # lesionmix vs classical, to convergence
+    python benchmarks/dice_gain.py --profile converge --conditions classical+lesiongan@1 \
+        --lesiongan-model /tmp/lesiongan-cpu/model --reference converge/results.json \
+        --out benchmarks/results/dice_gain/converge/lesiongan   # only the painter trained
     python benchmarks/dice_gain.py --profile converge --finetune-steps 300 --schedule decay \
         --out benchmarks/results/dice_gain/converge_ft        # how the synthetic data is used
 
@@ -21,7 +24,9 @@ and, at the largest number of real slices, two attempts to make the GAN data hel
 With ``--profile converge``: none, classical and classical+lesionmix@f (a share f of the added
 samples get a lesion transplanted from another training slice by the ``lesionmix`` plugin), every
 run trained to convergence (1,500-2,000 steps, early stop on validation Dice); f in {0.5, 1} is
-chosen on validation Dice at the first seed and only the winner runs at the other seeds. How the
+chosen on validation Dice at the first seed and only the winner runs at the other seeds; and
+classical+lesiongan@1 (every added sample gets a lesion painted by the trained ``lesiongan``
+plugin at a lesionmix placement; the share is lesionmix's winner on validation). How the
 synthetic data is used: ``--schedule decay`` (synthetic share per batch falling to 0 over training)
 and ``--finetune-steps N`` (pretrain on real + synthetic, fine-tune on real, as ``<condition>+ft``).
 The GAN conditions go through ``augkit.engine.expand`` exactly as a user's ``augkit expand``
@@ -67,10 +72,14 @@ VARIANTS = ("classical+gan@0.2", "classical+lesion")  # tried to make the GAN he
 # Lesion transplant (the lesionmix plugin, no training): the share of added samples that get a
 # donor's lesion. Which share is used for all seeds is chosen on validation Dice (first seed only).
 LESION_CONDITIONS = ("classical+lesionmix@0.5", "classical+lesionmix@1")
-ALL_CONDITIONS = CONDITIONS + VARIANTS + LESION_CONDITIONS
+# Local lesion painting (the lesiongan plugin, trained on the training reals, val for its
+# best-by-val weights) at lesionmix's placements; the share is lesionmix's winner on validation.
+LESIONGAN_CONDITIONS = ("classical+lesiongan@1",)
+ALL_CONDITIONS = CONDITIONS + VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS
 CURVE_CONDITIONS = ("none", "classical", "classical+gan")  # at fewer real slices
 GAN_FRACTION = {"classical": 0.0, "gan": 1.0, "classical+gan": 0.5, "classical+gan@0.2": 0.2,
-                "classical+lesion": 0.5, "classical+lesionmix@0.5": 0.5, "classical+lesionmix@1": 1.0}
+                "classical+lesion": 0.5, "classical+lesionmix@0.5": 0.5, "classical+lesionmix@1": 1.0,
+                "classical+lesiongan@1": 1.0}
 GAN_REGION = {"classical+lesion": "lesion"}  # else "image": the GAN paints the whole slice
 SUBSET_SEED = 20_240_601  # which reals make the 10- and 20-slice subsets (nested, fixed)
 BOOTSTRAP_SEED = 7
@@ -126,7 +135,8 @@ PROFILES = {
         SegmenterConfig(size=128, base_width=8, num_levels=4, batch_size=8, num_steps=2000,
                         eval_every=50, batch_norm=False, min_steps=1500, patience_steps=300),
         gan_profile="cpu", num_real=(30,), out=RESULTS / "converge",
-        conditions=("none", "classical") + LESION_CONDITIONS, val_sweep=LESION_CONDITIONS,
+        conditions=("none", "classical") + LESION_CONDITIONS + LESIONGAN_CONDITIONS,
+        val_sweep=LESION_CONDITIONS,
         note="128 px, every condition trained to convergence (1,500-2,000 steps, early stop on "
              "validation Dice); lesion transplant (lesionmix) against classical transforms",
     ),
@@ -236,6 +246,38 @@ def get_lesionmix(train_samples, num_real: int, gan_info: dict):
         "source": "lesionmix fitted here on the training reals", "checkpoint_hash": model.checkpoint_hash,
         "config": model.get_config(), "epochs_trained": 0, "settings": repr(model.settings),
         "train_seconds": round(time.perf_counter() - started, 2)}
+    return model
+
+
+def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, gan_info: dict):
+    """The lesiongan painter: ``--lesiongan-model`` for the full set, else its cpu profile trained
+    here on the training reals (val for its best-by-val weights), cached in the work folder."""
+    from augkit.plugins import get_generator
+
+    cls = get_generator("lesiongan")
+    if num_real == args.num_train and args.lesiongan_model:
+        model = cls.load(args.lesiongan_model)
+        info = {"source": f"loaded from {args.lesiongan_model}", "train_seconds": None}
+    else:
+        untrained = cls("cpu", seed=args.gan_seed)
+        settings = {"config": untrained.get_config(), "train": [s.id for s in train_samples],
+                    "val": [s.id for s in val_samples]}
+        folder = work / "gan" / f"lesiongan-n{num_real}-{fingerprint(settings)}"
+        if (folder / "model" / "config.json").exists():
+            model = cls.load(folder / "model")
+            info = json.loads((folder / "info.json").read_text())
+        else:
+            log(f"training lesiongan (cpu profile) on {num_real} real slices ...")
+            started = time.perf_counter()
+            model = untrained
+            model.fit(train_samples, val_samples=val_samples, seed=args.gan_seed,
+                      checkpoint_dir=folder / "checkpoints", progress=args.progress)
+            model.save(folder / "model")
+            info = {"source": "trained by this benchmark", "train_seconds": round(time.perf_counter() - started, 1)}
+            (folder / "info.json").write_text(json.dumps(info, indent=1))
+    gan_info[f"lesiongan-{num_real}"] = {**info, "checkpoint_hash": model.checkpoint_hash,
+                                         "config": model.get_config(), "epochs_trained": model.epochs_trained,
+                                         "best_val_l1": min(model.history.get("val_l1", [float("nan")]))}
     return model
 
 
@@ -463,7 +505,7 @@ def write_markdown(results: dict, path: Path) -> None:
     for metric, label in (("accuracy", "Accuracy"), ("mean_iou", "Mean IoU"), ("dice", "Dice")):
         cells = [fmt(s["table"][k_main][c][sp][metric]) for c in conds for sp in ("train", "val", "test")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    variants = [c for c in VARIANTS + LESION_CONDITIONS if c in s["table"][k_main]]
+    variants = [c for c in VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS if c in s["table"][k_main]]
     variants += [c + FINETUNED for c in ALL_CONDITIONS if c + FINETUNED in s["table"][k_main]]
     if variants:
         lines += ["", f"## Trying to make generated data help ({k_main} real slices)", ""]
@@ -485,6 +527,13 @@ def write_markdown(results: dict, path: Path) -> None:
                           + f" → **`{selection['chosen']}`** run at every seed; the other candidate has one "
                           "seed, so no t-interval."]
             lines.append("")
+        if any(c in LESIONGAN_CONDITIONS for c in variants):
+            lines += ["`classical+lesiongan@1`: every added sample is a classical variant of a real slice "
+                      "with a lesion painted by the trained `lesiongan` plugin (a conditional GAN on crops "
+                      "around the training lesions, best weights by validation L1) at a lesionmix placement: "
+                      "a donor's lesion shape carved, jittered and placed inside the recipient's brain, the "
+                      "crop around it painted and blended in with a feathered edge. The share is "
+                      "lesionmix's winner on validation.", ""]
         if any(c.endswith(FINETUNED) for c in variants):
             lines += [f"`…{FINETUNED}`: the same run, then fine-tuned on the real slices alone for "
                       f"{p.get('finetune_steps')} steps from its best weights (best validation Dice kept, the "
@@ -586,7 +635,8 @@ def plot(results: dict, out: Path) -> None:
     conds = [c for c in ALL_CONDITIONS if c in s[k_main]]
     colors = {"none": "#7f7f7f", "classical": "#1f77b4", "gan": "#d62728", "classical+gan": "#9467bd",
               "classical+gan@0.2": "#e377c2", "classical+lesion": "#2ca02c",
-              "classical+lesionmix@0.5": "#ff7f0e", "classical+lesionmix@1": "#8c564b"}
+              "classical+lesionmix@0.5": "#ff7f0e", "classical+lesionmix@1": "#8c564b",
+              "classical+lesiongan@1": "#bcbd22"}
     fig, ax = plt.subplots(figsize=(8, 4.2))
     width = 0.8 / len(conds)
     for j, split in enumerate(("train", "val", "test")):
@@ -691,6 +741,9 @@ def parse_args(argv=None):
                     help="conditions to run (default: the profile's; for timing one condition)")
     ap.add_argument("--model", type=Path, help="a trained pix2pix folder (else one is trained here)")
     ap.add_argument("--gan-seed", type=int, default=0, help="seed of the pix2pix trained here")
+    ap.add_argument("--lesiongan-model", type=Path, help="a trained lesiongan folder (else one is trained here)")
+    ap.add_argument("--reference", type=Path, help="an earlier results.json of the same profile: its runs of "
+                    "conditions not run now join the report (same seeds, data and segmenter required)")
     ap.add_argument("--subset-gan", choices=("shared", "retrain"),
                     help="GAN for fewer real slices: the full-set one, or one trained per subset "
                          "(default: the profile's)")
@@ -773,7 +826,11 @@ def main(argv=None) -> int:
         subset = Dataset(root=train.root, format=train.format, samples=[train.samples[i] for i in idx],
                          options=train.options)
         gan = None
-        if "lesionmix" in condition:
+        if "lesiongan" in condition:
+            if ("lesiongan", k) not in gans:
+                gans[("lesiongan", k)] = get_lesiongan(args, subset.samples, splits["val"], k, work, gan_info)
+            gan = gans[("lesiongan", k)]
+        elif "lesionmix" in condition:
             if ("lesionmix", k) not in gans:
                 gans[("lesionmix", k)] = get_lesionmix(subset.samples, k, gan_info)
             gan = gans[("lesionmix", k)]
@@ -811,6 +868,11 @@ def main(argv=None) -> int:
             log(f"chosen on validation: {chosen} ({json.dumps(val)})")
             plan += [(k_main, chosen, s) for s in seeds[1:]]
             plan[n:] = sorted(plan[n:], key=lambda r: (seeds.index(r[2]), ALL_CONDITIONS.index(r[1])))
+
+    if args.reference:
+        runs = reference_runs(args, profile, seeds, splits) + runs
+        gan_info = {**json.loads(args.reference.read_text()).get("gan", {}), **gan_info}
+        selection = selection or json.loads(args.reference.read_text())["settings"].get("val_selection", {})
 
     import keras
 
@@ -861,6 +923,20 @@ def main(argv=None) -> int:
     plot_examples(examples, out)
     log(f"done in {results['timing']['total_seconds'] / 60:.1f} min; results in {out}")
     return 0
+
+
+def reference_runs(args, profile: BenchProfile, seeds, splits: dict) -> list[dict]:
+    """The runs of ``--reference`` for conditions not run now, after checking that they were
+    made under the same profile, segmenter, seeds and test slices (so they pair by seed)."""
+    ref = json.loads(args.reference.read_text())
+    st = ref["settings"]
+    same = {"profile": st["profile"] == profile.name, "segmenter": st["segmenter"] == profile.segmenter.to_dict(),
+            "test slices": ref["data"]["test"]["slice_ids"] == [s.id for s in splits["test"]],
+            "seeds": set(seeds) <= set(st["seeds"])}
+    if not all(same.values()):
+        raise SystemExit(f"dice_gain: {args.reference} differs in {[k for k, v in same.items() if not v]}; "
+                         "its runs cannot be paired with these.")
+    return [r for r in ref["runs"] if r["condition"] not in args.conditions and r["seed"] in seeds]
 
 
 def _example_samples(args, profile, condition, k, seed, subset, gan, work) -> dict:

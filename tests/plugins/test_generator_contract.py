@@ -72,6 +72,8 @@ CASES = [
     Case("tabimage", table_samples, lambda train: None),
     # lesion transplant: its conditions are the recipient Samples themselves
     Case("lesionmix", lambda: segmentation_samples(shape=(40, 48)), lambda train: train),
+    # local lesion painter: edits recipient Samples like lesionmix, with a trained network
+    Case("lesiongan", lambda: segmentation_samples(shape=(40, 48)), lambda train: train),
 ]
 
 
