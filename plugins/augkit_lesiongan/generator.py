@@ -31,7 +31,7 @@ from augkit.intensity import IntensityScale, robust_range, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
-from augkit_lesiongan.crops import (Window, dihedral, foreground_range, lesion_components,
+from augkit_lesiongan.crops import (dihedral, foreground_range, lesion_components,
                                     network_input, put_back, region_alpha, to_size, window_around)
 from augkit_lesiongan.profiles import get_profile
 
