@@ -124,12 +124,16 @@ def carve(donor_id: str, image: np.ndarray, mask: np.ndarray, brain: np.ndarray,
     origin = tuple(int(c - h) for c, h in zip(centre, halves))
     sizes = [2 * h + 1 for h in halves]
 
-    def crop(a: np.ndarray) -> np.ndarray:
-        pad = [(n, n) for n in sizes] + [(0, 0)] * (a.ndim - len(sizes))
-        return np.pad(a, pad)[tuple(slice(o + n, o + 2 * n) for o, n in zip(origin, sizes))].copy()
+    def crop(a: np.ndarray) -> np.ndarray:  # zero outside ``a``; no padded copy of a whole case
+        out = np.zeros(tuple(sizes) + a.shape[len(sizes):], a.dtype)
+        lows = [min(max(o, 0), N) for o, N in zip(origin, a.shape)]
+        highs = [max(min(o + n, N), lo) for o, n, N, lo in zip(origin, sizes, a.shape, lows)]
+        out[tuple(slice(lo - o, hi - o) for lo, hi, o in zip(lows, highs, origin))] = \
+            a[tuple(slice(lo, hi) for lo, hi in zip(lows, highs))]
+        return out
 
     labels = np.where(lesion, mask, 0).astype(np.asarray(mask).dtype)
-    return Carved(donor_id, crop(np.asarray(image, np.float32)), crop(labels),
+    return Carved(donor_id, crop(np.asarray(image)).astype(np.float32), crop(labels),
                   crop(brain.astype(np.uint8)), BrainStats.of(image, brain), origin)
 
 

@@ -68,6 +68,7 @@ class LesionMixSettings:
     blend: str = "alpha"  # "alpha" (feathered) or "poisson" (seamless, then feathered)
     gap: float = 0.01  # distance kept from the recipient's own lesion
     brain_inset: float = 0.05  # the head's outer ring (scalp, skull) is not brain
+    case_brain_inset: float = 0.01  # whole cases (skull-stripped BraTS): a 3D inset erodes far more
     max_tries: int = 8  # donors / jitters tried before the recipient is kept unchanged
 
     def __post_init__(self) -> None:
@@ -81,7 +82,8 @@ class LesionMixSettings:
                                      f"Received: {f.name}={list(value)}")
         if self.blend not in BLENDS:
             raise UsageError(f"lesionmix blend must be one of {', '.join(BLENDS)}. Received: blend={self.blend!r}")
-        if min(self.margin_range[0], self.feather_range[0], self.elastic, self.gap, self.brain_inset) < 0 \
+        if min(self.margin_range[0], self.feather_range[0], self.elastic, self.gap, self.brain_inset,
+               self.case_brain_inset) < 0 \
                 or self.scale_range[0] <= 0 or self.elastic_sigma <= 0 or self.max_tries < 1:
             raise UsageError(f"lesionmix lengths must be >= 0, scales and elastic_sigma > 0 and "
                              f"max_tries >= 1. Received: {self}")
@@ -255,7 +257,7 @@ class LesionMix(Generator):
                              "Fix: leave out --model so it is fitted on the cases themselves.")
         image, mask = recipient.image, recipient.mask
         side = max(image.shape[:2])
-        brain = brain_mask(image, st.brain_inset * side, volume=True)
+        brain = brain_mask(image, st.case_brain_inset * side, volume=True)
         stats = BrainStats.of(image, brain)
         allowed = brain & ~_grow(mask > 0, st.gap * side)
         metas = self.cases.metas
@@ -270,7 +272,7 @@ class LesionMix(Generator):
             if loaded is None or loaded[0] != k:
                 loaded = None  # let the previous donor go before loading the next
                 donor_case = self.cases[k]
-                loaded = (k, donor_case, brain_mask(donor_case.image, st.brain_inset * side, volume=True))
+                loaded = (k, donor_case, brain_mask(donor_case.image, st.case_brain_inset * side, volume=True))
             _, donor_case, donor_brain = loaded
             components, num = ndimage.label(donor_case.mask > 0)
             if num == 0:

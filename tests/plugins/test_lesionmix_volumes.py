@@ -27,7 +27,7 @@ brats = _volume_cases._brats  # the tiny BraTS case writer of the reader's tests
 
 # small jitter so a 6×6×4 lesion fits beside the recipient's own in a 32×32×16 head
 SETTINGS = dict(rotation_range=(-20.0, 20.0), scale_range=(0.6, 0.8), margin_range=(0.0, 0.02),
-                feather_range=(0.02, 0.03), brain_inset=0.03, max_tries=16)
+                feather_range=(0.02, 0.03), case_brain_inset=0.03, max_tries=16)
 
 
 @pytest.fixture(scope="module")
