@@ -4,6 +4,7 @@ recipient case's 3D brain, feather-blended; labels exact, the rest of the case u
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +79,6 @@ def test_same_seed_same_bytes(cases):
 
 
 def test_expand_2_to_4_cases_records_donor_placement_and_blend(cases, tmp_path):
-    import json
-
     out = tmp_path / "out"
     expand(cases, 4, out, seed=1, generator=_fitted(cases), gan_fraction=1.0, progress=False)
     rows = [r for r in read_manifest(out / "manifest.csv") if r["source"] == "gan"]
@@ -112,6 +111,8 @@ def test_cli_expand_cases_with_lesionmix_writes_the_brats_layout(cases, tmp_path
     for case in new:
         names = {p.name for p in case.iterdir()}
         assert {f"{case.name}_{k}.nii.gz" for k in ("flair", "t1", "t1ce", "t2", "seg")} <= names
+    rows = [r for r in read_manifest(out / "manifest.csv") if r["source"] == "gan"]
+    assert rows and all(json.loads(r["params"])["lesionmix"]["placed"] for r in rows)
 
 
 def test_poisson_is_refused_on_cases_in_one_line(cases):
