@@ -16,20 +16,24 @@ from scipy import ndimage, signal
 from augkit.blend import feathered_alpha, poisson_blend
 
 
-def foreground_mask(image: np.ndarray, *, level: float = 0.05) -> np.ndarray:
+def foreground_mask(image: np.ndarray, *, level: float = 0.05, volume: bool = False) -> np.ndarray:
     """The head (or specimen) as a boolean H×W mask found from the image alone: pixels whose
     channel mean is above ``level`` of the way from the background (the median of a 4-pixel
     frame, so a classical brightness shift moves it too) to the 99th percentile, opened, the
     largest component with its holes filled. An image without a clear dark background (e.g.
-    electron microscopy) is foreground everywhere."""
+    electron microscopy) is foreground everywhere. ``volume``: ``image`` is X×Y×Z×C and the
+    mask X×Y×Z (the frame is the in-plane border of every slice; opening, components and hole
+    filling in 3D)."""
     x = np.asarray(image, np.float32)
-    mean = x.mean(axis=-1) if x.ndim == 3 else x
+    mean = x.mean(axis=-1) if x.ndim == (4 if volume else 3) else x
     frame = np.concatenate([mean[:4].ravel(), mean[-4:].ravel(), mean[:, :4].ravel(), mean[:, -4:].ravel()])
     low, high = float(np.median(frame)), float(np.percentile(mean, 99))
     full = np.ones(mean.shape, bool)
     if high <= low:
         return full
-    fg = _opening(mean > low + level * (high - low))
+    above = mean > low + level * (high - low)
+    fg = ndimage.binary_opening(above, ndimage.generate_binary_structure(3, 1), iterations=2) \
+        if volume else _opening(above)
     labels, num = ndimage.label(fg)
     if num == 0:
         return full
@@ -46,13 +50,17 @@ def _opening(binary: np.ndarray) -> np.ndarray:
     return cv2.dilate(cv2.erode(binary.astype(np.uint8), cross, **kw), cross, **kw).astype(bool)
 
 
-def brain_mask(image: np.ndarray, inset: float) -> np.ndarray:
+def brain_mask(image: np.ndarray, inset: float, volume: bool = False) -> np.ndarray:
     """The foreground shrunk by ``inset`` pixels: on a slice that is not skull-stripped (LGG)
-    the head's outer ring is scalp and skull, where no lesion belongs."""
-    fg = foreground_mask(image)
+    the head's outer ring is scalp and skull, where no lesion belongs. ``volume``: a whole case
+    (X×Y×Z×C in, X×Y×Z out; Euclidean distance in 3D)."""
+    fg = foreground_mask(image, volume=volume)
     if inset <= 0 or fg.all():
         return fg
-    distance = cv2.distanceTransform(np.pad(fg, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    if volume:
+        distance = ndimage.distance_transform_edt(np.pad(fg, 1))[1:-1, 1:-1, 1:-1]
+    else:
+        distance = cv2.distanceTransform(np.pad(fg, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     inner = distance > inset
     return inner if inner.any() else fg
 
@@ -84,41 +92,49 @@ class BrainStats:
 
 @dataclass(frozen=True)
 class Carved:
-    """A donor's lesion with room around it: a square crop centred on the lesion, big enough
-    for any rotation of the lesion grown by the widest margin. ``origin`` is the crop's top-left
-    corner in the donor slice (it may lie outside: the crop is zero-padded there)."""
+    """A donor's lesion with room around it: a crop centred on the lesion, square in-plane and
+    big enough for any rotation of the lesion (about the axial axis in 3D) grown by the widest
+    margin. ``origin`` is the crop's first corner in the donor (it may lie outside: the crop is
+    zero-padded there)."""
 
     donor_id: str
-    image: np.ndarray  # s×s×C float32
-    labels: np.ndarray  # s×s, the donor's mask dtype; non-zero only on the donor's lesion
-    brain: np.ndarray  # s×s uint8 (1 = the donor's brain)
+    image: np.ndarray  # s×s×C (3D: s×s×d×C) float32
+    labels: np.ndarray  # s×s (s×s×d), the donor's mask dtype; non-zero only on the donor's lesion
+    brain: np.ndarray  # s×s (s×s×d) uint8 (1 = the donor's brain)
     stats: BrainStats  # of the whole donor brain
-    origin: tuple[int, int]
+    origin: tuple[int, ...]
 
 
 def carve(donor_id: str, image: np.ndarray, mask: np.ndarray, brain: np.ndarray, room: float,
           stretch: float = 1.0) -> Carved | None:
-    """Cut the lesion (mask > 0) of a donor slice with ``room`` pixels around it once it is
-    scaled by up to ``stretch``; None when the slice has no lesion. ``brain``: the donor's brain
-    (boolean), where carved tissue may come from."""
+    """Cut the lesion (mask > 0) of a donor slice (or case: ``mask`` X×Y×Z) with ``room``
+    pixels around it once it is scaled by up to ``stretch``; None when there is no lesion.
+    ``brain``: the donor's brain (boolean), where carved tissue may come from."""
     lesion = np.asarray(mask) > 0
     if not lesion.any():
         return None
     brain = brain | lesion
-    ys, xs = np.nonzero(lesion)
-    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
-    half_diag = 0.5 * np.hypot(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
-    half = int(np.ceil(half_diag * max(stretch, 1.0) + room)) + 1
-    y0, x0 = int(cy - half), int(cx - half)
-    size = 2 * half + 1
+    where = np.nonzero(lesion)
+    low, high = [int(a.min()) for a in where], [int(a.max()) for a in where]
+    centre = [(lo + hi) // 2 for lo, hi in zip(low, high)]
+    grow = max(stretch, 1.0)
+    half_diag = 0.5 * np.hypot(high[0] - low[0] + 1, high[1] - low[1] + 1)  # in-plane rotation
+    halves = [int(np.ceil(half_diag * grow + room)) + 1] * 2 + \
+        [int(np.ceil(0.5 * (hi - lo + 1) * grow + room)) + 1 for lo, hi in zip(low[2:], high[2:])]
+    origin = tuple(int(c - h) for c, h in zip(centre, halves))
+    sizes = [2 * h + 1 for h in halves]
 
-    def crop(a: np.ndarray) -> np.ndarray:
-        pad = [(size, size), (size, size)] + [(0, 0)] * (a.ndim - 2)
-        return np.pad(a, pad)[y0 + size:y0 + 2 * size, x0 + size:x0 + 2 * size].copy()
+    def crop(a: np.ndarray) -> np.ndarray:  # zero outside ``a``; no padded copy of a whole case
+        out = np.zeros(tuple(sizes) + a.shape[len(sizes):], a.dtype)
+        lows = [min(max(o, 0), N) for o, N in zip(origin, a.shape)]
+        highs = [max(min(o + n, N), lo) for o, n, N, lo in zip(origin, sizes, a.shape, lows)]
+        out[tuple(slice(lo - o, hi - o) for lo, hi, o in zip(lows, highs, origin))] = \
+            a[tuple(slice(lo, hi) for lo, hi in zip(lows, highs))]
+        return out
 
     labels = np.where(lesion, mask, 0).astype(np.asarray(mask).dtype)
-    return Carved(donor_id, crop(np.asarray(image, np.float32)), crop(labels),
-                  crop(brain.astype(np.uint8)), BrainStats.of(image, brain), (y0, x0))
+    return Carved(donor_id, crop(np.asarray(image)).astype(np.float32), crop(labels),
+                  crop(brain.astype(np.uint8)), BrainStats.of(image, brain), origin)
 
 
 def warp(carved: Carved, *, rotation: float, scale: float, flip: bool, elastic: np.ndarray | None
@@ -151,6 +167,30 @@ def warp(carved: Carved, *, rotation: float, scale: float, flip: bool, elastic: 
     return remap(carved.image, False), labels, remap(carved.brain, True)
 
 
+def warp_volume(carved: Carved, *, rotation: float, scale: float, flip: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 3D counterpart of ``warp`` (no elastic field): the carved s×s×d crop rotated
+    (degrees) about the axial axis, scaled isotropically and mirrored in-plane about its centre;
+    image linear per channel, labels and brain nearest, so no new label value."""
+    s, _, d = carved.labels.shape
+    c, cz = (s - 1) / 2.0, (d - 1) / 2.0
+    yy, xx, zz = np.mgrid[0:s, 0:s, 0:d].astype(np.float32)
+    t = np.deg2rad(rotation)
+    u, v = (xx - c) / scale, (yy - c) / scale
+    sx = np.cos(t) * u + np.sin(t) * v
+    sy = -np.sin(t) * u + np.cos(t) * v
+    if flip:
+        sx = -sx
+    coords = np.stack([sy + c, sx + c, (zz - cz) / scale + cz])
+
+    def resample(a: np.ndarray, order: int) -> np.ndarray:
+        return ndimage.map_coordinates(a, coords, order=order, mode="constant", cval=0.0)
+
+    image = np.stack([resample(carved.image[..., k], 1) for k in range(carved.image.shape[-1])], axis=-1)
+    labels = resample(carved.labels.astype(np.float32), 0).round().astype(carved.labels.dtype)
+    return image.astype(np.float32), labels, resample(carved.brain, 0)
+
+
 def elastic_field(noise: np.ndarray, *, amplitude: float, sigma: float) -> np.ndarray:
     """A smooth 2×s×s displacement field from uniform noise in [-1, 1] (Simard et al. 2003),
     scaled so its largest displacement is ``amplitude`` pixels."""
@@ -165,37 +205,48 @@ def support_of(labels: np.ndarray, brain: np.ndarray, margin: float, feather: fl
     over ``feather`` more, only where the donor had brain; always 1 on the lesion itself),
     trimmed to an odd-sized window around its non-zero part, and that window."""
     lesion = labels > 0
-    alpha = np.maximum(feathered_alpha(lesion, margin, feather) * (brain > 0), lesion)
-    ys, xs = np.nonzero(alpha > 0)
-    half_y = max(ys.max() - ys.min(), 0) // 2 + 1
-    half_x = max(xs.max() - xs.min(), 0) // 2 + 1
-    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
-    window = (slice(cy - half_y, cy + half_y + 1), slice(cx - half_x, cx + half_x + 1))
-    return alpha, window
+    weight = feathered_alpha(lesion, margin, feather) if lesion.ndim == 2 else \
+        _feathered_alpha_nd(lesion, margin, feather)
+    alpha = np.maximum(weight * (brain > 0), lesion)
+    window = []
+    for where in np.nonzero(alpha > 0):
+        half = max(where.max() - where.min(), 0) // 2 + 1
+        mid = (where.min() + where.max()) // 2
+        window.append(slice(mid - half, mid + half + 1))
+    return alpha, tuple(window)
+
+
+def _feathered_alpha_nd(inside: np.ndarray, margin_px: float, feather_px: float) -> np.ndarray:
+    """``augkit.blend.feathered_alpha`` in any dimension (exact Euclidean distance)."""
+    distance = ndimage.distance_transform_edt(~inside)
+    ramp = max(float(feather_px), 1.0)
+    return np.clip(1.0 - (distance - float(margin_px)) / ramp, 0.0, 1.0).astype(np.float32)
 
 
 def valid_centres(support: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Boolean H×W: the centres at which the odd-sized boolean ``support`` lies wholly on
-    ``allowed`` pixels (and wholly inside the image)."""
-    h, w = support.shape
-    ch, cw = h // 2, w // 2
-    H, W = allowed.shape
-    ok = np.zeros((H, W), bool)
-    if h > H or w > W:
+    """Boolean H×W (or X×Y×Z): the centres at which the odd-sized boolean ``support`` lies
+    wholly on ``allowed`` pixels (and wholly inside the image)."""
+    ok = np.zeros(allowed.shape, bool)
+    if any(n > N for n, N in zip(support.shape, allowed.shape)):
         return ok
-    bad = signal.fftconvolve((~allowed).astype(np.float32), support[::-1, ::-1].astype(np.float32),
-                             mode="same")
-    ok[ch:H - ch, cw:W - cw] = bad[ch:H - ch, cw:W - cw] < 0.5
+    flipped = support[(slice(None, None, -1),) * support.ndim]
+    bad = signal.fftconvolve((~allowed).astype(np.float32), flipped.astype(np.float32), mode="same")
+    inner = tuple(slice(n // 2, N - n // 2) for n, N in zip(support.shape, allowed.shape))
+    ok[inner] = bad[inner] < 0.5
     return ok
 
 
 def fits(support: np.ndarray, allowed: np.ndarray, centre: tuple[int, int]) -> bool:
     """Exact check of one placement (the FFT map above is a float computation)."""
-    h, w = support.shape
-    y0, x0 = centre[0] - h // 2, centre[1] - w // 2
-    if y0 < 0 or x0 < 0 or y0 + h > allowed.shape[0] or x0 + w > allowed.shape[1]:
+    box = _box(support.shape, centre)
+    if any(b.start < 0 or b.stop > N for b, N in zip(box, allowed.shape)):
         return False
-    return bool(allowed[y0:y0 + h, x0:x0 + w][support].all())
+    return bool(allowed[box][support].all())
+
+
+def _box(shape: tuple[int, ...], centre: tuple[int, ...]) -> tuple[slice, ...]:
+    """The window of an odd-sized ``shape`` centred on ``centre``."""
+    return tuple(slice(c - n // 2, c - n // 2 + n) for n, c in zip(shape, centre))
 
 
 def match_intensity(patch: np.ndarray, donor: BrainStats, recipient: BrainStats, *,
@@ -215,10 +266,11 @@ def paste(recipient: np.ndarray, patch: np.ndarray, alpha: np.ndarray, centre: t
     seamlessly (its gradients kept; clipped to ``value_range`` per channel when given), then
     composites it with the same soft weight."""
     out = np.asarray(recipient, np.float32).copy()
-    h, w = alpha.shape
-    y0, x0 = centre[0] - h // 2, centre[1] - w // 2
-    window = out[y0:y0 + h, x0:x0 + w]
-    if mode == "poisson":
+    box = _box(alpha.shape, centre)
+    window = out[box]
+    if mode == "poisson":  # 2D only (lesionmix refuses it on volumes)
+        h, w = alpha.shape
+        y0, x0 = centre[0] - h // 2, centre[1] - w // 2
         # Solve over the window plus a one-pixel ring (clipped to the image): the ring is the
         # recipient (the boundary values); the guidance is the patch's own gradient, the patch
         # continued into the ring by edge replication, so its jump to the recipient is not kept.
@@ -233,5 +285,5 @@ def paste(recipient: np.ndarray, patch: np.ndarray, alpha: np.ndarray, centre: t
         if value_range is not None:
             patch = np.clip(patch, *value_range)
     a = alpha[..., None]
-    out[y0:y0 + h, x0:x0 + w] = a * patch + (1.0 - a) * window
+    out[box] = a * patch + (1.0 - a) * window
     return out

@@ -18,6 +18,13 @@ There is nothing to train: ``fit`` carves the donors' lesions once (the "model" 
 library, saved as one ``.npz``), and ``generate`` takes the recipients as ``conditions``
 (``condition = "sample"``; ``augkit expand`` hands over each index's classical variant of its
 real parent).
+
+Whole cases (``volumes = True``: NIfTI read with ``unit="case"``) get the same recipe in 3D: a
+connected tumour component of a donor case is carved with its margin, rotated about the axial
+axis, scaled and flipped (labels nearest), placed where all of it lies inside the recipient's
+3D brain, feather-blended and intensity-matched per modality. Nothing is carved ahead: ``fit``
+keeps the lazy case list and each transplant loads its donor case by index, so one recipient
+and one donor case are in memory at a time. Poisson blending stays 2D.
 """
 
 from __future__ import annotations
@@ -30,13 +37,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy import ndimage
 
 from augkit.errors import DataError, ModelError, UsageError
 from augkit.generators import Generator, read_saved_config, write_saved_config
+from augkit.io.volumes import LazySamples
 from augkit.sample import Provenance, Sample
 from augkit.seeding import rng_for
 from augkit_lesionmix.carve import (BrainStats, Carved, carve, brain_mask, elastic_field, fits,
-                                    match_intensity, paste, support_of, valid_centres, warp)
+                                    match_intensity, paste, support_of, valid_centres, warp,
+                                    warp_volume)
 
 LIBRARY_FILE = "lesions.npz"
 BLENDS = ("alpha", "poisson")
@@ -58,6 +68,7 @@ class LesionMixSettings:
     blend: str = "alpha"  # "alpha" (feathered) or "poisson" (seamless, then feathered)
     gap: float = 0.01  # distance kept from the recipient's own lesion
     brain_inset: float = 0.05  # the head's outer ring (scalp, skull) is not brain
+    case_brain_inset: float = 0.01  # whole cases (skull-stripped BraTS): a 3D inset erodes far more
     max_tries: int = 8  # donors / jitters tried before the recipient is kept unchanged
 
     def __post_init__(self) -> None:
@@ -71,7 +82,8 @@ class LesionMixSettings:
                                      f"Received: {f.name}={list(value)}")
         if self.blend not in BLENDS:
             raise UsageError(f"lesionmix blend must be one of {', '.join(BLENDS)}. Received: blend={self.blend!r}")
-        if min(self.margin_range[0], self.feather_range[0], self.elastic, self.gap, self.brain_inset) < 0 \
+        if min(self.margin_range[0], self.feather_range[0], self.elastic, self.gap, self.brain_inset,
+               self.case_brain_inset) < 0 \
                 or self.scale_range[0] <= 0 or self.elastic_sigma <= 0 or self.max_tries < 1:
             raise UsageError(f"lesionmix lengths must be >= 0, scales and elastic_sigma > 0 and "
                              f"max_tries >= 1. Received: {self}")
@@ -90,6 +102,7 @@ class LesionMix(Generator):
     name = "lesionmix"
     tasks = frozenset({"segmentation"})
     condition = "sample"
+    volumes: ClassVar[bool] = True  # also transplants between whole NIfTI cases
     format_version: ClassVar[int] = 1
 
     def __init__(self, profile: str = "default", seed: int = 0, **overrides: Any):
@@ -105,6 +118,7 @@ class LesionMix(Generator):
         self._overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
         self.seed = int(seed)
         self.donors: list[Carved] = []
+        self.cases: LazySamples | None = None  # whole cases: donors are carved when needed
         self.side: int | None = None
         self.epochs_trained = 0
         self.history: dict[str, list[float]] = {}
@@ -120,6 +134,8 @@ class LesionMix(Generator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
+        if isinstance(train_samples, LazySamples):
+            return self._fit_cases(train_samples)
         check_lesion_data(train_samples)
         side = max(train_samples[0].image.shape[:2])
         room = self.settings.room(side)
@@ -133,10 +149,26 @@ class LesionMix(Generator):
         self._hash = None
         return self.history
 
+    def _fit_cases(self, cases: LazySamples) -> dict[str, list[float]]:
+        """Whole cases: nothing is loaded; the cases' label summaries say which hold a lesion."""
+        if self.settings.blend == "poisson":
+            raise UsageError("lesionmix blend='poisson' is 2D only; on whole cases use blend=alpha "
+                             "(the default), or expand axial slices with --unit slice.")
+        with_lesion = [m for m in cases.metas if any(v > 0 for v in m.get("label_values", [1]))]
+        if not with_lesion:
+            raise DataError(cases.metas[0].get("source_files", ["?"])[-1] if cases.metas else "?",
+                            f"lesionmix found no lesion (label > 0) in any of the {len(cases)} cases",
+                            "give cases with a tumour segmentation")
+        self.cases, self.donors, self.side = cases, [], max(cases.metas[0].get("shape", [0])[:2])
+        self.epochs_trained = 1
+        self.history = {"num_donors": [float(len(with_lesion))]}
+        self._hash = None
+        return self.history
+
     # ---- generation
     def generate(self, num_samples: int, *, seed: int, conditions: Sequence[Any] | None = None,
                  batch_size: int = 16) -> Iterator[Sample]:
-        if not self.donors:
+        if not self.donors and self.cases is None:
             raise ModelError("lesionmix has no donor lesions yet. Fix: call fit() on image + mask "
                              "samples, or load() a saved lesionmix folder.")
         if not conditions or not all(isinstance(c, Sample) and c.mask is not None for c in conditions):
@@ -156,6 +188,11 @@ class LesionMix(Generator):
     def transplant(self, recipient: Sample, rng: np.random.Generator
                    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """One new (image, mask, params) from ``recipient``; every draw from ``rng``."""
+        if recipient.image.ndim == 4:
+            return self.transplant_case(recipient, rng)
+        if not self.donors:
+            raise UsageError("lesionmix was fitted on whole cases; fit it on slices (--unit slice) "
+                             f"to transplant into {recipient.id}.")
         st = self.settings
         image, mask = recipient.image, recipient.mask
         if image.shape[-1] != self.donors[0].image.shape[-1]:
@@ -210,7 +247,76 @@ class LesionMix(Generator):
         params["tries"] = st.max_tries  # nowhere to put a lesion: the recipient as it is
         return image.copy(), mask.copy(), params
 
-    def _draw(self, rng: np.random.Generator, size: int, channels: int, side: int) -> dict[str, Any]:
+    def transplant_case(self, recipient: Sample, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """The 3D transplant: one new (image, mask, params) from a whole ``recipient`` case
+        (X×Y×Z×C); the donor case is loaded by index, one at a time."""
+        st = self.settings
+        if self.cases is None:
+            raise UsageError(f"lesionmix was fitted on 2D slices and {recipient.id} is a whole case. "
+                             "Fix: leave out --model so it is fitted on the cases themselves.")
+        image, mask = recipient.image, recipient.mask
+        side = max(image.shape[:2])
+        brain = brain_mask(image, st.case_brain_inset * side, volume=True)
+        stats = BrainStats.of(image, brain)
+        allowed = brain & ~_grow(mask > 0, st.gap * side)
+        metas = self.cases.metas
+        own = recipient.meta.get("group")
+        with_lesion = [k for k, m in enumerate(metas) if any(v > 0 for v in m.get("label_values", [1]))]
+        pool = [k for k in with_lesion if metas[k].get("group") != own] or with_lesion
+        order = rng.permutation(pool)
+        params: dict[str, Any] = {"placed": False, "blend": st.blend, "unit": "case"}
+        loaded: tuple[int, Sample, np.ndarray] | None = None  # the one donor case in memory
+        for attempt in range(st.max_tries):
+            k = int(order[attempt % len(order)])
+            if loaded is None or loaded[0] != k:
+                loaded = None  # let the previous donor go before loading the next
+                donor_case = self.cases[k]
+                loaded = (k, donor_case, brain_mask(donor_case.image, st.case_brain_inset * side, volume=True))
+            _, donor_case, donor_brain = loaded
+            components, num = ndimage.label(donor_case.mask > 0)
+            if num == 0:
+                continue
+            sizes = np.bincount(components.ravel())[1:]
+            choices = np.flatnonzero(sizes >= 0.1 * sizes.max()) + 1  # no specks
+            component = int(choices[rng.integers(len(choices))])
+            donor = carve(donor_case.id, donor_case.image, np.where(components == component, donor_case.mask, 0),
+                          donor_brain, st.room(side), st.scale_range[1])
+            draw = self._draw(rng, 0, image.shape[-1], side, volume=True)
+            moved, labels, carved_brain = warp_volume(donor, rotation=draw["rotation"], scale=draw["scale"],
+                                                      flip=draw["flip"])
+            if not (labels > 0).any():
+                continue
+            alpha, window = support_of(labels, carved_brain, draw["margin_px"], draw["feather_px"])
+            alpha, moved, labels = alpha[window], moved[window], labels[window]
+            support = alpha > 0
+            candidates = np.argwhere(valid_centres(support, allowed))
+            candidates = candidates[rng.permutation(len(candidates))[:8]] if len(candidates) else candidates
+            centre = next((tuple(int(v) for v in c) for c in candidates if fits(support, allowed, tuple(c))), None)
+            if centre is None:
+                continue
+            patch = match_intensity(moved, donor.stats, stats, gain=draw["gain"], offset=draw["offset"])
+            out = _to_dtype(paste(image, patch, alpha, centre, "alpha"), image.dtype)
+            new_mask = mask.copy()
+            region = new_mask[tuple(slice(c - n // 2, c - n // 2 + n) for c, n in zip(centre, labels.shape))]
+            region[labels > 0] = labels[labels > 0].astype(mask.dtype)
+            where = np.nonzero(donor.labels)
+            params.update({
+                "placed": True, "attempt": attempt, "donor_id": donor.donor_id,
+                "donor_centre": [int(o + w.mean()) for o, w in zip(donor.origin, where)],
+                "centre": list(centre), "lesion_voxels": int((labels > 0).sum()),
+                "rotation": round(draw["rotation"], 2), "scale": round(draw["scale"], 4),
+                "flip": draw["flip"], "margin_px": round(draw["margin_px"], 2),
+                "feather_px": round(draw["feather_px"], 2),
+                "gain": [round(float(g), 4) for g in draw["gain"]],
+                "offset": [round(float(o), 4) for o in draw["offset"]],
+            })
+            return out, new_mask, params
+        params["tries"] = st.max_tries  # nowhere to put a lesion: the recipient as it is
+        return image.copy(), mask.copy(), params
+
+    def _draw(self, rng: np.random.Generator, size: int, channels: int, side: int,
+              volume: bool = False) -> dict[str, Any]:
         st = self.settings
         u = lambda r: float(rng.uniform(*r))  # noqa: E731
         draw = {"rotation": u(st.rotation_range), "scale": u(st.scale_range),
@@ -219,6 +325,8 @@ class LesionMix(Generator):
                 "gain": rng.uniform(*st.gain_range, size=channels),
                 "offset": rng.uniform(*st.offset_range, size=channels),
                 "elastic_px": st.elastic * side}
+        if volume:  # no elastic jitter in 3D
+            return draw
         noise = rng.uniform(-1.0, 1.0, size=(2, size, size)).astype(np.float32)
         draw["field"] = elastic_field(noise, amplitude=draw["elastic_px"], sigma=st.elastic_sigma * side) \
             if st.elastic > 0 else None
@@ -227,6 +335,12 @@ class LesionMix(Generator):
     # ---- the saved "model": the carved lesions
     @property
     def checkpoint_hash(self) -> str:
+        if self.cases is not None:  # whole cases: the config and the cases it carves from
+            if self._hash is None:
+                files = [m.get("source_files") for m in self.cases.metas]
+                digest = json.dumps([self.get_config(), files], sort_keys=True, default=str)
+                self._hash = hashlib.sha256(digest.encode()).hexdigest()[:12]
+            return self._hash
         if not self.donors:
             raise ModelError("lesionmix has no donor lesions yet. Fix: call fit() or load() first.")
         if self._hash is None:
@@ -245,6 +359,10 @@ class LesionMix(Generator):
         return out
 
     def save(self, directory: str | Path) -> None:
+        if self.cases is not None:
+            raise ModelError("lesionmix on whole cases carves its donors from the cases at expand "
+                             "time, so there is nothing to save. Fix: run augkit expand --generator "
+                             "lesionmix without --model.")
         if not self.donors:
             raise ModelError("lesionmix has nothing to save. Fix: call fit() first.")
         from augkit.io.base import atomic_write_bytes
@@ -307,6 +425,8 @@ def _where(sample: Sample):
 def _grow(inside: np.ndarray, pixels: float) -> np.ndarray:
     if pixels <= 0 or not inside.any():
         return inside
+    if inside.ndim == 3:
+        return ndimage.distance_transform_edt(~inside) <= pixels
     import cv2
 
     distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)

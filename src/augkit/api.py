@@ -53,14 +53,18 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
 
         _check_paths(in_dir, out_dir, overwrite)  # fail before minutes of training
         dataset = read_dataset(in_dir, format=format, **read_options)  # volumes: nothing loaded yet
-        if is_volume_dataset(dataset):  # before a model is loaded or trained
+        from augkit.plugins import get_generator
+
+        volumes = is_volume_dataset(dataset)
+        if volumes and not get_generator(generator).volumes:  # before a model is loaded or trained
             raise UsageError(volume_generator_message(generator, in_dir))
+        if volumes and model_dir is not None:
+            raise UsageError(f"generator {generator!r} on whole cases is fitted on the cases themselves; "
+                             "leave out --model.")
         if model_dir is not None:
             gen = load_generator(generator, model_dir)
         else:
             # No model given: train one on the same real samples first (seed 001's workflow).
-            from augkit.plugins import get_generator
-
             gen = get_generator(generator)(**(train_options or {}))
             gen.fit(dataset.samples, seed=seed, progress=progress)
     elif model_dir is not None:

@@ -291,7 +291,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
             f"{'case' if volumes else 'sample'}, so ask for at least --to {len(dataset)}"
             + (" (or expand axial slices with --unit slice)." if volumes else ".")
         )
-    if volumes and generator is not None:
+    if volumes and generator is not None and not generator.volumes:
         raise UsageError(volume_generator_message(generator.name, in_dir))
     if generator is not None and dataset.samples[0].mask is not None and \
             "segmentation" not in generator.tasks:

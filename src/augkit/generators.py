@@ -33,6 +33,9 @@ class Generator(abc.ABC):
     # image for each) or "sample" (real Samples with masks, e.g. a lesion transplant that edits
     # them; it returns a new Sample, mask included, for each).
     condition: ClassVar[str] = "mask"
+    # True where the generator also works on whole NIfTI cases (X×Y×Z×C images; ``augkit
+    # expand`` on cases refuses the others, naming --unit slice).
+    volumes: ClassVar[bool] = False
 
     @abc.abstractmethod
     def get_config(self) -> dict[str, Any]: ...
