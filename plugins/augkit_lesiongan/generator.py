@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import DataError, ModelError, PluginError, UsageError
-from augkit.generators import PairedNetworkGenerator
+from augkit.generators import KeepsBestGenerator, PairedNetworkGenerator
 from augkit.intensity import IntensityScale, robust_range, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
@@ -68,7 +68,7 @@ class _Lesion:
     region: np.ndarray
 
 
-class LesionGAN(PairedNetworkGenerator):
+class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
     """Local lesion painter for segmentation data.
 
     ``LesionGAN(profile="cpu", seed=0, **overrides)``: ``profile`` is ``cpu`` (64 px crops),
@@ -92,9 +92,6 @@ class LesionGAN(PairedNetworkGenerator):
     def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
         super().__init__(profile, seed, **overrides)
         self._placer = None  # a fitted lesionmix
-        self._best = None
-        self._last_weights: list[np.ndarray] | None = None
-        self._best_blob: tuple[int | None, str | None] = (None, None)
 
     # ------------------------------------------------------------------ building
     def _build(self, spec: CropSpec, *, loading: bool = False) -> None:
@@ -147,10 +144,7 @@ class LesionGAN(PairedNetworkGenerator):
                                  "give images of one kind or train a new model.")
         if self._gan is None:
             self._build(spec)
-        if self._last_weights is not None:  # best weights were on show; train on from the last
-            for w, a in zip(self._gan.generator.weights, self._last_weights):
-                w.assign(a)
-            self._last_weights = None
+        self._resume_last_weights(self._gan.generator)
         self._placer = self._new_placer()
         self._placer.fit(train, progress=False)
         manager = self._begin_fit(seed, checkpoint_dir)
@@ -181,19 +175,15 @@ class LesionGAN(PairedNetworkGenerator):
                     self._best.update(record["val_l1"], epoch + 1, gan.generator.weights)
                 self._end_epoch(epoch, record, started)
                 if manager is not None:
-                    if self._best.arrays and self._best_blob[0] != self._best.epoch:
-                        self._best_blob = (self._best.epoch, manager.write_blob("best", self._best.to_arrays()))
-                    blobs = [self._best_blob[1]] if self._best.arrays else []
+                    blobs = self._best_blobs(manager)
                     manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
                                  self._checkpoint_state(blobs), blobs=blobs)
                     shown = (val_x, val_y) if val_x is not None else (x, y)
                     self._write_reports(manager.directory, *shown, last=epoch + 1 == epochs)
         finally:
             bar.close()
-        if val_x is not None and self.profile.restore_best and self._best.arrays:
-            self._last_weights = [np.array(w) for w in gan.generator.weights]
-            self._best.restore_into(gan.generator.weights)
-            self._hash = None
+        if val_x is not None and self.profile.restore_best:
+            self._show_best(gan.generator)
         return {k: list(v) for k, v in self.history.items()}
 
     def _new_placer(self):
@@ -248,23 +238,6 @@ class LesionGAN(PairedNetworkGenerator):
             total += float(np.abs(fake - y[start:start + batch_size]).sum())
             count += float(x[start:start + batch_size, ..., c].sum()) * c
         return total / max(count, 1.0)
-
-    def _new_stream(self) -> None:
-        from augkit.training import BestWeights
-
-        self._best = BestWeights()
-
-    def _checkpoint_state(self, blobs: Sequence[str] = ()) -> dict[str, Any]:
-        return {**super()._checkpoint_state(),
-                "best": {**self._best.to_state(), "blob": blobs[0] if blobs else None}}
-
-    def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import BestWeights
-
-        super()._restore(ckpt, seed)
-        best = ckpt.state.get("best", {})
-        self._best = BestWeights.from_state(best, ckpt.blobs.get(best.get("blob"), {}))
-        self._best_blob = (self._best.epoch, best.get("blob"))
 
     def _write_reports(self, directory: Path, x: np.ndarray, y: np.ndarray, *, last: bool) -> None:
         from augkit.training import save_image_grid, write_history

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import PairedNetworkGenerator, run_per_index
+from augkit.generators import KeepsBestGenerator, PairedNetworkGenerator, run_per_index
 from augkit.intensity import resize_image, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
@@ -39,7 +39,7 @@ _VAL_NOISE_KEY = 0x7A1  # validation and sample grids use fixed dropout noise
 PLOTTED = ("d_loss", "g_gan", "g_l1", "val_l1")
 
 
-class Pix2Pix(PairedNetworkGenerator):
+class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
     """Mask → image GAN (pix2pix, seed 001) for segmentation data.
 
     ``Pix2Pix(profile="cpu", seed=0, **overrides)``: ``profile`` is ``paper`` (256 px, seed 001
@@ -72,12 +72,6 @@ class Pix2Pix(PairedNetworkGenerator):
     tasks = frozenset({"segmentation"})
 
     get_profile = staticmethod(get_profile)
-
-    def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
-        super().__init__(profile, seed, **overrides)
-        self._best = None  # augkit.training.BestWeights
-        self._last_weights: list[np.ndarray] | None = None  # set while best weights are shown
-        self._best_blob: tuple[int | None, str | None] = (None, None)  # (epoch, checkpoint blob)
 
     # ------------------------------------------------------------------ building
     def _build(self, spec: DataSpec, *, loading: bool = False) -> None:  # loading: nothing frozen to skip
@@ -132,10 +126,7 @@ class Pix2Pix(PairedNetworkGenerator):
         fresh = self._gan is None
         if fresh:
             self._build(spec)
-        if self._last_weights is not None:  # best weights were on show; train on from the last
-            for w, a in zip(self._gan.generator.weights, self._last_weights):
-                w.assign(a)
-            self._last_weights = None
+        self._resume_last_weights(self._gan.generator)
         manager = self._begin_fit(seed, checkpoint_dir)
 
         cond, images = self._arrays(train)
@@ -158,19 +149,15 @@ class Pix2Pix(PairedNetworkGenerator):
                     self._best.update(record["val_l1"], epoch + 1, gan.generator.weights)
                 self._end_epoch(epoch, record, started)
                 if manager is not None:
-                    if self._best.arrays and self._best_blob[0] != self._best.epoch:
-                        self._best_blob = (self._best.epoch, manager.write_blob("best", self._best.to_arrays()))
-                    blobs = [self._best_blob[1]] if self._best.arrays else []
+                    blobs = self._best_blobs(manager)
                     manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
                                  self._checkpoint_state(blobs), blobs=blobs)
                     self._write_reports(manager.directory, val_cond if val else cond,
                                         val_images if val else images, last=epoch + 1 == epochs)
         finally:
             bar.close()
-        if val and self.profile.restore_best and self._best.arrays:
-            self._last_weights = [np.array(w) for w in gan.generator.weights]
-            self._best.restore_into(gan.generator.weights)
-            self._hash = None
+        if val and self.profile.restore_best:
+            self._show_best(gan.generator)
         return {k: list(v) for k, v in self.history.items()}
 
     def _check_compatible(self, spec: DataSpec, samples: Sequence[Sample]) -> None:
@@ -194,23 +181,6 @@ class Pix2Pix(PairedNetworkGenerator):
                     f"makes {spec.num_channels}-channel {spec.dtype} images. Fix: give images of "
                     "that kind or train a new model."
                 )
-
-    def _new_stream(self) -> None:
-        from augkit.training import BestWeights
-
-        self._best = BestWeights()
-
-    def _checkpoint_state(self, blobs: Sequence[str] = ()) -> dict[str, Any]:
-        return {**super()._checkpoint_state(),
-                "best": {**self._best.to_state(), "blob": blobs[0] if blobs else None}}
-
-    def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import BestWeights
-
-        super()._restore(ckpt, seed)
-        best = ckpt.state.get("best", {})
-        self._best = BestWeights.from_state(best, ckpt.blobs.get(best.get("blob"), {}))
-        self._best_blob = (self._best.epoch, best.get("blob"))
 
     def _arrays(self, samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
         size = self.profile.size

@@ -341,3 +341,53 @@ class PairedNetworkGenerator(Generator):
         obj.epochs_trained = int(meta.get("epochs_trained", 0))
         obj.history = {k: list(v) for k, v in meta.get("history", {}).items()}
         return obj
+
+
+class KeepsBestGenerator:
+    """Mixin for a PairedNetworkGenerator whose ``generator`` network is kept at its best
+    validation loss (pix2pix, lesiongan): the best weights ride along in every checkpoint as a
+    blob, a resumed run restores them, and after ``fit`` they are on show while the last
+    weights wait for the next ``fit``. List it before PairedNetworkGenerator."""
+
+    _best = None  # augkit.training.BestWeights, from _new_stream / _restore
+    _best_blob: tuple[int | None, str | None] = (None, None)  # (epoch, checkpoint blob name)
+    _last_weights: list | None = None  # the last weights while the best ones are on show
+
+    def _new_stream(self) -> None:
+        from augkit.training import BestWeights
+
+        self._best = BestWeights()
+
+    def _checkpoint_state(self, blobs: Sequence[str] = ()) -> dict[str, Any]:
+        return {**super()._checkpoint_state(),
+                "best": {**self._best.to_state(), "blob": blobs[0] if blobs else None}}
+
+    def _restore(self, ckpt, seed: int) -> None:
+        from augkit.training import BestWeights
+
+        super()._restore(ckpt, seed)
+        best = ckpt.state.get("best", {})
+        self._best = BestWeights.from_state(best, ckpt.blobs.get(best.get("blob"), {}))
+        self._best_blob = (self._best.epoch, best.get("blob"))
+
+    def _resume_last_weights(self, network: Any) -> None:
+        """Before training on: the last weights go back where the best ones were shown."""
+        if self._last_weights is not None:
+            for w, a in zip(network.weights, self._last_weights):
+                w.assign(a)
+            self._last_weights = None
+
+    def _best_blobs(self, manager) -> list[str]:
+        """The checkpoint blob of the best weights (written once per new best) for this save."""
+        if self._best.arrays and self._best_blob[0] != self._best.epoch:
+            self._best_blob = (self._best.epoch, manager.write_blob("best", self._best.to_arrays()))
+        return [self._best_blob[1]] if self._best.arrays else []
+
+    def _show_best(self, network: Any) -> None:
+        """After fit: the best weights go into the network, the last ones are kept aside."""
+        import numpy as np
+
+        if self._best.arrays:
+            self._last_weights = [np.array(w) for w in network.weights]
+            self._best.restore_into(network.weights)
+            self._hash = None
