@@ -8,6 +8,7 @@ draws them from the sample's own generator).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -287,3 +288,45 @@ def paste(recipient: np.ndarray, patch: np.ndarray, alpha: np.ndarray, centre: t
     a = alpha[..., None]
     out[box] = a * patch + (1.0 - a) * window
     return out
+
+
+def to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float pixels back to the recipient's dtype (rounded and clipped for integers)."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(x), info.min, info.max).astype(dtype)
+    return x.astype(dtype)
+
+
+def place_and_paste(rng: np.random.Generator, donor, moved: np.ndarray, labels: np.ndarray,
+                     donor_brain: np.ndarray, draw: dict[str, Any], allowed: np.ndarray,
+                     image: np.ndarray, mask: np.ndarray, stats, blend: str, value_range
+                     ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+    """One try at putting a warped donor lesion (slice or case alike) into the recipient: its
+    feathered window, a centre where all of it lies in ``allowed``, intensities matched, the
+    blend, and the recipient's mask joined with the donor's labels. None when nothing fits."""
+    if not (labels > 0).any():
+        return None
+    alpha, window = support_of(labels, donor_brain, draw["margin_px"], draw["feather_px"])
+    alpha, moved, labels = alpha[window], moved[window], labels[window]
+    support = alpha > 0
+    candidates = np.argwhere(valid_centres(support, allowed))
+    candidates = candidates[rng.permutation(len(candidates))[:8]] if len(candidates) else candidates
+    centre = next((tuple(int(v) for v in c) for c in candidates if fits(support, allowed, tuple(c))), None)
+    if centre is None:
+        return None
+    patch = match_intensity(moved, donor.stats, stats, gain=draw["gain"], offset=draw["offset"])
+    out = to_dtype(paste(image, patch, alpha, centre, blend, value_range), image.dtype)
+    new_mask = mask.copy()
+    region = new_mask[tuple(slice(c - n // 2, c - n // 2 + n) for c, n in zip(centre, labels.shape))]
+    region[labels > 0] = labels[labels > 0].astype(mask.dtype)
+    where = np.nonzero(donor.labels)
+    return out, new_mask, {
+        "donor_id": donor.donor_id,
+        "donor_centre": [int(o + w.mean()) for o, w in zip(donor.origin, where)],
+        "centre": list(centre), "lesion_size": int((labels > 0).sum()),
+        "rotation": round(draw["rotation"], 2), "scale": round(draw["scale"], 4), "flip": draw["flip"],
+        "margin_px": round(draw["margin_px"], 2), "feather_px": round(draw["feather_px"], 2),
+        "gain": [round(float(g), 4) for g in draw["gain"]],
+        "offset": [round(float(o), 4) for o in draw["offset"]],
+    }

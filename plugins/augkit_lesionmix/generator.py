@@ -44,9 +44,8 @@ from augkit.generators import Generator, read_saved_config, write_saved_config
 from augkit.io.volumes import LazySamples
 from augkit.sample import Provenance, Sample
 from augkit.seeding import rng_for
-from augkit_lesionmix.carve import (BrainStats, Carved, carve, brain_mask, elastic_field, fits,
-                                    match_intensity, paste, support_of, valid_centres, warp,
-                                    warp_volume)
+from augkit_lesionmix.carve import (BrainStats, Carved, brain_mask, carve, elastic_field,
+                                    place_and_paste, warp, warp_volume)
 
 LIBRARY_FILE = "lesions.npz"
 BLENDS = ("alpha", "poisson")
@@ -214,7 +213,7 @@ class LesionMix(Generator):
             draw = self._draw(rng, donor.labels.shape[0], image.shape[-1], side)
             moved, labels, donor_brain = warp(donor, rotation=draw["rotation"], scale=draw["scale"],
                                               flip=draw["flip"], elastic=draw.pop("field"))
-            made = _place_and_paste(rng, donor, moved, labels, donor_brain, draw, allowed, image, mask,
+            made = place_and_paste(rng, donor, moved, labels, donor_brain, draw, allowed, image, mask,
                                     stats, st.blend, (stats.low, stats.high))
             if made is None:
                 continue
@@ -263,7 +262,7 @@ class LesionMix(Generator):
             draw = self._draw(rng, 0, image.shape[-1], side, volume=True)
             moved, labels, carved_brain = warp_volume(donor, rotation=draw["rotation"], scale=draw["scale"],
                                                       flip=draw["flip"])
-            made = _place_and_paste(rng, donor, moved, labels, carved_brain, draw, allowed, image, mask,
+            made = place_and_paste(rng, donor, moved, labels, carved_brain, draw, allowed, image, mask,
                                     stats, "alpha", None)
             if made is None:
                 continue
@@ -390,44 +389,3 @@ def _grow(inside: np.ndarray, pixels: float) -> np.ndarray:
 
     distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
     return distance <= pixels
-
-
-def _to_dtype(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(x), info.min, info.max).astype(dtype)
-    return x.astype(dtype)
-
-
-def _place_and_paste(rng: np.random.Generator, donor, moved: np.ndarray, labels: np.ndarray,
-                     donor_brain: np.ndarray, draw: dict[str, Any], allowed: np.ndarray,
-                     image: np.ndarray, mask: np.ndarray, stats, blend: str, value_range
-                     ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
-    """One try at putting a warped donor lesion (slice or case alike) into the recipient: its
-    feathered window, a centre where all of it lies in ``allowed``, intensities matched, the
-    blend, and the recipient's mask joined with the donor's labels. None when nothing fits."""
-    if not (labels > 0).any():
-        return None
-    alpha, window = support_of(labels, donor_brain, draw["margin_px"], draw["feather_px"])
-    alpha, moved, labels = alpha[window], moved[window], labels[window]
-    support = alpha > 0
-    candidates = np.argwhere(valid_centres(support, allowed))
-    candidates = candidates[rng.permutation(len(candidates))[:8]] if len(candidates) else candidates
-    centre = next((tuple(int(v) for v in c) for c in candidates if fits(support, allowed, tuple(c))), None)
-    if centre is None:
-        return None
-    patch = match_intensity(moved, donor.stats, stats, gain=draw["gain"], offset=draw["offset"])
-    out = _to_dtype(paste(image, patch, alpha, centre, blend, value_range), image.dtype)
-    new_mask = mask.copy()
-    region = new_mask[tuple(slice(c - n // 2, c - n // 2 + n) for c, n in zip(centre, labels.shape))]
-    region[labels > 0] = labels[labels > 0].astype(mask.dtype)
-    where = np.nonzero(donor.labels)
-    return out, new_mask, {
-        "donor_id": donor.donor_id,
-        "donor_centre": [int(o + w.mean()) for o, w in zip(donor.origin, where)],
-        "centre": list(centre), "lesion_size": int((labels > 0).sum()),
-        "rotation": round(draw["rotation"], 2), "scale": round(draw["scale"], 4), "flip": draw["flip"],
-        "margin_px": round(draw["margin_px"], 2), "feather_px": round(draw["feather_px"], 2),
-        "gain": [round(float(g), 4) for g in draw["gain"]],
-        "offset": [round(float(o), 4) for o in draw["offset"]],
-    }
