@@ -155,11 +155,11 @@ def test_kill_midway_then_rerun_gives_the_uninterrupted_result(tmp_path):
 def test_resume_ignores_half_written_files_of_the_killed_run(demo_dir, tmp_path, monkeypatch):
     # A SIGKILL between mkstemp and os.replace leaves an empty ".tmp-*.json" among the rows;
     # the resumed run must neither read it as a row nor ship it.
-    import augkit.engine as engine
+    import augkit.maker as maker
 
     reference = tree_digest(expand(demo_dir, 40, tmp_path / "ref", seed=4, progress=False).out_dir)
     out = tmp_path / "run"
-    real_make, calls = engine._SampleMaker.make, []
+    real_make, calls = maker.SampleMaker.make, []
 
     def make_then_die(self, index, source):
         if len(calls) == 15:
@@ -167,10 +167,10 @@ def test_resume_ignores_half_written_files_of_the_killed_run(demo_dir, tmp_path,
         calls.append(index)
         return real_make(self, index, source)
 
-    monkeypatch.setattr(engine._SampleMaker, "make", make_then_die)
+    monkeypatch.setattr(maker.SampleMaker, "make", make_then_die)
     with pytest.raises(KeyboardInterrupt):
         expand(demo_dir, 40, out, seed=4, progress=False)
-    monkeypatch.setattr(engine._SampleMaker, "make", real_make)
+    monkeypatch.setattr(maker.SampleMaker, "make", real_make)
     rows = staging_dir(out) / ".augkit" / "rows"
     assert len(os.listdir(rows)) == 15
     (rows / ".tmp-killed.json").write_bytes(b"")
@@ -182,7 +182,7 @@ def test_resume_ignores_half_written_files_of_the_killed_run(demo_dir, tmp_path,
         made_again.append(index)
         return real_make(self, index, source)
 
-    monkeypatch.setattr(engine._SampleMaker, "make", counted_make)
+    monkeypatch.setattr(maker.SampleMaker, "make", counted_make)
     result = expand(demo_dir, 40, out, seed=4, progress=False)
     assert tree_digest(out) == reference
     assert result.resumed == 15

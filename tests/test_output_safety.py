@@ -152,15 +152,15 @@ def test_demo_train_generate_evaluate_follow_the_same_rule(tmp_path, monkeypatch
 # two processes are certainly at once (both started together; whichever locks first wins).
 GATED = """
 import os, sys, time
-import augkit.engine as engine
-gate, real_make = os.environ["GATE"], engine._SampleMaker.make
+import augkit.maker as maker
+gate, real_make = os.environ["GATE"], maker.SampleMaker.make
 def make(self, index, source):
     if index >= 3:
         deadline = time.time() + 120
         while not os.path.exists(gate) and time.time() < deadline:
             time.sleep(0.05)
     return real_make(self, index, source)
-engine._SampleMaker.make = make
+maker.SampleMaker.make = make
 from augkit.cli import cli
 cli(prog_name="augkit")
 """
@@ -314,6 +314,7 @@ def test_permission_error_while_finishing_removes_this_runs_staging_only(demo_di
     # The in-process half of the rule: a run that fails on permissions removes the staging it
     # made, but never an earlier run's resumable work.
     import augkit.engine as engine
+    import augkit.maker as maker
 
     def denied(stage, out_dir, **_):
         raise PermissionError(13, "Permission denied", str(out_dir))
@@ -324,7 +325,7 @@ def test_permission_error_while_finishing_removes_this_runs_staging_only(demo_di
     one_line_refusal(result, "Permission denied")
     assert leftovers(tmp_path) == [] and not out.exists()
 
-    real_make, calls = engine._SampleMaker.make, []
+    real_make, calls = maker.SampleMaker.make, []
 
     def interrupted(self, index, source):
         if len(calls) == 3:
@@ -332,10 +333,10 @@ def test_permission_error_while_finishing_removes_this_runs_staging_only(demo_di
         calls.append(index)
         return real_make(self, index, source)
 
-    monkeypatch.setattr(engine._SampleMaker, "make", interrupted)
+    monkeypatch.setattr(maker.SampleMaker, "make", interrupted)
     with pytest.raises(KeyboardInterrupt):
         expand(demo_dir, 8, out, progress=False)
-    monkeypatch.setattr(engine._SampleMaker, "make", real_make)
+    monkeypatch.setattr(maker.SampleMaker, "make", real_make)
     one_line_refusal(run("expand", "--in", demo_dir, "--to", 8, "--out", out, "--quiet"), "Permission denied")
     assert len(os.listdir(staging_dir(out) / ".augkit" / "rows")) == 8  # earlier work kept, resumable
 

@@ -28,7 +28,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
 
 import numpy as np
 
-from augkit.sampler import EpochRepeatWarning, Encoder, MixedSampler, repeat_message
+from augkit.encoding import Encoder
+from augkit.sampler import EpochRepeatWarning, MixedSampler, repeat_message
 from augkit.seeding import derive_seed
 
 

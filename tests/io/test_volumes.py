@@ -102,12 +102,12 @@ def test_expand_writes_whole_cases_in_the_brats_layout(tmp_path):
 
 
 def test_same_seed_same_bytes_and_a_killed_run_resumes(tmp_path, monkeypatch):
-    import augkit.engine as engine
+    import augkit.maker as maker
 
     src = _brats(tmp_path / "in")
     reference = _digest(expand(src, 6, tmp_path / "ref", seed=3, progress=False).out_dir)
     assert _digest(expand(src, 6, tmp_path / "again", seed=3, progress=False).out_dir) == reference
-    real_make, calls = engine._SampleMaker.make, []
+    real_make, calls = maker.SampleMaker.make, []
 
     def make_then_die(self, index, source):
         if len(calls) == 3:
@@ -115,10 +115,10 @@ def test_same_seed_same_bytes_and_a_killed_run_resumes(tmp_path, monkeypatch):
         calls.append(index)
         return real_make(self, index, source)
 
-    monkeypatch.setattr(engine._SampleMaker, "make", make_then_die)
+    monkeypatch.setattr(maker.SampleMaker, "make", make_then_die)
     with pytest.raises(KeyboardInterrupt):
         expand(src, 6, tmp_path / "run", seed=3, progress=False)
-    monkeypatch.setattr(engine._SampleMaker, "make", real_make)
+    monkeypatch.setattr(maker.SampleMaker, "make", real_make)
     assert staging_dir(tmp_path / "run").exists() and not (tmp_path / "run").exists()
     result = expand(src, 6, tmp_path / "run", seed=3, progress=False)
     assert result.resumed == 3 and _digest(tmp_path / "run") == reference
