@@ -74,12 +74,15 @@ VARIANTS = ("classical+gan@0.2", "classical+lesion")  # tried to make the GAN he
 LESION_CONDITIONS = ("classical+lesionmix@0.5", "classical+lesionmix@1")
 # Local lesion painting (the lesiongan plugin, trained on the training reals, val for its
 # best-by-val weights) at lesionmix's placements; the share is lesionmix's winner on validation.
-LESIONGAN_CONDITIONS = ("classical+lesiongan@1",)
-ALL_CONDITIONS = CONDITIONS + VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS
+LESIONGAN_CONDITIONS = ("classical+lesiongan@0.5", "classical+lesiongan@1")
+# pix2pix conditioned on a tissue label map built from the real slice (head + k-means tissue
+# classes + lesion) instead of the lesion mask alone; against classical+gan, chosen on val
+TISSUE_CONDITIONS = ("classical+gan-tissue",)
+ALL_CONDITIONS = CONDITIONS + VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS
 CURVE_CONDITIONS = ("none", "classical", "classical+gan")  # at fewer real slices
 GAN_FRACTION = {"classical": 0.0, "gan": 1.0, "classical+gan": 0.5, "classical+gan@0.2": 0.2,
                 "classical+lesion": 0.5, "classical+lesionmix@0.5": 0.5, "classical+lesionmix@1": 1.0,
-                "classical+lesiongan@1": 1.0}
+                "classical+lesiongan@0.5": 0.5, "classical+lesiongan@1": 1.0, "classical+gan-tissue": 0.5}
 GAN_REGION = {"classical+lesion": "lesion"}  # else "image": the GAN paints the whole slice
 SUBSET_SEED = 20_240_601  # which reals make the 10- and 20-slice subsets (nested, fixed)
 BOOTSTRAP_SEED = 7
@@ -100,9 +103,9 @@ class BenchProfile:
     out: Path = RESULTS
     note: str = ""
     conditions: tuple[str, ...] = CONDITIONS + VARIANTS  # run by default
-    # candidates of which only the one with the best validation Dice at the first seed is run
-    # for the other seeds (a knob chosen on val, never on test)
-    val_sweep: tuple[str, ...] = ()
+    # groups of candidates; of each, only the one with the best validation Dice at the first
+    # seed is run for the other seeds (a knob chosen on val, never on test)
+    val_sweeps: tuple[tuple[str, ...], ...] = ()
 
 
 PROFILES = {
@@ -135,10 +138,12 @@ PROFILES = {
         SegmenterConfig(size=128, base_width=8, num_levels=4, batch_size=8, num_steps=2000,
                         eval_every=50, batch_norm=False, min_steps=1500, patience_steps=300),
         gan_profile="cpu", num_real=(30,), out=RESULTS / "converge",
-        conditions=("none", "classical") + LESION_CONDITIONS + LESIONGAN_CONDITIONS,
-        val_sweep=LESION_CONDITIONS,
+        conditions=("none", "classical") + LESION_CONDITIONS + LESIONGAN_CONDITIONS
+        + ("classical+gan",) + TISSUE_CONDITIONS,
+        val_sweeps=(LESION_CONDITIONS, LESIONGAN_CONDITIONS, ("classical+gan",) + TISSUE_CONDITIONS),
         note="128 px, every condition trained to convergence (1,500-2,000 steps, early stop on "
-             "validation Dice); lesion transplant (lesionmix) against classical transforms",
+             "validation Dice); lesion transplant (lesionmix), lesion painting (lesiongan) and "
+             "whole-slice pix2pix (mask or tissue map) against classical transforms",
     ),
     "paper": BenchProfile(
         "paper",
@@ -197,29 +202,31 @@ def subset_indices(num_train: int, num_real: int) -> list[int]:
 
 # --------------------------------------------------------------------------- GAN
 def get_gan(args, profile: BenchProfile, train_samples, val_samples, num_real: int, work: Path,
-            gan_info: dict) -> Any:
-    """The pix2pix model for a training set: ``--model`` for the full set, else trained here
-    (and cached in the work folder, so a rerun loads it)."""
+            gan_info: dict, label_map: str = "mask") -> Any:
+    """The pix2pix model for a training set: ``--model`` for the full set (mask conditioning),
+    else trained here (and cached in the work folder, so a rerun loads it)."""
     from augkit.plugins import get_generator
 
     pix2pix = get_generator("pix2pix")
     full = num_real == args.num_train
-    if full and args.model:
+    key = num_real if label_map == "mask" else f"{label_map}-{num_real}"
+    if full and args.model and label_map == "mask":
         model = pix2pix.load(args.model)
-        gan_info[num_real] = {"source": f"loaded from {args.model}", "checkpoint_hash": model.checkpoint_hash,
+        gan_info[key] = {"source": f"loaded from {args.model}", "checkpoint_hash": model.checkpoint_hash,
                               "config": model.get_config(), "epochs_trained": model.epochs_trained,
                               "train_seconds": None}
         return model
-    untrained = pix2pix(profile=profile.gan_profile, seed=args.gan_seed, **profile.gan_overrides)
+    overrides = {**profile.gan_overrides, **({"label_map": label_map} if label_map != "mask" else {})}
+    untrained = pix2pix(profile=profile.gan_profile, seed=args.gan_seed, **overrides)
     settings = {"config": untrained.get_config(), "resolved": getattr(untrained, "profile", None),
                 "train": [s.id for s in train_samples], "val": [s.id for s in val_samples]}
-    folder = work / "gan" / f"n{num_real}-{fingerprint(settings)}"
+    folder = work / "gan" / f"{'' if label_map == 'mask' else label_map + '-'}n{num_real}-{fingerprint(settings)}"
     if (folder / "model" / "config.json").exists():
         model = pix2pix.load(folder / "model")
         info = json.loads((folder / "info.json").read_text())
         log(f"pix2pix for {num_real} real slices loaded from {folder}")
     else:
-        log(f"training pix2pix ({profile.gan_profile} profile) on {num_real} real slices ...")
+        log(f"training pix2pix ({profile.gan_profile} profile, label map {label_map}) on {num_real} real slices ...")
         started = time.perf_counter()
         model = untrained
         model.fit(train_samples, val_samples=val_samples, seed=args.gan_seed,
@@ -231,7 +238,7 @@ def get_gan(args, profile: BenchProfile, train_samples, val_samples, num_real: i
                 "best_val_l1": min(model.history.get("val_l1", [float("nan")]))}
         (folder / "info.json").write_text(json.dumps(info, indent=1))
         log(f"pix2pix trained in {info['train_seconds']:.0f} s")
-    gan_info[num_real] = {**info, "trained_on_num_real": num_real, "folder": str(folder)}
+    gan_info[key] = {**info, "trained_on_num_real": num_real, "folder": str(folder)}
     return model
 
 
@@ -481,7 +488,7 @@ def write_markdown(results: dict, path: Path) -> None:
     k_main = str(max(int(k) for k in s["table"]))
     seeds = p["seeds"]
     conds = [c for c in CONDITIONS if c in s["table"][k_main]]
-    selection = p.get("val_selection") or {}
+    selections = as_selections(p)
     seg = p["segmenter"]
     steps_text = (f"same {seg['num_steps']} Adam steps" if not seg.get("patience_steps") else
                   f"{seg['min_steps']}–{seg['num_steps']} Adam steps (early stop on validation Dice)")
@@ -505,7 +512,8 @@ def write_markdown(results: dict, path: Path) -> None:
     for metric, label in (("accuracy", "Accuracy"), ("mean_iou", "Mean IoU"), ("dice", "Dice")):
         cells = [fmt(s["table"][k_main][c][sp][metric]) for c in conds for sp in ("train", "val", "test")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    variants = [c for c in VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS if c in s["table"][k_main]]
+    variants = [c for c in VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS
+                if c in s["table"][k_main]]
     variants += [c + FINETUNED for c in ALL_CONDITIONS if c + FINETUNED in s["table"][k_main]]
     if variants:
         lines += ["", f"## Trying to make generated data help ({k_main} real slices)", ""]
@@ -520,20 +528,24 @@ def write_markdown(results: dict, path: Path) -> None:
                       "rotation/scale/flip/elastic and intensity jitter, intensities matched to the "
                       "recipient brain, feathered edge) placed at a new position inside the recipient's "
                       "brain (`augkit expand --generator lesionmix --gan-fraction f`); the rest are "
-                      "classical variants. No training; donors are the training slices only."]
-            if selection:
-                lines += ["", f"Share chosen on validation only ({selection['rule']}): "
-                          + ", ".join(f"`{c}` val Dice {v:.3f}" for c, v in selection["val_dice_at_first_seed"].items())
-                          + f" → **`{selection['chosen']}`** run at every seed; the other candidate has one "
-                          "seed, so no t-interval."]
-            lines.append("")
+                      "classical variants. No training; donors are the training slices only.", ""]
         if any(c in LESIONGAN_CONDITIONS for c in variants):
-            lines += ["`classical+lesiongan@1`: every added sample is a classical variant of a real slice "
-                      "with a lesion painted by the trained `lesiongan` plugin (a conditional GAN on crops "
-                      "around the training lesions, best weights by validation L1) at a lesionmix placement: "
-                      "a donor's lesion shape carved, jittered and placed inside the recipient's brain, the "
-                      "crop around it painted and blended in with a feathered edge. The share is "
-                      "lesionmix's winner on validation.", ""]
+            lines += ["`classical+lesiongan@f`: a share f of the added samples are a classical variant of a "
+                      "real slice with a lesion painted by the trained `lesiongan` plugin (a conditional GAN "
+                      "on crops around the training lesions, best weights by validation L1) at a lesionmix "
+                      "placement: a donor's lesion shape carved, jittered and placed inside the recipient's "
+                      "brain, the crop around it painted and blended in with a feathered edge.", ""]
+        if any(c in TISSUE_CONDITIONS for c in variants):
+            lines += ["`classical+gan-tissue`: as `classical+gan` (half of the added samples from pix2pix), "
+                      "but pix2pix is conditioned on a tissue label map built from the real slice's classical "
+                      "variant (outside the head / 3 k-means intensity classes of the head / lesion; "
+                      "`augkit train --generator pix2pix --set label_map=tissue`) instead of the lesion mask "
+                      "alone, so it repaints real anatomy rather than inventing an average brain.", ""]
+        for sel in selections:
+            lines += [f"Chosen on validation only ({sel['rule']}): "
+                      + ", ".join(f"`{c}` val Dice {v:.3f}" for c, v in sel["val_dice_at_first_seed"].items())
+                      + f" → **`{sel['chosen']}`** run at every seed; the other candidate has one seed, so "
+                      "no t-interval.", ""]
         if any(c.endswith(FINETUNED) for c in variants):
             lines += [f"`…{FINETUNED}`: the same run, then fine-tuned on the real slices alone for "
                       f"{p.get('finetune_steps')} steps from its best weights (best validation Dice kept, the "
@@ -613,7 +625,7 @@ def write_markdown(results: dict, path: Path) -> None:
               f"{json.dumps(p['transforms'])}",
               "- Generators (pix2pix: mask → image, masks are geometric variants of real masks; "
               "lesionmix: lesion transplant, nothing trained):", *gan_lines,
-              f"- GAN share of the added samples per condition: {json.dumps(GAN_FRACTION)}; "
+              f"- GAN share of the added samples per condition: {json.dumps(p.get('gan_fractions', GAN_FRACTION))}; "
               f"GAN region: {json.dumps(GAN_REGION)} (else the whole image).",
               f"- Wall time: {tm['total_seconds'] / 60:.1f} min in all ({tm['gan_train_seconds'] / 60:.1f} "
               f"min of it training pix2pix); per segmenter run {tm['mean_run_seconds']:.0f} s on average "
@@ -808,12 +820,14 @@ def main(argv=None) -> int:
     val_xy = to_arrays(splits["val"], cfg.size)
     plan = [(k, c, s) for k in reversed(num_real) for c in (ALL_CONDITIONS if k == k_main else CURVE_CONDITIONS)
             for s in seeds if c in args.conditions]
-    sweep = [c for c in profile.val_sweep if c in args.conditions]
-    if len(sweep) > 1:
+    sweeps = [g for g in ([c for c in group if c in args.conditions] for group in profile.val_sweeps)
+              if len(g) > 1]
+    if sweeps:
         # the candidates run at the first seed only; the winner on validation joins the later seeds
-        plan = [(k, c, s) for k, c, s in plan if c not in sweep or s == seeds[0]]
+        swept = {c for g in sweeps for c in g}
+        plan = [(k, c, s) for k, c, s in plan if c not in swept or s == seeds[0]]
         plan.sort(key=lambda r: seeds.index(r[2]))
-    selection: dict[str, Any] = {}
+    selections: list[dict[str, Any]] = []
     gans: dict[Any, Any] = {}
     gan_info: dict[Any, dict] = {}
     runs, examples = [], {}
@@ -836,13 +850,15 @@ def main(argv=None) -> int:
             gan = gans[("lesionmix", k)]
         elif condition in GAN_FRACTION and condition != "classical":
             gan_k = k if subset_gan == "retrain" else k_main
-            if gan_k not in gans:
+            label_map = "tissue" if condition in TISSUE_CONDITIONS else "mask"
+            if (label_map, gan_k) not in gans:
                 if gan_k == len(train):
                     gan_subset = train.samples
                 else:
                     gan_subset = [train.samples[i] for i in subset_indices(len(train), gan_k)]
-                gans[gan_k] = get_gan(args, profile, gan_subset, splits["val"], gan_k, work, gan_info)
-            gan = gans[gan_k]
+                gans[(label_map, gan_k)] = get_gan(args, profile, gan_subset, splits["val"], gan_k, work,
+                                                   gan_info, label_map)
+            gan = gans[(label_map, gan_k)]
         t0 = time.perf_counter()
         record = run_one(args, profile, condition, k, seed, subset, gan, val_xy, splits, work)
         record["gan_trained_on_num_real"] = None if gan is None else (k if subset_gan == "retrain" else k_main)
@@ -858,13 +874,16 @@ def main(argv=None) -> int:
         log(f"[{n}/{len(plan)}] n={k} {condition:<13} seed {seed}: test Dice "
             f"{record['scores']['test']['dice']:.3f} (val {record['scores']['val']['dice']:.3f}, best step "
             f"{record['best_step']}, {time.perf_counter() - t0:.0f} s); about {eta / 60:.1f} min left")
-        done_sweep = [r for r in runs if r["condition"] in sweep and r["seed"] == seeds[0] and r["num_real"] == k_main]
-        if len(sweep) > 1 and not selection and len(done_sweep) == len(sweep):
+        for sweep in sweeps:
+            done_sweep = [r for r in runs if r["condition"] in sweep and r["seed"] == seeds[0]
+                          and r["num_real"] == k_main]
+            if any(x["candidates"] == sweep for x in selections) or len(done_sweep) < len(sweep):
+                continue
             val = {r["condition"]: r["scores"]["val"]["dice"] for r in done_sweep}
             chosen = max(sweep, key=lambda c: val[c])  # validation only; ties go to the first
-            selection = {"candidates": sweep, "val_dice_at_first_seed": val, "chosen": chosen,
-                         "rule": f"highest validation Dice at seed {seeds[0]}; only the chosen one "
-                                 "is run at the other seeds"}
+            selections.append({"candidates": sweep, "val_dice_at_first_seed": val, "chosen": chosen,
+                               "rule": f"highest validation Dice at seed {seeds[0]}; only the chosen one "
+                                       "is run at the other seeds"})
             log(f"chosen on validation: {chosen} ({json.dumps(val)})")
             plan += [(k_main, chosen, s) for s in seeds[1:]]
             plan[n:] = sorted(plan[n:], key=lambda r: (seeds.index(r[2]), ALL_CONDITIONS.index(r[1])))
@@ -872,7 +891,7 @@ def main(argv=None) -> int:
     if args.reference:
         runs = reference_runs(args, profile, seeds, splits) + runs
         gan_info = {**json.loads(args.reference.read_text()).get("gan", {}), **gan_info}
-        selection = selection or json.loads(args.reference.read_text())["settings"].get("val_selection", {})
+        selections = selections or as_selections(json.loads(args.reference.read_text())["settings"])
 
     import keras
 
@@ -887,7 +906,7 @@ def main(argv=None) -> int:
                      "subset_gan": subset_gan, "subset_seed": SUBSET_SEED, "segmenter": cfg.to_dict(),
                      "transforms": ClassicalPipeline().get_config()["transforms"],
                      "gan_profile": profile.gan_profile, "gan_overrides": profile.gan_overrides,
-                     "val_selection": selection, "schedule": args.schedule,
+                     "val_selections": selections, "schedule": args.schedule,
                      "finetune_steps": args.finetune_steps,
                      "model_selection": "best validation Dice (per-slice mean at network size), "
                                         f"checked every {cfg.eval_every} steps and at the end",
@@ -923,6 +942,13 @@ def main(argv=None) -> int:
     plot_examples(examples, out)
     log(f"done in {results['timing']['total_seconds'] / 60:.1f} min; results in {out}")
     return 0
+
+
+def as_selections(settings: dict) -> list[dict]:
+    """The val choices of a results.json: a list (``val_selections``), or one dict in older files."""
+    if "val_selections" in settings:
+        return list(settings["val_selections"])
+    return [settings["val_selection"]] if settings.get("val_selection") else []
 
 
 def reference_runs(args, profile: BenchProfile, seeds, splits: dict) -> list[dict]:

@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     from augkit.plugins import get_generator
     from augkit.seeding import derive_seed
     from augkit.transforms import ClassicalPipeline
-    from augkit_lesionmix.carve import BrainStats, brain_mask
+    from augkit.anatomy import brain_mask
+    from augkit_lesionmix.carve import BrainStats
 
     volumes = detect_format(args.data).name in ("brats", "nifti")  # lesionmix works on slices
     data = read_dataset(args.data, **({"unit": "slice"} if volumes else {}))

@@ -39,12 +39,13 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
+from augkit.anatomy import brain_mask
 from augkit.errors import DataError, ModelError, UsageError
 from augkit.generators import Generator, read_saved_config, write_saved_config
 from augkit.io.volumes import LazySamples
 from augkit.sample import Provenance, Sample
 from augkit.seeding import rng_for
-from augkit_lesionmix.carve import (BrainStats, Carved, brain_mask, carve, elastic_field,
+from augkit_lesionmix.carve import (BrainStats, Carved, carve, elastic_field,
                                     place_and_paste, warp, warp_volume)
 
 LIBRARY_FILE = "lesions.npz"

@@ -24,11 +24,17 @@ class DataSpec(IntensityScale):
     #: H×W of the training masks when they all share one (None: mixed sizes, or a model saved
     #: before this was recorded); conditions of another size would make samples of that size
     mask_shape: tuple[int, int] | None = None
+    #: ``label_map="tissue"``: k×C tissue-class centres (see ``augkit_pix2pix.tissue``); the
+    #: condition is then a map built from a real slice, not the mask alone
+    tissue_centres: tuple[tuple[float, ...], ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-        if d["mask_shape"] is None:
-            del d["mask_shape"]  # as models saved before it was recorded: they load and resume alike
+        for key in ("mask_shape", "tissue_centres"):
+            if d[key] is None:
+                del d[key]  # as models saved before it existed: they load and resume alike
+        if "tissue_centres" in d:
+            d["tissue_centres"] = [list(c) for c in self.tissue_centres]
         return d
 
     @classmethod
@@ -37,7 +43,9 @@ class DataSpec(IntensityScale):
         return cls(num_channels=int(d["num_channels"]), dtype=str(d["dtype"]),
                    low=tuple(float(v) for v in d["low"]), high=tuple(float(v) for v in d["high"]),
                    label_values=tuple(int(v) for v in d["label_values"]),
-                   mask_shape=None if shape is None else (int(shape[0]), int(shape[1])))
+                   mask_shape=None if shape is None else (int(shape[0]), int(shape[1])),
+                   tissue_centres=None if d.get("tissue_centres") is None
+                   else tuple(tuple(float(v) for v in c) for c in d["tissue_centres"]))
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> "DataSpec":
@@ -52,6 +60,24 @@ class DataSpec(IntensityScale):
                    mask_shape=shapes.pop() if len(shapes) == 1 else None)
 
     # -- label maps
+    @property
+    def num_classes(self) -> int:
+        """One-hot channels of the condition."""
+        if self.tissue_centres is None:
+            return len(self.label_values)
+        return 1 + len(self.tissue_centres) + len(self.label_values) - 1
+
+    def condition(self, image: np.ndarray | None, mask: np.ndarray, size: int) -> np.ndarray:
+        """size×size×K float32 network condition: the mask's one-hot, or with tissue centres
+        the one-hot of the tissue label map of (image, mask)."""
+        if self.tissue_centres is None:
+            return self.one_hot(mask, size)
+        from augkit_pix2pix.tissue import tissue_label_map
+
+        classes = tissue_label_map(self.to_unit(image), np.asarray(mask), np.asarray(self.tissue_centres),
+                                   self.label_values)
+        return np.eye(self.num_classes, dtype=np.float32)[resize_nearest(classes, size)]
+
     def one_hot(self, mask: np.ndarray, size: int) -> np.ndarray:
         """size×size×K float32 one-hot of ``mask`` resized by nearest neighbour."""
         small = resize_nearest(np.asarray(mask), size).astype(np.int64)
@@ -61,7 +87,7 @@ class DataSpec(IntensityScale):
 
     # -- pictures
     def display_mask(self, one_hot: np.ndarray) -> np.ndarray:
-        steps = max(1, len(self.label_values) - 1)
+        steps = max(1, one_hot.shape[-1] - 1)
         return (np.argmax(one_hot, axis=-1) * (255 // steps)).astype(np.uint8)
 
     def unknown_labels(self, mask: np.ndarray) -> list[int]:

@@ -13,6 +13,7 @@ Keras and TensorFlow are imported only when a model is built, so listing plugins
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -82,7 +83,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         from augkit_pix2pix.model import PatchDiscriminator, Pix2PixGAN, UNetGenerator
 
         p = self.profile
-        generator = UNetGenerator(size=p.size, num_classes=len(spec.label_values),
+        generator = UNetGenerator(size=p.size, num_classes=spec.num_classes,
                                   num_channels=spec.num_channels, widths=p.generator_widths,
                                   dropout=p.dropout, seed=derive_seed(self.seed, 1))
         discriminator = PatchDiscriminator(widths=p.discriminator_widths, seed=derive_seed(self.seed, 2))
@@ -93,7 +94,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
             g_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
             d_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
         )
-        k, c = len(spec.label_values), spec.num_channels
+        k, c = spec.num_classes, spec.num_channels
         generator(np.zeros((1, p.size, p.size, k), np.float32))
         discriminator(np.zeros((1, p.size, p.size, k + c), np.float32))
         if augment is not None:
@@ -121,7 +122,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         epochs = self.profile.epochs if epochs is None else int(epochs)
         if epochs < 1:
             raise UsageError(f"pix2pix fit: epochs must be >= 1. Received: epochs={epochs}")
-        spec = self.spec or DataSpec.from_samples(train)
+        spec = self.spec or self._learn_spec(train)
         self._check_compatible(spec, train + val)
         fresh = self._gan is None
         if fresh:
@@ -160,6 +161,21 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
             self._show_best(gan.generator)
         return {k: list(v) for k, v in self.history.items()}
 
+    @property
+    def condition(self) -> str:  # type: ignore[override]  # the profile decides
+        """``"sample"`` with ``label_map="tissue"``: the map is built from a real image."""
+        return "sample" if self.profile.label_map == "tissue" else "mask"
+
+    def _learn_spec(self, train: Sequence[Sample]) -> DataSpec:
+        spec = DataSpec.from_samples(train)
+        if self.profile.label_map != "tissue":
+            return spec
+        from augkit_pix2pix.tissue import fit_tissue_centres
+
+        centres = fit_tissue_centres([spec.to_unit(s.image) for s in train], [s.mask for s in train],
+                                     spec.label_values[0], self.profile.tissue_classes, self.seed)
+        return dataclasses.replace(spec, tissue_centres=centres)
+
     def _check_compatible(self, spec: DataSpec, samples: Sequence[Sample]) -> None:
         for s in samples:
             unknown = spec.unknown_labels(s.mask)
@@ -184,7 +200,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
 
     def _arrays(self, samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
         size = self.profile.size
-        cond = np.stack([self.spec.one_hot(s.mask, size) for s in samples])
+        cond = np.stack([self.spec.condition(s.image, s.mask, size) for s in samples])
         images = np.stack([resize_image(self.spec.to_unit(s.image), (size, size)) for s in samples])
         return cond, images
 
@@ -251,6 +267,8 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         masks = []
         for i, c in enumerate(conditions[:num_samples]):
             mask, parent = condition_mask(c, i)
+            if self.spec.tissue_centres is not None:
+                self._check_tissue_condition(parent, i)
             unknown = self.spec.unknown_labels(mask)
             if unknown:
                 raise UsageError(
@@ -260,13 +278,28 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
             masks.append((mask, parent))
         return self._generate(num_samples, int(seed), masks, batch_size)
 
+    def _check_tissue_condition(self, parent: Sample | None, index: int) -> None:
+        if parent is None:
+            raise UsageError(
+                f"pix2pix condition {index} is a bare mask, but this model was trained with "
+                "label_map='tissue' and builds its condition from a real image. Fix: pass Samples "
+                "(image + mask), e.g. classical variants of real slices."
+            )
+        if parent.image.shape[-1] != self.spec.num_channels or parent.image.dtype.name != self.spec.dtype:
+            raise UsageError(
+                f"pix2pix condition {index} (sample {parent.id!r}) is {parent.image.shape[-1]}-channel "
+                f"{parent.image.dtype}; the model was trained on {self.spec.num_channels}-channel "
+                f"{self.spec.dtype} images. Fix: give samples of the training data's kind."
+            )
+
     def _generate(self, num_samples, seed, masks, batch_size) -> Iterator[Sample]:
         checkpoint_hash = self.checkpoint_hash
         size = self.profile.size
         for start in range(0, num_samples, batch_size):
             index = list(range(start, min(start + batch_size, num_samples)))
             picked = [masks[i % len(masks)] for i in index]
-            cond = np.stack([self.spec.one_hot(m, size) for m, _ in picked])
+            cond = np.stack([self.spec.condition(p.image if p is not None else None, m, size)
+                             for m, p in picked])
             fake = self._paint(cond, [derive_seed(seed, i) for i in index])
             for i, (mask, parent), x in zip(index, picked, fake):
                 image = self.spec.from_unit(resize_image(x, mask.shape[:2]))

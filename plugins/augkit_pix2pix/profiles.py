@@ -15,6 +15,7 @@ from augkit.errors import UsageError
 #: five discriminator blocks, at ``width_multiplier=1``
 PAPER_GENERATOR_WIDTHS = (64, 128, 256, 512, 512, 512, 512)
 PAPER_DISCRIMINATOR_WIDTHS = (64, 128, 256, 512, 512)
+LABEL_MAPS = ("mask", "tissue")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class Profile:
     restore_best: bool = True  # end fit() with the weights of the lowest validation L1
     val_max_samples: int = 16  # validation L1 on at most this many pairs, fixed per run
     sample_every: int = 5  # epochs between sample grids in checkpoint_dir
+    #: what the generator is conditioned on: "mask" (the label map alone, seed 001) or "tissue"
+    #: (head + ``tissue_classes`` k-means intensity classes + lesion, built from a real slice;
+    #: generating then needs real Samples, see ``augkit_pix2pix.tissue``)
+    label_map: str = "mask"
+    tissue_classes: int = 3
 
     def __post_init__(self) -> None:
         if self.size < 16 or self.size & (self.size - 1):
@@ -41,7 +47,13 @@ class Profile:
                 f"pix2pix profile {self.name!r}: size must be a power of two >= 16. "
                 f"Received: size={self.size}"
             )
+        if self.label_map not in LABEL_MAPS:
+            raise UsageError(
+                f"pix2pix profile {self.name!r}: label_map must be one of {', '.join(LABEL_MAPS)}. "
+                f"Received: label_map={self.label_map!r}"
+            )
         checks = {
+            "tissue_classes": self.tissue_classes >= 1,
             "width_multiplier": self.width_multiplier > 0,
             "epochs": self.epochs >= 1,
             "batch_size": self.batch_size >= 1,

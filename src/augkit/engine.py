@@ -195,6 +195,9 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     if gan_region == "lesion" and dataset.samples[0].mask is None:
         raise UsageError(f"--gan-region lesion needs masks (the lesion is the mask), and {in_dir} "
                          "has none; leave --gan-region at image.")
+    if gan_region == "lesion" and getattr(generator, "condition", "mask") == "sample":
+        raise UsageError(f"generator {generator.name!r} edits real samples itself, so --gan-region "
+                         "lesion has no meaning for it; leave --gan-region at image.")
     pipeline = pipeline or ClassicalPipeline()
     if volumes:  # the same config on volumes; ops with no 3D meaning are refused here
         from augkit.transforms3d import VolumePipeline

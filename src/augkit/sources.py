@@ -298,13 +298,17 @@ class GeneratorSource(SyntheticSource):
         parents = [self._parent(pool_epoch, i) if self.conditions else None for i in indices]
         conditions = None
         if self.conditions == "masks":
+            # a generator that builds its condition from the image too (condition "sample":
+            # lesionmix, pix2pix with a tissue map) gets the moved real sample, else the mask
+            wants_sample = getattr(self.generator, "condition", "mask") == "sample"
             conditions = []
             for i, parent in zip(indices, parents):
-                mask = parent.mask
+                image, mask = parent.image, parent.mask
                 if self.mask_transforms is not None:
                     seed = derive_seed(self.seed, _GENERATOR_STREAM, pool_epoch, i)
-                    _, mask, _ = self.mask_transforms.apply(parent.image, mask, seed)
-                conditions.append(mask)
+                    image, mask, _ = self.mask_transforms.apply(image, mask, seed)
+                conditions.append(parent.derive(image=image, mask=mask, provenance=parent.provenance)
+                                  if wants_sample else mask)
         elif self.conditions == "labels":
             conditions = [p.label for p in parents]
         seed = derive_seed(self.seed, _GENERATOR_STREAM, pool_epoch, batch)
@@ -318,7 +322,8 @@ class GeneratorSource(SyntheticSource):
             prov = dataclasses.replace(sample.provenance, id=f"{self.generator.name}_e{pool_epoch}_{i:06d}",
                                        parent_id=None if parent is None else parent.id)
             if parent is not None:  # keeps the parent's label, features and meta
-                mask = conditions[i - indices.start] if self.conditions == "masks" else sample.mask
+                # the generator's own mask: the condition's, or the edit's (condition "sample")
+                mask = sample.mask if sample.mask is not None else parent.mask
                 sample = dataclasses.replace(parent, image=sample.image, mask=mask, provenance=prov)
             else:
                 sample = dataclasses.replace(sample, provenance=prov)

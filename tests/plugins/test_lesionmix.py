@@ -13,7 +13,8 @@ from augkit.io import read_dataset
 from augkit.plugins import get_generator
 from augkit.sample import Provenance, Sample
 from augkit.seeding import rng_for
-from augkit_lesionmix.carve import brain_mask, valid_centres, fits
+from augkit.anatomy import brain_mask
+from augkit_lesionmix.carve import fits, valid_centres
 
 
 def head_slice(seed: int, size=64, channels=3, labels=(255,), dtype=np.uint8) -> Sample:

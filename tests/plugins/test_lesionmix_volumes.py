@@ -17,7 +17,7 @@ from augkit.engine import expand, read_manifest
 from augkit.errors import UsageError
 from augkit.io import read_dataset
 from augkit.transforms3d import VolumePipeline
-from augkit_lesionmix.carve import brain_mask
+from augkit.anatomy import brain_mask
 from augkit_lesionmix.generator import LesionMix
 
 _spec = importlib.util.spec_from_file_location(
