@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from augkit.errors import ModelError, UsageError
 from augkit.generators import PairedNetworkGenerator, run_per_index
@@ -131,14 +132,19 @@ class TabImage(PairedNetworkGenerator):
         if epochs < 1:
             raise UsageError(f"tabimage fit: epochs must be >= 1. Received: epochs={epochs}")
         train_frame = samples_frame(train)
+        val_frame = samples_frame(val) if val else None
         if self._gan is None:
-            self._build(ImageSpec.from_samples(train), TablePreprocessor().fit(train_frame))
+            # the layout (kinds, values, missing flags) from training and validation rows, so that
+            # a validation patient with a gap or a value the training rows lack can be encoded
+            # (LGG: MethylationCluster is missing in val only); the network learns from training rows
+            layout = train_frame if val_frame is None else pd.concat([train_frame, val_frame], ignore_index=True)
+            self._build(ImageSpec.from_samples(train), TablePreprocessor().fit(layout))
         self._check_compatible(train + val)
         manager = self._begin_fit(seed, checkpoint_dir)
 
         images = image_batch(train, self.image_spec, self.profile.size)
         rows = self.table.transform(train_frame)
-        reference = self.table.transform(samples_frame(val)) if val else rows
+        reference = self.table.transform(val_frame) if val else rows
         batch_size = min(self.profile.batch_size, len(train))
         steps = len(train) // batch_size  # fixed batch shape: one traced step; order changes each epoch
         gan = self._gan

@@ -40,6 +40,8 @@ def activate_table(logits, blocks: Sequence[dict[str, Any]]):
         x = logits[:, b["start"]:b["start"] + b["size"]]
         if b["kind"] == "numeric":
             parts.append(ops.tanh(x))
+        elif b["kind"] == "categorical" and b["size"] == 1:
+            parts.append(ops.ones_like(x))  # a single-valued column (LGG's tumor_tissue_site)
         elif b["kind"] == "categorical":
             parts.append(ops.softmax(x, axis=-1))
         else:  # binary, missing

@@ -39,12 +39,14 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
                   shard: str | None = None, overwrite: bool = False,
                   progress: bool = True, train_options: dict[str, Any] | None = None,
                   drop_near_copies: float | None = None, balance: bool | None = None,
-                  gan_region: str = "image", unit: str | None = None) -> ExpandResult:
+                  gan_region: str = "image", unit: str | None = None,
+                  read_options: dict[str, Any] | None = None) -> ExpandResult:
     """``unit``: for NIfTI input, ``case`` (whole volumes; the default for 3D) or ``slice``
-    (axial slices, chosen by ``slices``)."""
+    (axial slices, chosen by ``slices``). ``read_options``: the input format's other options
+    (e.g. tabimage's ``table``, ``id_column``, ``id_pattern``)."""
     in_dir = Path(in_dir)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(in_dir, target)
-    read_options = read_options_for(unit, slices)
+    read_options = read_options_for(unit, slices, read_options)
     gen = None
     dataset = None
     if generator and generator != "none":
@@ -77,9 +79,32 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
     )
 
 
-def read_options_for(unit: str | None, slices: str | None) -> dict[str, Any]:
-    """The NIfTI read options given on the command line (none: each format's defaults)."""
-    return {k: v for k, v in (("unit", unit), ("slices", slices)) if v}
+def read_options_for(unit: str | None, slices: str | None,
+                     others: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The read options given on the command line: ``--unit``/``--slices`` (NIfTI) and the
+    ``--read-option KEY=VALUE`` ones (none: each format's defaults)."""
+    named = {k: v for k, v in (("unit", unit), ("slices", slices)) if v}
+    others = dict(others or {})
+    twice = sorted(k for k in named if k in others)
+    if twice:
+        raise UsageError(f"{', '.join(twice)} given both as --{twice[0]} and as --read-option "
+                         f"{twice[0]}=...; give it once.")
+    return {**others, **named}
+
+
+def parse_read_options(pairs, flag: str = "--read-option") -> dict[str, str]:
+    """``KEY=VALUE`` strings → a dict of read options. Values stay strings (a path, a regular
+    expression such as ``[0-9]+``); each format parses its own (``channels=0,2``)."""
+    options: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"{flag} takes KEY=VALUE (e.g. {flag} table=patients.csv). Received: {pair!r}")
+        if key in options:
+            raise UsageError(f"{flag} {key}= is given twice ({options[key]!r} and {value!r}); give it once.")
+        options[key] = value
+    return options
 
 
 def _parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -120,8 +145,13 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
                     profile: str | None = None, epochs: int | None = None,
                     val_dir: str | Path | None = None, seed: int = 0, format: str | None = None,
                     slices: str | None = None, overrides: dict[str, Any] | None = None,
-                    overwrite: bool = False, progress: bool = True, unit: str | None = None):
+                    overwrite: bool = False, progress: bool = True, unit: str | None = None,
+                    read_options: dict[str, Any] | None = None,
+                    val_read_options: dict[str, Any] | None = None):
     """Train ``generator`` on the real samples in ``in_dir`` and save it to ``out_dir``.
+
+    ``read_options``: the input format's options (tabimage: ``table``, ``id_column``, ...), for
+    ``val_dir`` too unless ``val_read_options`` replaces some (the validation patients' table).
 
     Checkpoints go to ``out_dir/checkpoints`` every epoch; running the same command again after
     a kill resumes from the newest one. Returns the trained generator.
@@ -142,14 +172,15 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
     # --overwrite replaces only a model augkit saved (or an empty folder).
     check_output(out_dir, overwrite, foreign=_foreign_in_model, replaces=not resuming)
     check_writable_parent(out_dir)
-    read_options = read_options_for(unit, slices)
+    read_options = read_options_for(unit, slices, read_options)
     train = read_dataset(in_dir, format=format, **read_options)
     from augkit.engine import is_volume_dataset
 
     if is_volume_dataset(train):
         raise UsageError(f"generator {generator!r} trains on 2D slices and {in_dir} holds 3D cases; "
                          "add --unit slice to train on axial slices.")
-    val = read_dataset(val_dir, format=format, **read_options) if val_dir else None
+    val = read_dataset(val_dir, format=format, **{**read_options, **(val_read_options or {})}) \
+        if val_dir else None
     kwargs = dict(overrides or {})
     if profile:
         kwargs["profile"] = profile

@@ -35,6 +35,16 @@ def domain_errors(func):
     return wrapper
 
 
+def read_option(name: str = "--read-option", dest: str = "read_options", *, what: str = "the input"):
+    """``--read-option KEY=VALUE`` (repeatable): a read option of the input's format, as the
+    README's format table lists them (tabimage: table, id_column, id_pattern, image_glob,
+    label_column, drop_columns, channels; paired2d: labels)."""
+    return click.option(
+        name, dest, multiple=True, metavar="KEY=VALUE",
+        help=f"Read option for {what} (repeatable), e.g. --format tabimage --read-option "
+             "table=patients.csv --read-option id_column=Patient; see the formats table in the README.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="augkit")
 def cli():
@@ -79,22 +89,23 @@ def cli():
 @click.option("--overwrite", is_flag=True,
               help="Replace an earlier augkit output (or an empty folder); other folders are refused.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@read_option()
 @domain_errors
 def expand(in_dir, target, out_dir, seed, format_name, preset, unit, slices, generator_name, model_dir,
-           gan_fraction, gan_region, shard, drop_near_copies, balance, overwrite, quiet):
+           gan_fraction, gan_region, shard, drop_near_copies, balance, overwrite, quiet, read_options):
     """Expand the dataset in --in to --to samples: the real ones plus classical variants (and
     GAN samples with --generator), in the input's format, with a manifest.csv of provenance.
 
     NIfTI volumes (BraTS case folders, image/label volumes) are expanded case by case: 30 cases
     --to 300 writes 270 new whole cases. --unit slice expands axial slices instead (the 2D
     flow, which GAN generators need)."""
-    from augkit.api import expand_folder
+    from augkit.api import expand_folder, parse_read_options
 
     result = expand_folder(
         in_dir, target, out_dir, seed=seed, format=format_name, preset=preset, slices=slices,
         generator=generator_name, model_dir=model_dir, gan_fraction=gan_fraction, shard=shard,
         overwrite=overwrite, progress=not quiet, drop_near_copies=drop_near_copies, balance=balance,
-        gan_region=gan_region, unit=unit,
+        gan_region=gan_region, unit=unit, read_options=parse_read_options(read_options),
     )
     mix = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     click.echo(f"wrote {result.num_samples} samples ({mix}) to {result.out_dir} "
@@ -125,12 +136,14 @@ def merge(parts, out_dir, overwrite):
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--format", "format_name", default=None, help="Force the format.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@read_option(what="the folder")
 @domain_errors
-def info(directory, format_name, as_json):
+def info(directory, format_name, as_json, read_options):
     """Describe a dataset folder: format, counts, shapes, dtypes, label values."""
+    from augkit.api import parse_read_options
     from augkit.io.info import describe, format_description, read_for_info
 
-    summary = describe(read_for_info(directory, format=format_name))
+    summary = describe(read_for_info(directory, format=format_name, **parse_read_options(read_options)))
     click.echo(json.dumps(summary, indent=2, default=str) if as_json else format_description(summary))
 
 
@@ -172,13 +185,18 @@ def demo(out_dir, cases, size, seed, overwrite):
               help="tlgan: train against a randomly initialised backbone instead (weak, for trials).")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
 @click.option("--quiet", is_flag=True)
+@read_option(what="--in (and --val)")
+@read_option("--val-read-option", "val_read_options", what="--val only, replacing the same key of "
+             "--read-option (e.g. the validation patients' table=)")
 @domain_errors
 def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, format_name, unit, slices,
-          overrides, backbone_weights, random_backbone, overwrite, quiet):
+          overrides, backbone_weights, random_backbone, overwrite, quiet, read_options, val_read_options):
     """Train a generator on real samples and save it. Rerun after an interruption to resume
     from the last checkpoint."""
-    from augkit.api import _parse_overrides, train_generator
+    from augkit.api import _parse_overrides, parse_read_options, train_generator
 
+    if val_read_options and val_dir is None:
+        raise AugkitCLIError("--val-read-option applies to --val DIR; give --val or leave it out.")
     settings = _parse_overrides(overrides)
     if backbone_weights is not None:
         settings["backbone_weights"] = str(backbone_weights)
@@ -187,7 +205,8 @@ def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, forma
     model = train_generator(in_dir, generator_name, out_dir, profile=profile, epochs=epochs,
                             val_dir=val_dir, seed=seed, format=format_name, slices=slices,
                             overrides=settings, overwrite=overwrite,
-                            progress=not quiet, unit=unit)
+                            progress=not quiet, unit=unit, read_options=parse_read_options(read_options),
+                            val_read_options=parse_read_options(val_read_options, "--val-read-option"))
     click.echo(f"trained {generator_name} ({model.checkpoint_hash}) saved to {out_dir}")
 
 

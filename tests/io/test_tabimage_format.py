@@ -67,7 +67,7 @@ def test_id_pattern_joins_slices_to_patient_rows_and_skips_masks(tmp_dataset, tm
 
 def test_problems_name_the_file(tmp_dataset, tmp_path):
     root = tmp_dataset({"table.csv": TABLE, "a.png": gray(1), "z.png": gray(2)})
-    with pytest.raises(DataError, match=r"z\.png: image's id 'z' has no row in table\.csv"):
+    with pytest.raises(DataError, match=r"z\.png: 1 image id\(s\) have no row in .*table\.csv \(column 'id'\): 'z'\."):
         read_dataset(root, format="tabimage")
     empty = tmp_path / "empty.csv"
     empty.write_text("Patient,age\r\n")
@@ -94,7 +94,7 @@ def test_writer_round_trip_and_rewrite(tmp_dataset, tmp_path):
     for s in ds:
         assert fmt.write(s, out) == [f"images/{s.id.rsplit('/', 1)[1]}.png"]
     fmt.write(ds[0], out)  # written again (a resumed run): replaces its row, no duplicate
-    assert (out / "table.csv").read_text() == "id,age,sex,label\nb,,M,G3\nc,45.0,M,\na,61.0,F,G2\n"
+    assert (out / "table.csv").read_text() == "id,age,sex,label\nb,,M,G3\nc,45,M,\na,61,F,G2\n"
     back = read_dataset(out)
     assert back.format == "tabimage"
     assert [s.id for s in back] == ["images/a", "images/b", "images/c"]
@@ -104,27 +104,39 @@ def test_writer_round_trip_and_rewrite(tmp_dataset, tmp_path):
     assert back[0].features["label"] == "G2" and ds[2].label is None
 
 
-def test_shared_lgg_tables_without_rows_are_reported(shared_data):
+def test_every_lgg_slice_joins_its_patients_real_row(shared_data):
+    """The authors' tables: each split's slices find their patient by the ``Patient`` id taken
+    from the path; the integer codes and the empty (missing) cells come through as they are."""
+    import pandas as pd
+
     lgg = shared_data / "lgg"
-    table = lgg / "patients_train30.csv"
-    lines = [line for line in table.read_text().splitlines() if line.strip()]
-    if len(lines) > 1:  # the real table: every slice must find its patient
-        ds = read_dataset(lgg / "train30", format="tabimage", table=str(table), id_column="Patient",
-                          id_pattern=LGG_PATTERN)
-        assert len(ds) == 30 and all(s.features for s in ds)
-    else:
-        with pytest.raises(DataError, match="header but no rows"):
-            read_dataset(lgg / "train30", format="tabimage", table=str(table), id_column="Patient",
-                         id_pattern=LGG_PATTERN)
+    for split, num_slices, num_patients in (("train30", 30, 30), ("val", 70, 10), ("test", 149, 20)):
+        table = pd.read_csv(lgg / f"patients_{split}.csv").set_index("Patient")
+        ds = read_dataset(lgg / split, format="tabimage", table=str(lgg / f"patients_{split}.csv"),
+                          id_column="Patient", id_pattern=LGG_PATTERN, channels="1", drop_columns="case")
+        assert len(ds) == num_slices and len({s.meta["table_id"] for s in ds}) == num_patients
+        for s in ds:
+            row = table.loc[s.meta["table_id"]]
+            assert s.id.split("/")[0] == row["case"]  # the slice sits in its patient's folder
+            assert list(s.features) == [c for c in table.columns if c != "case"]
+            for column, value in s.features.items():
+                expected = row[column]
+                assert (pd.isna(value) and pd.isna(expected)) or value == expected, (s.id, column)
+    train = read_dataset(lgg / "train30", format="tabimage", table=str(lgg / "patients_train30.csv"),
+                         id_column="Patient", id_pattern=LGG_PATTERN, drop_columns="case")
+    grades = [s.features["neoplasm_histologic_grade"] for s in train]
+    assert (grades.count(1), grades.count(2)) == (13, 17)  # the README's two WHO grades
 
 
-def test_real_lgg_slices_join_a_patient_table(shared_data, tmp_path):
-    root = shared_data / "lgg" / "train30"
-    patients = sorted({p.name.rsplit("_", 1)[0] for p in root.iterdir() if p.is_dir()})
+def test_a_missing_patient_row_is_named(shared_data, tmp_path):
+    lgg = shared_data / "lgg"
+    lines = (lgg / "patients_train30.csv").read_text().splitlines(keepends=True)
     table = tmp_path / "patients.csv"
-    table.write_text("Patient,site\n" + "".join(f"{p},{p.split('_')[1]}\n" for p in patients))
-    ds = read_dataset(root, format="tabimage", table=str(table), id_column="Patient",
-                      id_pattern=LGG_PATTERN, channels="1")
-    assert len(ds) == 30 and len(patients) == 30
-    assert all(s.image.shape == (256, 256, 1) and s.image.dtype == np.uint8 for s in ds)
-    assert all(s.features["site"] == s.meta["table_id"].split("_")[1] for s in ds)
+    table.write_text("".join(lines[:3] + lines[4:]))  # the third patient's row left out
+    patient = lines[3].split(",")[1]
+    with pytest.raises(DataError, match=f"1 image id\\(s\\) have no row .* \\(column 'Patient'\\): '{patient}'\\. Fix"):
+        read_dataset(lgg / "train30", format="tabimage", table=str(table), id_column="Patient",
+                     id_pattern=LGG_PATTERN)
+    with pytest.raises(DataError, match="drop_columns names \\['MRN'\\]"):
+        read_dataset(lgg / "train30", format="tabimage", table=str(lgg / "patients_train30.csv"),
+                     id_column="Patient", id_pattern=LGG_PATTERN, drop_columns="case,MRN")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from augkit.errors import DataError
+from augkit.errors import DataError, UsageError
 from augkit.io.base import Dataset, DatasetFormat
 
 
@@ -51,7 +51,16 @@ def read_dataset(root: str | Path, format: str | None = None, **options: Any) ->
     fmt = get_format(format) if format else detect_format(root)
     if format and not root.is_dir():
         raise DataError(root, "input folder does not exist", "check the path given to --in")
+    table_keys = sorted(k for k in TABLE_OPTIONS if options.get(k) is not None)
+    if not format and table_keys and fmt.name != "tabimage":
+        raise UsageError(f"{root}: the read option(s) {', '.join(table_keys)} join a table to images "
+                         f"(format 'tabimage'), but this folder was detected as {fmt.name!r}. "
+                         "Fix: add --format tabimage (Python: format='tabimage').")
     return fmt.read(root, **options)
+
+
+#: read options that only the image + table format knows: given without a format, they mean it
+TABLE_OPTIONS = ("table", "id_column", "id_pattern")
 
 
 #: formats whose 3D volumes are read as whole cases by default (``unit="case"``)

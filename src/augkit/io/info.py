@@ -12,15 +12,18 @@ from augkit.io.base import Dataset
 from augkit.io.labels import mask_label_findings
 
 
-def read_for_info(directory: str | Path, format: str | None = None) -> Dataset:
-    """Read a folder as ``read_dataset`` does, but let masks with label problems through:
-    ``describe`` lists those problems instead of stopping at the first."""
-    from augkit.io import detect_format, get_format, read_dataset
+def read_for_info(directory: str | Path, format: str | None = None, **options: Any) -> Dataset:
+    """Read a folder as ``read_dataset`` does (``options``: the format's read options), but let
+    masks with label problems through: ``describe`` lists those problems instead of stopping at
+    the first."""
+    from augkit.io import TABLE_OPTIONS, detect_format, get_format, read_dataset
     from augkit.io.folder2d import Paired2DFormat
 
+    if format is None and any(options.get(k) is not None for k in TABLE_OPTIONS):
+        return read_dataset(directory, **options)  # says which --format the options need
     fmt = get_format(format) if format else detect_format(directory)
     lenient = {"labels": "as-is"} if isinstance(fmt, Paired2DFormat) else {}
-    return read_dataset(directory, format=fmt.name, **lenient)
+    return read_dataset(directory, format=fmt.name, **{**lenient, **options})
 
 
 def _mask_name(sample) -> str:

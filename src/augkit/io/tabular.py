@@ -14,10 +14,18 @@ is read with ``--format tabimage`` and options:
 - ``image_glob=PATTERN``: which images to take (``root.glob``; default every PNG/TIFF/JPEG
   below the folder); masks (``*_mask.*``, files inside ``label(s)/``, ``mask(s)/``) never count;
 - ``label_column=NAME``: a column that becomes the sample's ``label`` instead of a feature;
+- ``drop_columns=NAME[,NAME]``: columns left out of the features (a second id, such as the LGG
+  table's ``case`` beside ``Patient``: a generator should not learn patient names);
 - ``channels=1`` or ``0,2``: keep only these image channels (e.g. FLAIR of the LGG slices).
 
-Several images may share one row (slices of one patient); an image without a row is an error,
-rows without images are ignored. Sample ids are the image paths without extension, so they are
+On the command line each option is one ``--read-option KEY=VALUE`` (with ``--format tabimage``
+when the folder holds no table of its own), e.g. for an LGG split and its patient table::
+
+    augkit info lgg/train30 --format tabimage --read-option table=lgg/patients_train30.csv \
+        --read-option id_column=case --read-option 'id_pattern=^([^/]+)/' --read-option drop_columns=Patient
+
+Several images may share one row (slices of one patient); images without a row are an error
+naming every id that has none (one line), rows without images are ignored. Sample ids are the image paths without extension, so they are
 unique; the joined row id is kept in ``meta["table_id"]``.
 
 The writer puts each sample's image in ``images/<name><ext>`` (a real one, unless channels were
@@ -51,7 +59,13 @@ TABLE_NAME = "table.csv"
 IMAGES_DIR = "images"
 #: written by augkit beside every output; never the table of a dataset
 IGNORED_CSVS = frozenset({"manifest.csv"})
-OPTIONS = ("table", "id_column", "id_pattern", "image_glob", "label_column", "channels")
+OPTIONS = ("table", "id_column", "id_pattern", "image_glob", "label_column", "drop_columns", "channels")
+
+
+def cli_option(key: str, value: str) -> str:
+    """How a user passes a read option on the command line (named in error messages)."""
+    return f"--read-option {key}={value}"
+
 
 
 def top_level_csvs(root: Path) -> list[Path]:
@@ -64,7 +78,8 @@ def read_table(path: Path, id_column: str | None) -> tuple[pd.DataFrame, str]:
     try:
         header = pd.read_csv(path, nrows=0)
     except FileNotFoundError:
-        raise DataError(path, "table file does not exist", "check the path given to table=/--table") from None
+        raise DataError(path, "table file does not exist",
+                        f"check the path given to table= ({cli_option('table', 'PATH')})") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(path, f"cannot read the table as CSV ({type(exc).__name__}: {exc})",
                         "give a comma-separated file with a header row") from None
@@ -73,7 +88,8 @@ def read_table(path: Path, id_column: str | None) -> tuple[pd.DataFrame, str]:
         id_column = "id" if "id" in columns else (columns[0] if columns else None)
     if id_column not in columns:
         raise DataError(path, f"table has no id column {id_column!r} (columns: {columns})",
-                        "pass id_column=/--id-column with the column that names each image's row")
+                        f"pass the column that names each image's row as id_column= "
+                        f"({cli_option('id_column', 'NAME')})")
     try:
         df = pd.read_csv(path, dtype={id_column: str})
     except (OSError, ValueError, pd.errors.ParserError) as exc:
@@ -106,6 +122,15 @@ def parse_channels(value: Any) -> list[int] | None:
     return [int(v) for v in value]
 
 
+def parse_names(value: Any) -> list[str]:
+    """``"a,b"`` or a list → column names (``drop_columns=``)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
 class TabImageFormat(DatasetFormat):
     name = "tabimage"
     # below paired2d (10): a folder of image/mask pairs stays paired2d unless asked; above
@@ -133,6 +158,11 @@ class TabImageFormat(DatasetFormat):
         if label_column is not None and label_column not in df.columns:
             raise DataError(table, f"table has no label column {label_column!r} (columns: "
                             f"{list(df.columns)})", "pass an existing column as label_column")
+        dropped = parse_names(options.get("drop_columns"))
+        absent = [c for c in dropped if c not in df.columns or c in (id_column, label_column)]
+        if absent:
+            raise DataError(table, f"drop_columns names {absent}, which are not feature columns of the "
+                            f"table (columns: {list(df.columns)})", "drop existing columns other than the id")
         rows = {str(r[id_column]): r for r in df.to_dict("records")}
         pattern = self._pattern(options.get("id_pattern"))
         channels = parse_channels(options.get("channels"))
@@ -141,21 +171,27 @@ class TabImageFormat(DatasetFormat):
             raise DataError(root, "no images found next to the table"
                             + (f" matching {options['image_glob']!r}" if options.get("image_glob") else ""),
                             "put PNG/TIFF/JPEG images below the folder or fix image_glob")
-        samples = []
+        joined = []
         for path in images:
             rel = path.relative_to(root).as_posix()
             sample_id = str(PurePosixPath(rel).with_suffix(""))
-            table_id = self._table_id(sample_id, pattern, path)
-            row = rows.get(table_id)
-            if row is None:
-                raise DataError(path, f"image's id {table_id!r} has no row in {table.name} "
-                                f"(column {id_column!r})",
-                                "add the row, narrow image_glob, or fix id_pattern")
-            samples.append(self._sample(root, path, rel, sample_id, table_id, row, table,
-                                        id_column, label_column, channels))
+            joined.append((path, rel, sample_id, self._table_id(sample_id, pattern, path)))
+        unmatched = {}  # table id -> its first image, in image order
+        for path, _, _, table_id in joined:
+            if table_id not in rows:
+                unmatched.setdefault(table_id, path)
+        if unmatched:
+            ids, first = list(unmatched), next(iter(unmatched.values()))
+            named = ", ".join(repr(i) for i in ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+            raise DataError(first, f"{len(ids)} image id(s) have no row in {table} (column "
+                            f"{id_column!r}): {named}",
+                            "add the rows, narrow image_glob, or fix id_pattern")
+        samples = [self._sample(root, path, rel, sample_id, table_id, rows[table_id], table, id_column,
+                                label_column, channels, dropped)
+                   for path, rel, sample_id, table_id in joined]
         options_used = {"table": str(table), "id_column": id_column,
                         "id_pattern": options.get("id_pattern"), "image_glob": options.get("image_glob"),
-                        "label_column": label_column, "channels": channels}
+                        "label_column": label_column, "drop_columns": dropped or None, "channels": channels}
         return Dataset(root=root, format=self.name, samples=samples,
                        options={k: v for k, v in options_used.items() if v is not None})
 
@@ -170,7 +206,7 @@ class TabImageFormat(DatasetFormat):
         if len(csvs) != 1:
             found = ", ".join(p.name for p in csvs) or "none"
             raise DataError(root, f"expected exactly one CSV table at the top level, found {found}",
-                            "pass table=/--table PATH")
+                            f"pass table=PATH ({cli_option('table', 'PATH')}, with --format tabimage)")
         return csvs[0]
 
     @staticmethod
@@ -207,7 +243,7 @@ class TabImageFormat(DatasetFormat):
         return sorted((p for p in found if wanted(p)), key=lambda p: natural_key(p.relative_to(root).as_posix()))
 
     def _sample(self, root, path, rel, sample_id, table_id, row, table, id_column, label_column,
-                channels) -> Sample:
+                channels, dropped=()) -> Sample:
         image = read_image(path, role="image")
         check_finite(image, path)
         if image.ndim == 2:
@@ -218,7 +254,7 @@ class TabImageFormat(DatasetFormat):
                 raise DataError(path, f"image has {image.shape[-1]} channel(s); channels={channels} "
                                 "asks for others", "pick channels that every image has")
             image = np.ascontiguousarray(image[..., channels])
-        features = {k: _clean(v) for k, v in row.items() if k not in (id_column, label_column)}
+        features = {k: _clean(v) for k, v in row.items() if k not in (id_column, label_column, *dropped)}
         label = None if label_column is None else _clean(row[label_column])
         if isinstance(label, float) and math.isnan(label):
             label = None
@@ -265,9 +301,14 @@ def _clean(value: Any) -> Any:
 
 
 def csv_cell(value: Any) -> str:
+    """Missing → empty; a whole float → its integer text: pandas reads an integer column with
+    gaps as floats, and an integer code (grade 2) must go out as ``2``, as it came in."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return str(value.item() if isinstance(value, np.generic) else value)
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return str(int(value))
+    return str(value)
 
 
 class TableAppender:

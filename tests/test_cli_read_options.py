@@ -1,0 +1,110 @@
+"""``--read-option KEY=VALUE`` on the commands that read a dataset, with the real LGG slices and
+the authors' per-patient tables (``../shared/data/lgg/patients_*.csv``)."""
+
+import csv
+import json
+
+from click.testing import CliRunner
+
+from augkit.cli import cli
+
+LGG_BY_CASE = ("--format", "tabimage", "--read-option", "id_column=case",
+               "--read-option", "id_pattern=^([^/]+)/", "--read-option", "drop_columns=Patient")
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def table_rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def one_line_error(result):
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert message.startswith("Error: ") and "\n" not in message and "Traceback" not in result.output
+    return message
+
+
+def test_info_joins_every_train30_slice_to_its_patient_row(shared_data):
+    lgg = shared_data / "lgg"
+    result = run("info", lgg / "train30", *LGG_BY_CASE, "--read-option",
+                 f"table={lgg / 'patients_train30.csv'}", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["format"] == "tabimage" and summary["num_samples"] == 30
+    assert summary["options"]["table"] == str(lgg / "patients_train30.csv")
+    assert summary["options"]["drop_columns"] == ["Patient"]
+
+
+def test_expand_writes_each_slice_with_its_own_patients_real_row(shared_data, tmp_path):
+    lgg = shared_data / "lgg"
+    out = tmp_path / "x32"
+    result = run("expand", "--in", lgg / "train30", "--to", 32, "--out", out, "--quiet", *LGG_BY_CASE,
+                 "--read-option", f"table={lgg / 'patients_train30.csv'}")
+    assert result.exit_code == 0, result.output
+    patients = {r["case"]: r for r in table_rows(lgg / "patients_train30.csv")}
+    written = table_rows(out / "table.csv")
+    assert len(written) == 32 and "Patient" not in written[0] and "case" not in written[0]
+    # every real slice's row is its patient's row, missing cells still empty (no imputation)
+    manifest = {r["id"]: r for r in table_rows(out / "manifest.csv")}
+    for row in written:
+        entry = next(m for m in manifest.values() if m["files"].endswith(f"/{row['id']}.tif")
+                     or m["files"].endswith(f"/{row['id']}.png"))
+        case = (entry["parent_id"] or entry["id"]).split("/")[0]
+        expected = {k: v for k, v in patients[case].items() if k not in ("case", "Patient")}
+        assert {k: row[k] for k in expected} == expected, case
+    assert sum(1 for r in written if r["ethnicity"] == "") == \
+        sum(1 for r in patients.values() if r["ethnicity"] == "") + \
+        sum(1 for r in written[30:] if r["ethnicity"] == "")
+
+
+def test_a_patient_missing_from_the_table_is_named_in_one_line(shared_data, tmp_path):
+    lgg = shared_data / "lgg"
+    lines = (lgg / "patients_train30.csv").read_text().splitlines(keepends=True)
+    dropped = lines[7].split(",")[0]  # a real patient row, left out
+    table = tmp_path / "patients.csv"
+    table.write_text("".join(lines[:7] + lines[8:]))
+    result = run("info", lgg / "train30", *LGG_BY_CASE, "--read-option", f"table={table}")
+    message = one_line_error(result)
+    assert f"1 image id(s) have no row in {table} (column 'case'): '{dropped}'" in message
+    assert f"/{dropped}/" in message  # the first image of that patient, by path
+
+
+def test_table_options_without_the_format_and_bad_pairs_say_what_to_type(shared_data):
+    lgg = shared_data / "lgg"
+    message = one_line_error(run("info", lgg / "train30", "--read-option",
+                                 f"table={lgg / 'patients_train30.csv'}"))
+    assert "detected as 'paired2d'" in message and "Fix: add --format tabimage" in message
+    message = one_line_error(run("info", lgg / "train30", "--format", "tabimage", "--read-option", "table"))
+    assert "--read-option takes KEY=VALUE" in message and "'table'" in message
+    message = one_line_error(run("info", lgg / "train30", "--format", "tabimage",
+                                 "--read-option", f"table={lgg / 'nope.csv'}"))
+    assert "table file does not exist" in message and "--read-option table=PATH" in message
+    message = one_line_error(run("info", lgg / "train30", "--format", "tabimage", "--read-option",
+                                 f"table={lgg / 'patients_train30.csv'}", "--read-option", "id_column=MRN"))
+    assert "no id column 'MRN'" in message and "--read-option id_column=NAME" in message
+    message = one_line_error(run("expand", "--in", lgg / "train30", "--to", 40, "--unit", "slice",
+                                 "--read-option", "unit=case"))
+    assert "give it once" in message
+
+
+def test_train_reads_the_validation_patients_own_table(shared_data, tmp_path):
+    lgg = shared_data / "lgg"
+    out = tmp_path / "model"
+    result = run("train", "--in", lgg / "train30", "--val", lgg / "val", "--generator", "tabimage",
+                 "--profile", "tiny", "--epochs", 1, "--out", out, "--quiet", *LGG_BY_CASE,
+                 "--read-option", "channels=1",
+                 "--read-option", f"table={lgg / 'patients_train30.csv'}",
+                 "--val-read-option", f"table={lgg / 'patients_val.csv'}")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["generator"] == "tabimage"
+    # without its own table, the validation patients are missing from train30's: named, one line
+    message = one_line_error(run("train", "--in", lgg / "train30", "--val", lgg / "val", "--generator",
+                                 "tabimage", "--profile", "tiny", "--epochs", 1, "--out", tmp_path / "m2",
+                                 "--quiet", *LGG_BY_CASE, "--read-option",
+                                 f"table={lgg / 'patients_train30.csv'}"))
+    assert "10 image id(s) have no row" in message and "TCGA_CS_5393_19990606" in message
