@@ -110,7 +110,7 @@ def run_report(args) -> None:
     import pandas as pd
 
     from augkit.bulk import generate_shards
-    from augkit.evaluate.tabular import evaluate_tables
+    from augkit.evaluate.table_report import evaluate_tables
     from augkit.io import read_dataset
     from augkit.training import save_image_grid, write_history
     from augkit_tabimage.generator import TabImage

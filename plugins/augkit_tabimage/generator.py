@@ -19,7 +19,7 @@ from augkit.generators import PairedNetworkGenerator, run_per_index
 from augkit.intensity import unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
-from augkit.tabular import TablePreprocessor
+from augkit.table_encoding import TablePreprocessor
 
 from augkit_tabimage.data import (
     LABEL_COLUMN,

@@ -314,7 +314,7 @@ def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: s
     results: dict[str, Any] = {}
     has_tables = all(s.features for s in real) and all(s.features for s in synthetic)
     if has_tables:
-        from augkit.evaluate.tabular import evaluate_tables
+        from augkit.evaluate.table_report import evaluate_tables
 
         real_df = _patient_table(real)
         synth_df = pd.DataFrame([s.features for s in synthetic])

@@ -31,7 +31,7 @@ from augkit.generators import Generator
 from augkit.io.base import atomic_write_bytes
 from augkit.io.shards import (LEAD_COLUMNS, SHARD_TABLE, SUMMARY, TAIL_COLUMNS, encode_array,
                               encode_array_kind, sample_row, shard_name)
-from augkit.io.tabular import csv_cell
+from augkit.io.table_csv import csv_cell
 from augkit.seeding import derive_seed
 
 #: samples per ``generate`` call; part of what a shard's bytes depend on, so never change it

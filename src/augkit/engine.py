@@ -104,7 +104,7 @@ def foreign_entries(out_dir: Path) -> list[str] | None:
             allowed = {f.split("/")[0] for row in reader for f in row[at].split(";") if f}
     except (OSError, StopIteration, csv.Error, IndexError, UnicodeDecodeError):
         return None
-    from augkit.io.tabular import TABLE_NAME
+    from augkit.io.tabimage import TABLE_NAME
 
     allowed |= {MANIFEST, NEAR_COPIES, TABLE_NAME}
     return sorted(p.name for p in out_dir.iterdir() if p.name not in allowed)

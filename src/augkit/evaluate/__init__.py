@@ -5,7 +5,7 @@
 from augkit.evaluate.privacy import DEFAULT_NEAR_COPY_THRESHOLD, find_near_copies
 from augkit.evaluate.report import evaluate_images
 from augkit.evaluate.segmentation import accuracy, dice, dice_per_class, mean_iou, segmentation_scores
-from augkit.evaluate.tabular import evaluate_tables
+from augkit.evaluate.table_report import evaluate_tables
 
 __all__ = [
     "DEFAULT_NEAR_COPY_THRESHOLD",

@@ -6,7 +6,7 @@ from augkit.io.classfolders import ClassCsvFormat, ClassFoldersFormat
 from augkit.io.folder2d import Paired2DFormat
 from augkit.io.nifti import BratsFormat, NiftiFormat
 from augkit.io.shards import ShardsFormat
-from augkit.io.tabular import TabImageFormat
+from augkit.io.tabimage import TabImageFormat
 
 
 @hookimpl

@@ -29,7 +29,7 @@ from augkit.errors import DataError, UsageError
 from augkit.io.base import Dataset, DatasetFormat, atomic_write_bytes
 from augkit.io.folder2d import safe_name
 from augkit.io.images import read_image
-from augkit.io.tabular import TableAppender
+from augkit.io.table_csv import TableAppender
 from augkit.sample import SOURCES, Provenance, Sample
 
 SHARD_TABLE = "table.csv"

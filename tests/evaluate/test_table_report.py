@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from augkit.errors import DataError, UsageError
-from augkit.evaluate.tabular import evaluate_tables
+from augkit.evaluate.table_report import evaluate_tables
 
 FILES = {"stats_diff.png", "corr_diff.png", "pca.png", "tsne.png", "violin.png", "categories.png",
          "utility.png", "dcr.png", "report.html", "metrics.json"}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from augkit.errors import DataError, UsageError
-from augkit.tabular import TablePreprocessor
+from augkit.table_encoding import TablePreprocessor
 
 
 @pytest.fixture
