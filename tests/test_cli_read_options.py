@@ -108,3 +108,43 @@ def test_train_reads_the_validation_patients_own_table(shared_data, tmp_path):
                                  "--quiet", *LGG_BY_CASE, "--read-option",
                                  f"table={lgg / 'patients_train30.csv'}"))
     assert "10 image id(s) have no row" in message and "TCGA_CS_5393_19990606" in message
+
+
+def lgg_table_options(lgg, split):
+    return [*LGG_BY_CASE, "--read-option", f"table={lgg / f'patients_{split}.csv'}"]
+
+
+def test_evaluate_scores_utility_on_the_test_patients_only(shared_data, tmp_path):
+    """The table check through the same path as the CLI (images left out to stay fast): the
+    baseline trains on train30's patients, both models are tested on the test patients."""
+    from augkit.api import evaluate_folders, parse_read_options
+
+    lgg = shared_data / "lgg"
+    out = tmp_path / "x40"
+    assert run("expand", "--in", lgg / "train30", "--to", 40, "--out", out, "--quiet",
+               *lgg_table_options(lgg, "train30")).exit_code == 0
+    options = parse_read_options([f"table={lgg / 'patients_train30.csv'}", "id_column=case",
+                                  "id_pattern=^([^/]+)/", "drop_columns=Patient"])
+    results = evaluate_folders(lgg / "train30", out, tmp_path / "report", target=["neoplasm_histologic_grade",
+                               "death01"], test_dir=lgg / "test", format="tabimage", read_options=options,
+                               test_read_options={"table": str(lgg / "patients_test.csv")}, table_only=True)
+    table = results["table"]
+    assert (table["num_real_rows"], table["num_synthetic_rows"]) == (30, 10)  # one row per patient
+    for name in ("neoplasm_histologic_grade", "death01"):
+        u = table["utility"][name]
+        assert (u["num_real_train"], u["num_synthetic_train"], u["num_real_test"]) == (30, 10, 19)
+        assert u["rows_without_target"]["test"] == 1  # the test patient without a grade / death01
+    assert (tmp_path / "report" / "utility_death01.png").is_file()
+    assert table["privacy"]["share_exact_copies"] == 1.0  # classical variants carry their parent's row
+
+
+def test_evaluate_refuses_a_utility_check_without_unseen_patients(shared_data, tmp_path):
+    lgg = shared_data / "lgg"
+    message = one_line_error(run("evaluate", "--real", lgg / "train30", "--synthetic", lgg / "val",
+                                 "--out", tmp_path / "r", "--target", "death01"))
+    assert "--target needs --test DIR" in message
+    message = one_line_error(run("evaluate", "--real", lgg / "train30", "--synthetic", lgg / "val",
+                                 "--out", tmp_path / "r", "--target", "death01", "--test", lgg / "train30",
+                                 *lgg_table_options(lgg, "train30")))
+    assert "30 patient(s) are in --real" in message and "TCGA_CS_4943_20000902" in message
+    assert not (tmp_path / "r").exists()

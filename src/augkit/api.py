@@ -292,18 +292,36 @@ def _synthetic_part(path: Path):
 
 
 def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: str | Path, *,
-                     target: str | None = None, near_copy_threshold: float | None = None,
+                     target: str | list[str] | None = None, near_copy_threshold: float | None = None,
                      seed: int = 0, table_only: bool = False,
-                     sources: list[str] | None = None) -> dict[str, Any]:
+                     sources: list[str] | None = None, test_dir: str | Path | None = None,
+                     read_options: dict[str, Any] | None = None,
+                     test_read_options: dict[str, Any] | None = None,
+                     format: str | None = None) -> dict[str, Any]:
     """Compare a synthetic folder with a real one. Images are compared when both hold images;
-    patient tables too when both samples carry feature rows. Reports land in ``out_dir``."""
+    patient tables too when both samples carry feature rows. Reports land in ``out_dir``.
+
+    ``real_dir`` holds the real samples the generator was trained on; ``target`` (the table's
+    utility check) needs ``test_dir``: real samples of other patients, which neither the
+    generator nor the real baseline saw (a patient in both folders is refused).
+    ``read_options`` (and ``format``) read ``real_dir`` and ``test_dir``;
+    ``test_read_options`` replaces some of them for ``test_dir`` (its own ``table=``)."""
     import pandas as pd
 
     from augkit.io import read_slices
     from augkit.outputs import refuse_unsafe_output
 
     refuse_unsafe_output(out_dir)
-    real = read_slices(real_dir).samples
+    targets = [target] if isinstance(target, str) else list(target or [])
+    if targets and test_dir is None:
+        raise UsageError("--target needs --test DIR: real samples of patients that neither the generator "
+                         "nor the real baseline saw (e.g. the test split), read like --real.")
+    options = dict(read_options or {})
+    real = read_slices(real_dir, format=format, **options).samples
+    test = read_slices(test_dir, format=format, **{**options, **(test_read_options or {})}).samples \
+        if test_dir is not None else None
+    if test is not None:
+        _refuse_shared_patients(real, test, real_dir, test_dir)
     synthetic = _synthetic_part(Path(synthetic_dir))
     if sources:
         synthetic = [s for s in synthetic if s.provenance.source in sources]
@@ -313,13 +331,21 @@ def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: s
     out_dir = Path(out_dir)
     results: dict[str, Any] = {}
     has_tables = all(s.features for s in real) and all(s.features for s in synthetic)
+    if targets and not has_tables:
+        raise UsageError(f"--target {targets[0]} checks table rows, but {real_dir if not all(s.features for s in real) else synthetic_dir} "
+                         "holds samples without a table row. Fix: read the real folder with its table "
+                         "(--format tabimage --read-option table=...).")
     if has_tables:
         from augkit.evaluate.table_report import evaluate_tables
 
         real_df = _patient_table(real)
         synth_df = pd.DataFrame([s.features for s in synthetic])
+        test_df = _patient_table(test) if test is not None and all(s.features for s in test) else None
+        if targets and test_df is None:
+            raise UsageError(f"{test_dir}: its samples have no table rows; read it with its table "
+                             "(--test-read-option table=...).")
         results["table"] = evaluate_tables(real_df, synth_df, out_dir / "table" if not table_only else out_dir,
-                                           target=target, seed=seed)
+                                           target=targets or None, test_df=test_df, seed=seed)
     if not table_only:
         from augkit.evaluate import evaluate_images
 
@@ -328,13 +354,27 @@ def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: s
     return results
 
 
+def _patient_key(sample) -> str:
+    """The patient a real sample belongs to: its table row's id (tabimage), else its group."""
+    return str(sample.meta.get("table_id") or sample.meta.get("group") or sample.id)
+
+
+def _refuse_shared_patients(real, test, real_dir, test_dir) -> None:
+    shared = sorted({_patient_key(s) for s in real} & {_patient_key(s) for s in test})
+    if shared:
+        raise DataError(test_dir, f"{len(shared)} patient(s) are in --real {real_dir} too ({', '.join(shared[:5])}"
+                        f"{' ...' if len(shared) > 5 else ''}); the utility test would score on seen patients",
+                        "give --test a folder of other patients")
+
+
 def _patient_table(samples):
-    """One row per patient: several real slices of a patient share one table row."""
+    """One row per patient: several real slices of a patient share one table row (the tabimage
+    reader's ``table_id``; samples without one count as one row per distinct row)."""
     import pandas as pd
 
     rows, seen = [], set()
     for s in samples:
-        key = json.dumps(s.features, sort_keys=True, default=str)
+        key = s.meta.get("table_id") or json.dumps(s.features, sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
             rows.append(s.features)

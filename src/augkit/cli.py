@@ -247,22 +247,35 @@ def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, 
               help="Synthetic folder: an expand output (its real samples are left out), "
                    "a generate output, or any dataset folder.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
-@click.option("--target", default=None, help="Tables: column for the train-synthetic-test-real check.")
+@click.option("--target", "targets", multiple=True,
+              help="Tables: column for the train-synthetic-test-real check (repeatable); needs --test.")
+@click.option("--test", "test_dir", default=None, type=click.Path(path_type=Path),
+              help="Real samples of held-out patients (neither the generator nor the real baseline "
+                   "saw them): the test rows of the --target check.")
+@click.option("--format", "format_name", default=None, help="Force the format of --real and --test.")
 @click.option("--near-copy-threshold", default=None, type=click.FloatRange(0, 1),
               help="NCC at or above which a synthetic image counts as a near-copy (default 0.95).")
 @click.option("--source", "sources", multiple=True,
               type=click.Choice(["classical", "gan", "gan+classical"]),
               help="Only synthetic samples of this source (repeatable), e.g. --source gan.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@read_option(what="--real and --test")
+@read_option("--test-read-option", "test_read_options", what="--test only, replacing the same key of "
+             "--read-option (e.g. the test patients' table=)")
 @domain_errors
-def evaluate(real_dir, synthetic_dir, out_dir, target, near_copy_threshold, sources, seed):
+def evaluate(real_dir, synthetic_dir, out_dir, targets, test_dir, format_name, near_copy_threshold, sources,
+             seed, read_options, test_read_options):
     """Compare synthetic data with real data: fidelity, diversity, memorisation (images) and
     column statistics, correlations, utility, privacy (tables). Writes PNGs and report.html."""
-    from augkit.api import evaluate_folders
+    from augkit.api import evaluate_folders, parse_read_options
 
-    results = evaluate_folders(real_dir, synthetic_dir, out_dir, target=target,
+    if test_read_options and test_dir is None:
+        raise AugkitCLIError("--test-read-option applies to --test DIR; give --test or leave it out.")
+    results = evaluate_folders(real_dir, synthetic_dir, out_dir, target=list(targets) or None,
                                near_copy_threshold=near_copy_threshold, seed=seed,
-                               sources=list(sources) or None)
+                               sources=list(sources) or None, test_dir=test_dir, format=format_name,
+                               read_options=parse_read_options(read_options),
+                               test_read_options=parse_read_options(test_read_options, "--test-read-option"))
     for kind, metrics in results.items():
         click.echo(f"{kind}: report in {out_dir}")
     click.echo(json.dumps(_headline(results), indent=2, default=str))
@@ -281,7 +294,11 @@ def _headline(results):
             "near_copies": mem["num_near_copies"], "near_copy_threshold": mem["threshold"],
         }
     if results.get("table"):
-        out["table"] = {k: v for k, v in results["table"].items() if not isinstance(v, (list, dict))}
+        table = results["table"]
+        out["table"] = {k: v for k, v in table.items() if not isinstance(v, (list, dict))}
+        for name, u in (table.get("utility") or {}).items():
+            out["table"][f"utility {name}"] = {k: (u.get(k) or {}).get("auc") for k in ("trtr", "tstr")} \
+                if "error" not in u else u["error"]
     return out
 
 

@@ -1,5 +1,6 @@
 """evaluate_tables on tiny tables: identical tables show no difference; a shifted column is the
-one flagged; the report files are written; utility and privacy figures make sense."""
+one flagged; the report files are written; utility and privacy figures make sense. The utility
+check is tested on held-out patients only, with the real LGG rows too."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from augkit.errors import DataError, UsageError
 from augkit.evaluate.table_report import evaluate_tables
 
 FILES = {"stats_diff.png", "corr_diff.png", "pca.png", "tsne.png", "violin.png", "categories.png",
-         "utility.png", "dcr.png", "report.html", "metrics.json"}
+         "utility_death01.png", "dcr.png", "report.html", "metrics.json"}
 
 
 def patients(n: int, seed: int) -> pd.DataFrame:
@@ -32,7 +33,8 @@ def patients(n: int, seed: int) -> pd.DataFrame:
 
 def test_identical_tables_show_no_difference(tmp_path):
     real = patients(40, 0)
-    m = evaluate_tables(real, real.copy(), tmp_path, target="death01", exclude=["Patient"])
+    m = evaluate_tables(real, real.copy(), tmp_path, target="death01", test_df=patients(30, 9),
+                        exclude=["Patient"], num_bootstrap=50)
     assert FILES <= {p.name for p in tmp_path.iterdir()}
     assert m["flagged_columns"] == []
     assert m["mean_column_score"] == 0.0 and all(c["score"] == 0.0 for c in m["columns"].values())
@@ -40,8 +42,10 @@ def test_identical_tables_show_no_difference(tmp_path):
     assert m["correlation"]["max_abs_diff"] == 0.0
     assert m["privacy"]["share_exact_copies"] == 1.0  # every row is a copy: the check sees it
     assert m["violin_column"] == "age_at_diagnosis"
-    # the synthetic copy holds the real test rows too, so training on it cannot do worse
-    assert m["utility"]["tstr"]["auc"] >= m["utility"]["trtr"]["auc"]
+    # trained on the same rows, TSTR is TRTR; the test patients are others
+    u = m["utility"]["death01"]
+    assert u["tstr"] == u["trtr"] and u["num_real_test"] == 30 and u["num_real_train"] == 40
+    assert m["privacy"]["holdout_dcr_median"] > 0.0 == m["privacy"]["dcr_median"]
     assert json.loads((tmp_path / "metrics.json").read_text()) == m
 
 
@@ -49,7 +53,8 @@ def test_a_shifted_column_is_flagged_and_the_biggest(tmp_path):
     real = patients(60, 0)
     synth = patients(80, 1)  # same distribution, other rows
     synth["age_at_diagnosis"] += 25
-    m = evaluate_tables(real, synth, tmp_path, target="grade", exclude=["Patient"], seed=3, plots=False)
+    m = evaluate_tables(real, synth, tmp_path, target="grade", test_df=patients(20, 4), exclude=["Patient"],
+                        seed=3, plots=False, num_bootstrap=50)
     assert m["biggest_difference"] == "age_at_diagnosis"
     assert m["flagged_columns"] == ["age_at_diagnosis"]
     assert m["columns"]["age_at_diagnosis"]["score"] > 0.8
@@ -64,12 +69,15 @@ def test_utility_compares_train_on_real_and_train_on_synthetic(tmp_path):
     real = patients(80, 0)
     useless = patients(80, 1)
     useless["death01"] = np.random.default_rng(5).permutation(useless["death01"].to_numpy())  # no signal
-    m = evaluate_tables(real, useless, tmp_path, target="death01", exclude=["Patient"], plots=False)
-    u = m["utility"]
+    m = evaluate_tables(real, useless, tmp_path, target=["death01"], test_df=patients(40, 7),
+                        exclude=["Patient"], plots=False, num_bootstrap=200)
+    u = m["utility"]["death01"]
     assert set(u["trtr"]) == {"auc", "accuracy", "precision", "recall", "f1"}
-    assert u["num_real_test"] == 24 and u["num_synthetic_train"] == 80
+    assert (u["num_real_train"], u["num_synthetic_train"], u["num_real_test"]) == (80, 80, 40)
     assert u["trtr"]["auc"] > 0.8  # age predicts death01 in the real rows
     assert u["tstr"]["auc"] < u["trtr"]["auc"] - 0.2  # shuffled labels teach nothing
+    low, high = u["bootstrap"]["tstr_minus_trtr"]
+    assert low <= u["tstr"]["auc"] - u["trtr"]["auc"] <= high and low < -0.2
 
 
 def test_synthetic_copies_are_counted(tmp_path):
@@ -86,6 +94,43 @@ def test_bad_input_is_reported(tmp_path):
     with pytest.raises(DataError, match="differ in columns"):
         evaluate_tables(real, real.drop(columns=["sex"]), tmp_path)
     with pytest.raises(UsageError, match="numeric"):
-        evaluate_tables(real, real, tmp_path, target="pressure", exclude=["Patient"])
+        evaluate_tables(real, real, tmp_path, target="pressure", test_df=real, exclude=["Patient"])
     with pytest.raises(DataError, match="no rows"):
         evaluate_tables(real, real.iloc[:0], tmp_path)
+    with pytest.raises(UsageError, match="needs test_df: real rows of patients that neither the generator"):
+        evaluate_tables(real, real, tmp_path, target="death01", exclude=["Patient"])
+    with pytest.raises(DataError, match="test_df lacks \\['sex'\\]"):
+        evaluate_tables(real, real, tmp_path, target="death01", test_df=real.drop(columns=["sex"]))
+
+
+def lgg_rows(shared_data, split):
+    return pd.read_csv(shared_data / "lgg" / f"patients_{split}.csv")
+
+
+def test_utility_on_the_real_lgg_rows_tests_on_the_test_patients_only(shared_data, tmp_path):
+    """train30's 30 patients train both models; the 20 test patients (one without a grade or
+    death01) are the test rows. A generator that copies its training rows gets TRTR's score
+    exactly and shows as 100 % copies, while new patients are not copies."""
+    real, test = lgg_rows(shared_data, "train30"), lgg_rows(shared_data, "test")
+    assert not set(real["Patient"]) & set(test["Patient"])
+    ids = ["case", "Patient"]
+    m = evaluate_tables(real, real.copy(), tmp_path, target=["neoplasm_histologic_grade", "death01"],
+                        test_df=test, exclude=ids, plots=False, num_bootstrap=100)
+    for name in ("neoplasm_histologic_grade", "death01"):
+        u = m["utility"][name]
+        assert (u["num_real_train"], u["num_real_test"]) == (30, 19)
+        assert u["rows_without_target"] == {"real": 0, "synthetic": 0, "test": 1}
+        assert u["tstr"] == u["trtr"] and 0.0 <= u["trtr"]["auc"] <= 1.0
+    assert m["utility"]["neoplasm_histologic_grade"]["classes"] == ["1", "2"]
+    assert m["privacy"]["share_exact_copies"] == 1.0
+    assert m["privacy"]["holdout_dcr_p5"] > 0.0  # no test patient is a training row
+    # gaps stay gaps: the missing share of a column is compared, not filled in
+    assert m["columns"]["RNASeqCluster"]["real_frequencies"]["(missing)"] == pytest.approx(5 / 30)
+    # a generator whose rows carry no grade signal: TSTR falls to chance, TRTR does not move
+    noise = real.copy()
+    noise["neoplasm_histologic_grade"] = np.random.default_rng(0).permutation(noise["neoplasm_histologic_grade"])
+    shuffled = evaluate_tables(real, noise, tmp_path / "shuffled", target="neoplasm_histologic_grade",
+                               test_df=test, exclude=ids, plots=False, num_bootstrap=100)
+    u = shuffled["utility"]["neoplasm_histologic_grade"]
+    assert u["trtr"] == m["utility"]["neoplasm_histologic_grade"]["trtr"]
+    assert u["tstr"] != u["trtr"]

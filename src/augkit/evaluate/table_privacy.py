@@ -11,7 +11,11 @@ from matplotlib.figure import Figure
 from augkit.evaluate.table_plots import REAL_COLOUR, SYNTH_COLOUR, save_png
 
 
-def distance_to_closest_record(path: Path, real_enc: np.ndarray, synth_enc: np.ndarray) -> dict:
+def distance_to_closest_record(path: Path | None, real_enc: np.ndarray, synth_enc: np.ndarray,
+                               holdout_enc: np.ndarray | None = None) -> dict:
+    """DCR of the synthetic rows to the real training rows. ``holdout_enc``: rows of real patients
+    the generator never saw; their distance to the training rows is what a new patient looks
+    like, so synthetic rows much closer than that (the "holdout" share below) lean on copies."""
     from sklearn.neighbors import NearestNeighbors
 
     nn = NearestNeighbors(n_neighbors=min(2, len(real_enc))).fit(real_enc)
@@ -34,15 +38,24 @@ def distance_to_closest_record(path: Path, real_enc: np.ndarray, synth_enc: np.n
         else float(np.mean(dcr <= exact_tol)),
         "real_duplicate_share": float(np.mean(loo <= exact_tol)),
     }
+    holdout = None
+    if holdout_enc is not None and len(holdout_enc):
+        holdout = nn.kneighbors(holdout_enc, n_neighbors=1)[0][:, 0]
+        result.update(holdout_dcr_median=float(np.median(holdout)), holdout_dcr_p5=float(np.percentile(holdout, 5)),
+                      share_synthetic_closer_than_holdout_p5=float(np.mean(dcr < np.percentile(holdout, 5))))
     if path is None:
         return result
     fig = Figure(figsize=(6, 3.6), dpi=100)
     ax = fig.subplots()
-    top = float(max(np.max(dcr), np.max(loo[np.isfinite(loo)]) if np.isfinite(loo).any() else 0.0, 1e-3))
+    top = float(max(np.max(dcr), np.max(loo[np.isfinite(loo)]) if np.isfinite(loo).any() else 0.0,
+                    0.0 if holdout is None else np.max(holdout), 1e-3))
     bins = np.linspace(0.0, top, 40)
     ax.hist(loo[np.isfinite(loo)], bins=bins, alpha=0.6, density=True, color=REAL_COLOUR,
             label="real → nearest other real")
     ax.hist(dcr, bins=bins, alpha=0.6, density=True, color=SYNTH_COLOUR, label="synthetic → nearest real")
+    if holdout is not None:
+        ax.hist(holdout, bins=bins, histtype="step", lw=1.5, density=True, color="#2ca02c",
+                label="held-out patient → nearest real")
     ax.axvline(threshold, color="k", ls="--", lw=1, label=f"near-copy threshold {threshold:.3g}")
     ax.set_xlabel("distance")
     ax.set_ylabel("density")

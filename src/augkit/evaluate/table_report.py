@@ -29,6 +29,8 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,25 +56,40 @@ from augkit.io.base import atomic_write_bytes
 from augkit.table_encoding import TablePreprocessor
 
 
-def evaluate_tables(real_df: pd.DataFrame, synth_df: pd.DataFrame, out_dir, *, target: str | None = None,
+def evaluate_tables(real_df: pd.DataFrame, synth_df: pd.DataFrame, out_dir, *,
+                    target: str | Sequence[str] | None = None, test_df: pd.DataFrame | None = None,
                     seed: int = 0, age_column: str | None = None, exclude=(), flag_threshold: float = 0.2,
-                    max_rows: int = 20_000, model: str = "logistic", test_fraction: float = 0.3,
+                    max_rows: int = 20_000, model: str = "logistic", num_bootstrap: int = 1000,
                     plots: bool = True) -> dict:
-    """Compare ``synth_df`` with ``real_df``; write PNGs, ``report.html`` and ``metrics.json`` into
-    ``out_dir``; return the metrics.
+    """Compare ``synth_df`` with ``real_df`` (the rows the generator was trained on); write PNGs,
+    ``report.html`` and ``metrics.json`` into ``out_dir``; return the metrics.
 
-    :param target: column for the utility check (binary or categorical); None skips it.
+    :param target: column(s) for the utility check (binary or categorical); None skips it.
+        ``metrics["utility"][target]`` holds each one's TRTR and TSTR scores.
+    :param test_df: real rows of held-out patients, needed by ``target``: the generator and the
+        real baseline must never have seen them (split by patient, not by slice or row). They are
+        also the reference of the privacy check (synthetic vs new real patients' distance to the
+        training rows).
     :param age_column: numeric column for the violin plot; default the first numeric column whose
         name contains "age".
     :param exclude: columns left out of everything (ids).
     :param max_rows: tables longer than this are sampled down (seeded) before the comparison.
     :param model: utility classifier, ``logistic`` (regularised logistic regression) or
         ``gradient_boosting``.
+    :param num_bootstrap: resamples of the test rows for the utility intervals.
     :param plots: False writes only ``metrics.json`` and ``report.html`` (no figures, no t-SNE):
         for quick checks.
     """
     out_dir = Path(out_dir)
     real, synth = _check_frames(real_df, synth_df, exclude)
+    targets = [target] if isinstance(target, str) else list(target or [])
+    if targets and test_df is None:
+        raise UsageError("evaluate_tables: the utility check (target=) needs test_df: real rows of "
+                         "patients that neither the generator nor the real baseline saw. Fix: pass "
+                         "test_df= (CLI: --test DIR, e.g. the test patients' folder).")
+    test = None
+    if test_df is not None:
+        test = _check_frames(real_df, test_df, exclude, other="test_df")[1]
     rng = np.random.default_rng(seed)
     num_real_rows, num_synth_rows = len(real), len(synth)
     real, synth = _cap(real, max_rows, rng), _cap(synth, max_rows, rng)
@@ -138,18 +155,29 @@ def evaluate_tables(real_df: pd.DataFrame, synth_df: pd.DataFrame, out_dir, *, t
         figures.append(("categories.png", "Value frequencies",
                         f"Share of each value in the binary and categorical columns{more}."))
 
-    if target is not None:
-        metrics["utility"] = utility(real, synth, prep, target, seed, model, test_fraction)
-        if "trtr" in metrics["utility"]:
-            figure(utility_plot, "utility.png", metrics["utility"], target)
-            figures.append(("utility.png", f"Utility for predicting {target}",
-                            "A classifier trained on real rows (TRTR) or on synthetic rows (TSTR), "
-                            "both tested on the same held-out real rows."))
+    if targets:
+        metrics["utility"] = {}
+        for name in targets:
+            u = metrics["utility"][name] = utility(real, synth, test, prep, name, seed, model, num_bootstrap)
+            if "error" not in u:
+                png = f"utility_{_file_part(name)}.png"
+                figure(utility_plot, png, u, name)
+                figures.append((png, f"Utility for predicting {name}",
+                                f"A classifier trained on the {u['num_real_train']} real training rows (TRTR) "
+                                f"or on {u['num_synthetic_train']} synthetic rows (TSTR), both tested on the "
+                                f"same {u['num_real_test']} rows of held-out patients."))
 
-    metrics["privacy"] = distance_to_closest_record(out_dir / "dcr.png" if plots else None, real_enc, synth_enc)
+    holdout = None
+    if test is not None:
+        layout = TablePreprocessor(kinds=kinds).fit(pd.concat([real, synth, test], ignore_index=True))
+        real_enc, synth_enc, holdout = layout.transform(real), layout.transform(synth), layout.transform(test)
+    metrics["privacy"] = distance_to_closest_record(out_dir / "dcr.png" if plots else None, real_enc,
+                                                    synth_enc, holdout)
     figures.append(("dcr.png", "Distance to closest real record",
-                    "Each synthetic row's distance to its nearest real row, against each real row's "
-                    "distance to its nearest other real row."))
+                    "Each synthetic row's distance to its nearest real training row, against each real "
+                    "row's distance to its nearest other real row"
+                    + (" and each held-out patient's distance to the nearest training row." if holdout is not None
+                       else ".")))
 
     metrics = _json_safe(metrics)
     if not plots:
@@ -170,8 +198,13 @@ class _Figures:
             draw(self.out_dir / name, *args, **kwargs)
 
 
-def _check_frames(real_df, synth_df, exclude) -> tuple[pd.DataFrame, pd.DataFrame]:
-    for name, df in (("real_df", real_df), ("synth_df", synth_df)):
+def _file_part(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)) or "target"
+
+
+def _check_frames(real_df, synth_df, exclude, other: str = "synth_df") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both tables as DataFrames with rows and the same columns (``other`` names the second)."""
+    for name, df in (("real_df", real_df), (other, synth_df)):
         if not isinstance(df, pd.DataFrame):
             raise UsageError(f"evaluate_tables: {name} must be a pandas DataFrame. Received: {type(df).__name__}")
         if len(df) == 0:
@@ -181,8 +214,8 @@ def _check_frames(real_df, synth_df, exclude) -> tuple[pd.DataFrame, pd.DataFram
     missing = [c for c in columns if c not in synth_df.columns]
     extra = [c for c in synth_df.columns if c not in real_df.columns and c not in exclude]
     if missing or extra:
-        raise DataError(None, f"evaluate_tables: the tables differ in columns (synthetic lacks {missing}, "
-                        f"has extra {extra})", "compare tables with the same columns (exclude= ids)")
+        raise DataError(None, f"evaluate_tables: real_df and {other} differ in columns ({other} lacks "
+                        f"{missing}, has extra {extra})", "compare tables with the same columns (exclude= ids)")
     if not columns:
         raise DataError(None, "evaluate_tables: no columns left to compare", "check exclude=")
     return real_df[columns].reset_index(drop=True), synth_df[columns].reset_index(drop=True)
@@ -245,24 +278,13 @@ def _html(metrics: dict, figures: list[tuple[str, str, str]]) -> str:
         ("near copies", metrics["privacy"]["share_near_copies"]),
         ("real rows duplicated within real", metrics["privacy"]["real_duplicate_share"]),
     ]
+    if "holdout_dcr_median" in metrics["privacy"]:
+        summary += [("median distance to the training rows: synthetic / held-out patients",
+                     f"{metrics['privacy']['dcr_median']:.3f} / {metrics['privacy']['holdout_dcr_median']:.3f}"),
+                    ("synthetic rows closer than 95 % of held-out patients",
+                     metrics["privacy"]["share_synthetic_closer_than_holdout_p5"])]
     summary_html = "".join(f"<tr><th>{e(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in summary)
-    utility_html = ""
-    u = metrics.get("utility")
-    if u:
-        if "error" in u:
-            utility_html = f"<p>Utility not computed: {e(u['error'])}</p>"
-        else:
-            names = ["auc", "accuracy", "precision", "recall", "f1"]
-            head = "".join(f"<th>{n}</th>" for n in names)
-            body = "".join(
-                f"<tr><th>{label}</th>" + ("".join(f"<td>{_fmt(u[key].get(n))}</td>" for n in names)
-                                          if "error" not in u[key] else f"<td colspan=5>{e(u[key]['error'])}</td>")
-                + "</tr>"
-                for key, label in (("trtr", "train real, test real"), ("tstr", "train synthetic, test real")))
-            utility_html = (f"<h2>Utility: predicting {e(u['target'])}</h2><p>{e(u['model'])} classifier; "
-                            f"{u['num_real_train']} real training rows, {u['num_synthetic_train']} synthetic "
-                            f"training rows, {u['num_real_test']} held-out real test rows.</p>"
-                            f"<table><tr><th></th>{head}</tr>{body}</table>")
+    utility_html = "".join(_utility_html(u) for u in (metrics.get("utility") or {}).values())
     figs = "".join(f"<figure><h3>{e(t)}</h3><img src='{e(f)}' alt='{e(t)}'>"
                    f"<figcaption>{e(c)}</figcaption></figure>" for f, t, c in figures)
     return f"""<!doctype html>
@@ -280,3 +302,31 @@ figcaption{{color:#555;font-size:13px}}</style>
 <h2>Figures</h2>{figs}
 </body></html>
 """
+
+
+def _utility_html(u: dict) -> str:
+    e = html.escape
+    if "error" in u:
+        return f"<h2>Utility: predicting {e(u['target'])}</h2><p>Not computed: {e(u['error'])}</p>"
+    names = ["auc", "accuracy", "precision", "recall", "f1"]
+    head = "".join(f"<th>{n}</th>" for n in names) + "<th>AUC 95 % (bootstrap)</th>"
+    ci = u.get("bootstrap", {})
+
+    def interval(key):
+        return "–" if key not in ci else f"[{ci[key][0]:.2f}, {ci[key][1]:.2f}]"
+
+    body = "".join(
+        f"<tr><th>{label}</th>" + ("".join(f"<td>{_fmt(u[key].get(n))}</td>" for n in names)
+                                  + f"<td>{interval(key)}</td>"
+                                  if "error" not in u[key] else f"<td colspan=6>{e(u[key]['error'])}</td>")
+        + "</tr>"
+        for key, label in (("trtr", "train real, test real"), ("tstr", "train synthetic, test real")))
+    gaps = u["rows_without_target"]
+    return (f"<h2>Utility: predicting {e(u['target'])}</h2><p>{e(u['model'])} classifier; "
+            f"{u['num_real_train']} real training rows, {u['num_synthetic_train']} synthetic training rows, "
+            f"{u['num_real_test']} rows of held-out patients ({e(u['split'])}; classes "
+            f"{e(json.dumps(u['test_class_counts']))}; rows without a {e(u['target'])} value left out: "
+            f"{gaps['real']} real, {gaps['synthetic']} synthetic, {gaps['test']} test). Majority-class "
+            f"accuracy on the test rows: {_fmt(u['majority_baseline_accuracy'])}; TSTR − TRTR AUC 95 %: "
+            f"{interval('tstr_minus_trtr')}.</p>"
+            f"<table><tr><th></th>{head}</tr>{body}</table>")
