@@ -21,12 +21,15 @@ class TLGAN(LatentGenerator):
     backbone (Xception by default; mobilenet_v2, mobilenet, resnet50, resnet50v2, inception_v3,
     densenet121) with a small trainable head (transfer learning, seed 000).
 
-    ``TLGAN(profile="cpu", seed=0, backbone_weights=PATH, **overrides)``. Nothing downloads:
-    the backbone's ImageNet weights come from the notop ``.h5`` file named by
-    ``backbone_weights``; without one the constructor refuses (saying which file to get) unless
-    ``random_backbone=True`` is passed explicitly. A file made for another backbone is refused
-    when the model is built. A saved model holds its backbone's weights, so ``load`` needs no
-    file.
+    ``TLGAN(profile="cpu", seed=0, backbone_weights=PATH, **overrides)``. Nothing downloads
+    unasked: the backbone's ImageNet weights come from the notop ``.h5`` file named by
+    ``backbone_weights``, or, with the explicit ``backbone_weights="imagenet"``, from Keras'
+    own cache, which Keras fills from its origin with its hash check when the file is not
+    there (``backbones.keras_cache_weights``; offline: one line naming the file and
+    ``--backbone-weights PATH``). Without either the constructor refuses (saying which file to
+    get) unless ``random_backbone=True`` is passed explicitly. A file made for another backbone
+    is refused when the model is built. A saved model holds its backbone's weights, so
+    ``load`` needs no file and fetches nothing.
 
     Channels: the backbones are RGB networks. 3-channel images go in as they are; 1-channel
     (grayscale) images are tiled to 3 channels inside the discriminator (the generator still

@@ -38,7 +38,7 @@ class Profile:
     backbone: str = "xception"
     backbone_alpha: float = 1.0  # MobileNet widths only
     backbone_size: int | None = None  # side the backbone sees; None: max(size, its minimum)
-    backbone_weights: str | None = None  # path of the notop ImageNet weights file
+    backbone_weights: str | None = None  # path of the notop ImageNet weights file, or "imagenet" (Keras' cache)
     random_backbone: bool = False  # explicit opt-in to a frozen randomly initialised backbone
     head_units: int = 0  # 0: pooling + one dense unit (seed 000); > 0 adds a hidden layer
     minibatch_std: bool = False  # batch feature spread into the head (against collapse)

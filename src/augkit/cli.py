@@ -180,7 +180,8 @@ def demo(out_dir, cases, size, seed, overwrite):
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override one profile setting (repeatable), e.g. --set l1_weight=50.")
 @click.option("--backbone-weights", type=click.Path(path_type=Path), default=None,
-              help="tlgan: ImageNet weights file (.h5) of the frozen backbone; nothing is downloaded.")
+              help="tlgan: ImageNet weights file (.h5) of the frozen backbone, or 'imagenet' to let Keras "
+                   "fetch its own into its cache (~/.keras/models, hash-checked); nothing downloads otherwise.")
 @click.option("--random-backbone", is_flag=True,
               help="tlgan: train against a randomly initialised backbone instead (weak, for trials).")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
