@@ -1,13 +1,15 @@
 """Train the class/unconditional generators (``dcgan``, ``tlgan``) on real LGG brain slices with
 their ``cpu`` profiles and show what they make.
 
-Data: every LGG slice in ``../shared/data/lgg/{train30,val,test}`` (249 slices of 60 patients),
-image resized to the profile size, labelled by histological grade (G2/G3) joined from
-``patients_*.csv`` (``Patient`` = folder name without its date part). When the tables hold no
-grades, the label falls back to tumour size (mask area above or below the median slice's:
-``large`` / ``small``), which is visible in the image, and ``label_source`` in the JSON says so.
-The Samples are also written to a temporary class-folder dataset and read back through the
-``classfolders`` reader, and training uses what was read back.
+Data: the LGG slices of ``--splits`` (default ``train30 val``: 100 slices of 40 patients; the
+20 test patients stay unseen, as everywhere else), image resized to the profile size, labelled
+by the authors' histological grade joined from ``patients_*.csv`` (``Patient`` = folder name
+without its date part; ``neoplasm_histologic_grade`` 1 / 2 = WHO grade II / III, class folders
+``grade_II`` / ``grade_III``). ``--label tumour_size`` labels by mask area above or below the
+median slice's (``large`` / ``small``) instead. The Samples are written to a temporary
+class-folder dataset (never committed) and read back through the ``classfolders`` reader, and
+training uses what was read back. A conditional run also writes one grid per class: generated
+slices of that class above real slices of that class.
 
 Shows, per plugin, under ``benchmarks/results/classgan/``: an 8×8 grid of 64 generated slices
 (conditional: rows alternate classes) next to 64 real ones, the loss curves, and in
@@ -37,7 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 LGG = (ROOT / ".." / "shared" / "data" / "lgg").resolve()
 OUT = ROOT / "benchmarks" / "results" / "classgan"
-SPLITS = ("train30", "val", "test")
+SPLITS = ("train30", "val")  # --splits; test patients are left out so that they stay unseen
+GRADE_NAMES = {"1": "grade_II", "2": "grade_III"}  # the authors' codes, WHO grades
 NUM_SHOWN = 64
 
 
@@ -46,18 +49,19 @@ def patient_of(sample_id: str) -> str:
     return "_".join(sample_id.split("/", 1)[0].split("_")[:3])
 
 
-def grades() -> dict[str, str]:
+def grades(splits=SPLITS) -> dict[str, str]:
+    """Patient id → ``grade_II`` / ``grade_III`` from the authors' rows (patients without one left out)."""
     found = {}
-    for split in SPLITS:
+    for split in splits:
         with open(LGG / f"patients_{split}.csv", newline="") as fh:
             for row in csv.DictReader(fh):
                 grade = (row.get("neoplasm_histologic_grade") or "").strip()
                 if grade:
-                    found[row["Patient"].strip()] = grade
+                    found[row["Patient"].strip()] = GRADE_NAMES.get(grade, f"grade_{grade}")
     return found
 
 
-def lgg_samples(size: int, label_source: str, channels: str = "flair"):
+def lgg_samples(size: int, label_source: str, channels: str = "flair", splits=SPLITS):
     """In-memory Samples of every LGG slice at size×size (uint8; FLAIR only, or the authors'
     three sequences as RGB) with their labels."""
     from skimage.transform import resize
@@ -65,8 +69,8 @@ def lgg_samples(size: int, label_source: str, channels: str = "flair"):
     from augkit.io import read_dataset
     from augkit.sample import Provenance, Sample
 
-    reals = [s for split in SPLITS for s in read_dataset(LGG / split)]
-    grade = grades()
+    reals = [s for split in splits for s in read_dataset(LGG / split)]
+    grade = grades(splits)
     if label_source == "auto":
         label_source = "grade" if all(patient_of(s.id) in grade for s in reals) else "tumour_size"
     if label_source == "grade":
@@ -221,7 +225,7 @@ def run(plugin: str, args, work: Path) -> dict:
     from augkit.training import save_image_grid
 
     size = 64  # both cpu profiles
-    samples, label_source = lgg_samples(size, args.label, args.channels)
+    samples, label_source = lgg_samples(size, args.label, args.channels, args.splits)
     samples = through_classfolders(samples, work / f"{plugin}-classfolders")
     backbone = None
     if plugin == "tlgan" and not args.backbone_weights and not args.random_backbone:
@@ -266,6 +270,16 @@ def run(plugin: str, args, work: Path) -> dict:
     save_image_grid(OUT / f"real_{size}px.png", [list(shown[r * 8:(r + 1) * 8]) for r in range(8)],
                     title=real_title, cell_inches=1.0)
     shutil.copyfile(ckpt / "losses.png", OUT / f"{tag}_losses.png")
+    class_files = []
+    for label in classes:  # one grid per class: 24 generated of that class, 8 real ones below
+        made = list(gen.generate(24, seed=args.seed + 2, conditions=[label] * 24, batch_size=24))
+        real_of = [s.image for s in samples if s.label == label]
+        real_pick = [real_of[i] for i in np.linspace(0, len(real_of) - 1, min(8, len(real_of))).astype(int)]
+        name = f"{tag}_{label}_samples.png"
+        save_image_grid(OUT / name, [[m.image for m in made[r * 8:(r + 1) * 8]] for r in range(3)] + [real_pick],
+                        title=f"{plugin} conditioned on {label}: generated (rows 1-3), real {label} slices "
+                              f"(row 4; {len(real_of)} in training)", cell_inches=1.0)
+        class_files.append(name)
 
     labels_count = {}
     for s in samples:
@@ -287,7 +301,8 @@ def run(plugin: str, args, work: Path) -> dict:
         "channels": args.channels,
         "checkpoint_hash": gen.checkpoint_hash,
         "measures": measure(fake_images, shown, reals),
-        "files": [f"{tag}_samples.png", f"{tag}_losses.png", f"real_{size}px.png"],
+        "splits": list(args.splits),
+        "files": [f"{tag}_samples.png", *class_files, f"{tag}_losses.png", f"real_{size}px.png"],
     }
     return result
 
@@ -297,10 +312,11 @@ def summary(results: dict) -> str:
              "Written by `benchmarks/classgan_train.py`; numbers from `classgan.json`. Diversity is "
              "over 64 generated vs 64 real slices (pairwise RMS pixel difference in [0, 1] units, "
              "and 1 - normalised cross-correlation); nearest-real is each generated slice's "
-             "1 - NCC to its closest training slice (0 = a copy). Labels are the histological grade "
-             "when `patients_*.csv` hold it; the shared tables hold a header and no rows, so the "
-             "labels fall back to tumour size (FLAIR-abnormality area above / below the median "
-             "slice's: `large` / `small`).", "",
+             "1 - NCC to its closest training slice (0 = a copy). Labels: runs labelled `grade` use the "
+             "authors' histological grade from `patients_*.csv` (WHO II / III); runs made before "
+             "those tables had rows (labels `tumour_size`, 249 slices of all three splits) used "
+             "tumour size (FLAIR-abnormality area above / below the median slice's: `large` / "
+             "`small`). The notes say which slices each run trained on.", "",
              "| plugin | labels | epochs | train s | pairwise L2 gen / real | pairwise 1-NCC gen / real "
              "| near-duplicate pairs | nearest-real 1-NCC median (min) | real-to-real median |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -317,7 +333,9 @@ def summary(results: dict) -> str:
     lines += ["", "Notes:"]
     for key in sorted(k for k in results if k != "machine"):
         r = results[key]
-        note = f"- `{key}`: {r.get('channels', 'rgb')} images, {r['num_train_slices']} slices, labels: {r['label_source']}"
+        splits = " + ".join(r.get("splits", ["train30", "val", "test"]))
+        note = (f"- `{key}`: {r.get('channels', 'rgb')} images, {r['num_train_slices']} slices ({splits}), "
+                f"labels: {r['label_source']}")
         if r.get("class_counts"):
             note += f" {r['class_counts']}"
         overrides = {k: v for k, v in r["config"].items() if k not in ("profile", "seed", "backbone_weights")}
@@ -345,7 +363,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plugin", choices=["dcgan", "tlgan", "both"], default="both")
     parser.add_argument("--epochs", type=int, default=None, help="default: the cpu profile's")
-    parser.add_argument("--label", choices=["auto", "grade", "tumour_size", "none"], default="auto")
+    parser.add_argument("--label", choices=["auto", "grade", "tumour_size", "none"], default="auto",
+                        help="auto: the histological grade when every patient has one, else tumour size")
+    parser.add_argument("--splits", nargs="+", default=list(SPLITS),
+                        help="LGG splits to train on (default: train30 val; test stays unseen)")
     parser.add_argument("--conditional", choices=["auto", "yes", "no"], default="auto",
                         help="auto: dcgan conditional on the labels, tlgan unconditional")
     parser.add_argument("--backbone-weights", default=None,
