@@ -78,7 +78,7 @@ def run_report(args) -> None:
     from augkit.bulk import generate_shards
     from augkit.evaluate.table_report import evaluate_tables
     from augkit.io import read_dataset
-    from augkit.training import save_image_grid, write_history
+    from augkit.training import write_history
     from augkit_tabimage.generator import TabImage
 
     samples = [s for split in TRAIN_SPLITS for s in read_split(split)]
@@ -114,20 +114,7 @@ def run_report(args) -> None:
     metrics = evaluate_tables(real_df, synth_df, RESULTS / "report", target=list(TARGETS), test_df=test_df,
                               seed=args.seed, age_column="age_at_initial_pathologic")
 
-    real = [s.image for s in samples[::max(1, len(samples) // 8)][:8]]
-    fakes = synthetic.samples[:24]
-    rows = [[f.image for f in fakes[r * 8:(r + 1) * 8]] for r in range(3)] + [real]
-    save_image_grid(RESULTS / "samples.png", rows, title=f"tabimage cpu ({gen.profile.size} px model), "
-                    f"{gen.epochs_trained} epochs: generated (rows 1-3), real FLAIR (row 4)")
-    shown = fakes[:8]
-    save_image_grid(RESULTS / "samples_with_rows.png", [[f.image for f in shown]],
-                    column_titles=[_row_caption(f.features) for f in shown], cell_inches=2.2,
-                    title="generated FLAIR slices, each under its generated row")
-    reals = [samples[i] for i in np.linspace(0, len(samples) - 1, 6).astype(int)]
-    save_image_grid(RESULTS / "real_with_rows.png", [[r.image for r in reals]],
-                    column_titles=[_row_caption(r.features) for r in reals], cell_inches=2.4,
-                    title="real training slices with their patients' rows")
-    _write_rows_csv(RESULTS / "samples_with_rows.csv", shown)
+    draw_grids(samples, synthetic.samples, gen.epochs_trained, gen.profile.size)
     write_history({k: v for k, v in gen.history.items() if k != "seconds"}, RESULTS / "history.csv",
                   RESULTS / "losses.png", title="tabimage cpu on LGG")
     run = {
@@ -141,7 +128,7 @@ def run_report(args) -> None:
                  "columns": list(real_df.columns)},
         "profile": "cpu", "size": gen.profile.size, "channels": "FLAIR",
         "epochs_trained": gen.epochs_trained, "train_seconds": round(train_seconds, 1),
-        "budget_minutes": args.minutes, "checkpoint_hash": gen.checkpoint_hash,
+        "budget_minutes": args.minutes, "checkpoint_hash": gen.checkpoint_hash, "seed": args.seed,
         "generation": {k: summary[k] for k in ("samples_written", "seconds", "samples_per_second")},
         "table_report": {k: metrics.get(k) for k in ("flagged_columns", "biggest_difference",
                                                       "mean_column_score", "detection_auc")},
@@ -152,6 +139,48 @@ def run_report(args) -> None:
     (RESULTS / "lgg_run.json").write_text(json.dumps(run, indent=1, default=str))
     (RESULTS / "lgg_run.md").write_text(_report_md(run))
     print(json.dumps(run, indent=1, default=str))
+
+
+def draw_grids(samples, fakes, epochs: int, size: int) -> None:
+    """``samples.png`` (24 generated, 8 real), ``samples_with_rows.png`` (8 generated images under
+    their generated rows, also in ``samples_with_rows.csv``), ``real_with_rows.png``."""
+    from augkit.training import save_image_grid
+
+    real = [s.image for s in samples[::max(1, len(samples) // 8)][:8]]
+    rows = [[f.image for f in fakes[r * 8:(r + 1) * 8]] for r in range(3)] + [real]
+    save_image_grid(RESULTS / "samples.png", rows, title=f"tabimage cpu ({size} px model), "
+                    f"{epochs} epochs: generated (rows 1-3), real FLAIR (row 4)")
+    shown = fakes[:8]
+    save_image_grid(RESULTS / "samples_with_rows.png", [[f.image for f in shown]],
+                    column_titles=[_row_caption(f.features) for f in shown], cell_inches=2.2,
+                    title="generated FLAIR slices (the first 8 of the run), each under its generated row")
+    reals = [samples[i] for i in np.linspace(0, len(samples) - 1, 8).astype(int)]
+    save_image_grid(RESULTS / "real_with_rows.png", [[r.image for r in reals]],
+                    column_titles=[_row_caption(r.features) for r in reals], cell_inches=2.2,
+                    title="real training slices under their patients' rows")
+    _write_rows_csv(RESULTS / "samples_with_rows.csv", shown)
+
+
+def run_redraw(args) -> None:
+    """The grids, the table report and ``lgg_run.md`` again from the last ``report`` run's samples
+    (``$AUGKIT_BENCH_WORK/bulk``), no training: after a change to the report's code."""
+    import pandas as pd
+
+    from augkit.evaluate.table_report import evaluate_tables
+    from augkit.io import read_dataset
+
+    run = json.loads((RESULTS / "lgg_run.json").read_text())
+    samples = [s for split in TRAIN_SPLITS for s in read_split(split)]
+    synthetic = read_dataset(WORK / "bulk").samples
+    assert synthetic[0].provenance.checkpoint_hash == run["checkpoint_hash"], "another model's samples"
+    draw_grids(samples, synthetic, run["epochs_trained"], run["size"])
+    shutil.rmtree(RESULTS / "report", ignore_errors=True)
+    metrics = evaluate_tables(patient_rows(samples), pd.DataFrame([s.features for s in synthetic]),
+                              RESULTS / "report", target=list(TARGETS), test_df=patient_rows(read_split(TEST_SPLIT)),
+                              seed=run.get("seed", 0), age_column="age_at_initial_pathologic")
+    run.update(utility=metrics.get("utility"), privacy=metrics["privacy"], correlation=metrics["correlation"])
+    (RESULTS / "lgg_run.json").write_text(json.dumps(run, indent=1, default=str))
+    (RESULTS / "lgg_run.md").write_text(_report_md(run))
 
 
 def _report_md(run: dict) -> str:
@@ -173,7 +202,8 @@ def _report_md(run: dict) -> str:
             continue
         utility.append(f"""Predicting `{target}` ({u['model']} classifier), tested on {u['num_real_test']} rows of
 held-out test patients (classes {u['test_class_counts']}; {u['rows_without_target']['test']} test patient(s)
-without a value left out); majority-class accuracy {u['majority_baseline_accuracy']:.2f}:
+without a value left out); always predicting the training rows' majority class scores accuracy
+{u['majority_baseline_accuracy']:.2f}:
 
 | trained on | AUC | accuracy | precision | recall | F1 | AUC 95 % (bootstrap over test rows) |
 |---|---:|---:|---:|---:|---:|---|
@@ -299,6 +329,7 @@ def run_throughput(args) -> None:
     shutil.rmtree(work, ignore_errors=True)
     speedups = [r["speedup"] for r in rounds]
     result = {
+        "command_args": "".join(f" {a}" for a in sys.argv[2:]),
         "machine": platform.platform(), "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
         "model": str(MODEL_DIR), "profile": gen.profile.name, "image_size": gen.profile.size,
         "output_shape": list(gen.image_spec.shape or (gen.profile.size, gen.profile.size)),
@@ -359,8 +390,9 @@ Peak resident memory of a fresh process that loads the model and runs `generate_
 
 Model: `{r['profile']}` profile ({r['image_size']}×{r['image_size']} network, images written at
 {r['output_shape'][0]}×{r['output_shape'][1]}, FLAIR) + a {r['table_columns']}-column patient row, trained on
-the LGG slices joined to the authors' patient table (`python benchmarks/tabimage_generation.py report`).
-Machine: {r['machine']}, {r['cpu_count']} CPUs, shared with another job's benchmark.
+the LGG slices joined to the authors' patient table (`python benchmarks/tabimage_generation.py report`);
+measured with `python benchmarks/tabimage_generation.py throughput{r.get('command_args', '')}`.
+Machine: {r['machine']}, {r['cpu_count']} CPUs, shared with other jobs (the load averages below).
 
 Rounds alternate the two ways (seed 004's loop on {r['seed_way_samples']:,} samples: one model call + one
 PNG write per sample, raw rows pickled; then `generate_shards` on {r['generate_shards_samples']:,} samples:
@@ -390,6 +422,7 @@ def main() -> None:
     thr.add_argument("--bulk-samples", type=int, default=2000)
     thr.add_argument("--rounds", type=int, default=3)
     thr.add_argument("--memory-samples", type=int, nargs="*", default=[])
+    sub.add_parser("redraw", help="grids and table report again from the last report run's samples")
     mem = sub.add_parser("_memory")
     mem.add_argument("num_samples", type=int)
     mem.add_argument("out", type=Path)
@@ -398,6 +431,8 @@ def main() -> None:
         run_report(args)
     elif args.command == "throughput":
         run_throughput(args)
+    elif args.command == "redraw":
+        run_redraw(args)
     else:
         run_memory_child(args.num_samples, args.out)
 

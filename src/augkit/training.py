@@ -434,7 +434,8 @@ def save_image_grid(path: str | Path, rows: Sequence[Sequence[np.ndarray]], *,
                 ax.set_title(column_titles[c], fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    height = fig.get_figheight()  # keep the title clear of the column titles below it
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / height) if title else None)
     _save_figure(fig, Path(path))
 
 

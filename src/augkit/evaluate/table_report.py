@@ -326,7 +326,8 @@ def _utility_html(u: dict) -> str:
             f"{u['num_real_train']} real training rows, {u['num_synthetic_train']} synthetic training rows, "
             f"{u['num_real_test']} rows of held-out patients ({e(u['split'])}; classes "
             f"{e(json.dumps(u['test_class_counts']))}; rows without a {e(u['target'])} value left out: "
-            f"{gaps['real']} real, {gaps['synthetic']} synthetic, {gaps['test']} test). Majority-class "
-            f"accuracy on the test rows: {_fmt(u['majority_baseline_accuracy'])}; TSTR − TRTR AUC 95 %: "
+            f"{gaps['real']} real, {gaps['synthetic']} synthetic, {gaps['test']} test). Always predicting "
+            f"the training rows' majority class: accuracy {_fmt(u['majority_baseline_accuracy'])}; "
+            f"TSTR − TRTR AUC 95 %: "
             f"{interval('tstr_minus_trtr')}.</p>"
             f"<table><tr><th></th>{head}</tr>{body}</table>")
