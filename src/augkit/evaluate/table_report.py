@@ -5,9 +5,11 @@ Written into ``out_dir``: ``stats_diff.png`` (median, mean, quartiles, min, max 
 encoded column, synthetic minus real, in units of the real column's range), ``corr_diff.png``
 (synthetic minus real correlation matrix), ``pca.png`` and ``tsne.png`` (real and synthetic
 rows in one view), ``violin.png`` (the age column, or the numeric column named),
-``categories.png`` (value frequencies of the binary and categorical columns), ``utility.png``
-(train on real vs train on synthetic, both tested on held-out real rows), ``dcr.png`` (distance of each synthetic row to its closest real row against the
-real rows' own leave-one-out nearest-neighbour distances), ``report.html`` and ``metrics.json``.
+``categories.png`` (value frequencies of the binary and categorical columns),
+``utility_<target>.png`` (train on real vs train on synthetic, both tested on the rows of
+held-out patients, ``test_df``), ``dcr.png`` (distance of each synthetic row to its closest real
+row against the real rows' own leave-one-out nearest-neighbour distances, and the held-out
+patients' distances), ``report.html`` and ``metrics.json``.
 
 Encoding: columns are typed by ``augkit.table_encoding.TablePreprocessor`` fitted on the real table
 (numeric, binary, categorical, with missing-value flags). Statistics and correlations use the
