@@ -270,9 +270,10 @@ def run(plugin: str, args, work: Path) -> dict:
     save_image_grid(OUT / f"real_{size}px.png", [list(shown[r * 8:(r + 1) * 8]) for r in range(8)],
                     title=real_title, cell_inches=1.0)
     shutil.copyfile(ckpt / "losses.png", OUT / f"{tag}_losses.png")
-    class_files = []
+    class_files, by_class = [], {}
     for label in classes:  # one grid per class: 24 generated of that class, 8 real ones below
         made = list(gen.generate(24, seed=args.seed + 2, conditions=[label] * 24, batch_size=24))
+        by_class[label] = np.stack([m.image for m in made]).astype(np.float64) / 255.0
         real_of = [s.image for s in samples if s.label == label]
         real_pick = [real_of[i] for i in np.linspace(0, len(real_of) - 1, min(8, len(real_of))).astype(int)]
         name = f"{tag}_{label}_samples.png"
@@ -281,6 +282,14 @@ def run(plugin: str, args, work: Path) -> dict:
                               f"(row 4; {len(real_of)} in training)", cell_inches=1.0)
         class_files.append(name)
 
+    label_effect = None
+    if len(by_class) >= 2:  # same noise vectors, another class: how much does the label change?
+        first, second = list(by_class.values())[:2]
+        same_noise = float(np.abs(first - second).mean())
+        other_noise = float(np.abs(first - np.roll(first, 1, axis=0)).mean())
+        label_effect = {"classes": [str(c) for c in list(by_class)[:2]], "num_noise_vectors": len(first),
+                        "mean_abs_pixel_change_same_noise_other_class": round(same_noise, 5),
+                        "mean_abs_pixel_change_other_noise_same_class": round(other_noise, 5)}
     labels_count = {}
     for s in samples:
         labels_count[str(s.label)] = labels_count.get(str(s.label), 0) + 1
@@ -301,6 +310,7 @@ def run(plugin: str, args, work: Path) -> dict:
         "channels": args.channels,
         "checkpoint_hash": gen.checkpoint_hash,
         "measures": measure(fake_images, shown, reals),
+        "label_effect": label_effect,
         "splits": list(args.splits),
         "files": [f"{tag}_samples.png", *class_files, f"{tag}_losses.png", f"real_{size}px.png"],
     }
@@ -338,6 +348,11 @@ def summary(results: dict) -> str:
                 f"labels: {r['label_source']}")
         if r.get("class_counts"):
             note += f" {r['class_counts']}"
+        if r.get("label_effect"):
+            e = r["label_effect"]
+            note += (f"; the same {e['num_noise_vectors']} noise vectors under {' vs '.join(e['classes'])} change a "
+                     f"pixel by {e['mean_abs_pixel_change_same_noise_other_class']:.4f} on average, other noise "
+                     f"vectors by {e['mean_abs_pixel_change_other_noise_same_class']:.4f} ([0, 1] units)")
         overrides = {k: v for k, v in r["config"].items() if k not in ("profile", "seed", "backbone_weights")}
         if overrides:
             note += f"; settings changed from the cpu profile: {overrides}"
