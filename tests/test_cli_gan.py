@@ -128,3 +128,24 @@ def test_generate_refuses_conditions_for_a_model_that_takes_none(demo, tmp_path)
     assert not (tmp_path / "g").exists()
     plain = run("generate", "--model", model, "--n", 4, "--out", tmp_path / "g", "--quiet")
     assert plain.exit_code == 0, plain.output  # without --conditions it generates
+
+
+def test_generate_reads_conditions_with_read_options(tiny_model, tmp_path, tmp_dataset):
+    """--read-option reaches the --conditions reader: a mask with an anti-aliased edge value is
+    refused by the reader's label check; with labels=as-is the reader lets it through and the
+    model's own check refuses the value it never saw. Both in one line."""
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4:20, 4:20] = 255
+    mask[4:20, 20] = 128  # one anti-aliased edge column
+    odd = tmp_dataset({"a/x.png": np.full((32, 32, 3), 90, np.uint8), "a/x_mask.png": mask})
+    checked = run("generate", "--model", tiny_model, "--n", 4, "--out", tmp_path / "g1", "--conditions", odd,
+                  "--quiet")
+    as_is = run("generate", "--model", tiny_model, "--n", 4, "--out", tmp_path / "g2", "--conditions", odd,
+                "--quiet", "--read-option", "labels=as-is")
+    one_line_refusal(checked, "x_mask.png", "likely anti-aliasing", "--read-option labels=as-is")
+    one_line_refusal(as_is, "x_mask.png", "condition mask refused", "[128]")
+    assert checked.stderr != as_is.stderr
+    assert "condition mask refused" not in checked.stderr
+    refused = run("generate", "--model", tiny_model, "--n", 4, "--out", tmp_path / "g3", "--quiet",
+                  "--read-option", "labels=as-is")
+    one_line_refusal(refused, "--read-option applies to --conditions DIR")

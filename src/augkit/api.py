@@ -215,14 +215,16 @@ def _foreign_in_model(folder: Path) -> list[str] | None:
 
 
 def mask_conditions(real_dir: str | Path, seed: int, *, format: str | None = None,
-                    slices: str | None = None, model: Generator | None = None):
+                    slices: str | None = None, model: Generator | None = None,
+                    read_options: dict[str, Any] | None = None):
     """index -> a new mask: the real masks in turn, each through a seeded label-safe geometric
     transform, the same way ``expand`` makes masks for a segmentation generator. With ``model``,
-    every real mask is checked first against what it was trained on (size, label values)."""
+    every real mask is checked first against what it was trained on (size, label values).
+    ``read_options``: the folder format's read options (e.g. ``labels="as-is"``)."""
     from augkit.io import read_slices
     from augkit.seeding import derive_seed
 
-    reals = read_slices(real_dir, format=format, **({"slices": slices} if slices else {})).samples
+    reals = read_slices(real_dir, format=format, **read_options_for(None, slices, read_options)).samples
     if any(s.mask is None for s in reals):
         raise UsageError(f"{real_dir}: --conditions needs a segmentation dataset (images with masks).")
     if model is not None:
@@ -258,8 +260,10 @@ def check_conditions(model: Generator, reals, real_dir: str | Path) -> None:
 
 def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path, *, seed: int = 0,
                     conditions_dir: str | Path | None = None, shard_size: int = 10_000,
-                    batch_size: int = 256, shards: list[int] | None = None, progress: bool = True):
-    """Generate ``num_samples`` from a saved model into shard folders (``augkit.bulk``)."""
+                    batch_size: int = 256, shards: list[int] | None = None, progress: bool = True,
+                    read_options: dict[str, Any] | None = None):
+    """Generate ``num_samples`` from a saved model into shard folders (``augkit.bulk``).
+    ``read_options`` read ``conditions_dir``."""
     from augkit.bulk import generate_shards
     from augkit.outputs import refuse_unsafe_output
 
@@ -270,7 +274,7 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
         if conditions_dir is None:
             raise UsageError(f"{model.name} paints images for masks; pass --conditions DIR with real "
                              "masks (e.g. the training folder).")
-        conditions = mask_conditions(conditions_dir, seed, model=model)
+        conditions = mask_conditions(conditions_dir, seed, model=model, read_options=read_options)
     elif conditions_dir is not None:
         raise UsageError(f"{model_dir}: the {model.name} model ({'/'.join(sorted(model.tasks))}) makes "
                          f"samples from noise and takes no --conditions; received --conditions "

@@ -223,13 +223,17 @@ def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, forma
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--shards", default=None, help="Only these shard numbers, e.g. 0,3,4 (others elsewhere).")
 @click.option("--quiet", is_flag=True)
+@read_option(what="--conditions")
 @domain_errors
-def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, batch_size, shards, quiet):
+def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, batch_size, shards, quiet,
+             read_options):
     """Generate N samples from a trained model into shard folders (images + one table per
     shard). Memory stays flat; a rerun skips finished shards; each shard is reproducible from
     (seed, shard number), so shards can run on different machines."""
-    from augkit.api import generate_folder
+    from augkit.api import generate_folder, parse_read_options
 
+    if read_options and conditions_dir is None:
+        raise AugkitCLIError("--read-option applies to --conditions DIR; give --conditions or leave it out.")
     picked = None
     if shards:
         try:
@@ -238,7 +242,7 @@ def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, 
             raise AugkitCLIError(f"--shards takes shard numbers like 0,3,4. Received: {shards!r}") from None
     summary = generate_folder(model_dir, num_samples, out_dir, seed=seed, conditions_dir=conditions_dir,
                               shard_size=shard_size, batch_size=batch_size, shards=picked,
-                              progress=not quiet)
+                              progress=not quiet, read_options=parse_read_options(read_options))
     click.echo(json.dumps(summary, indent=2, default=str))
 
 

@@ -115,11 +115,13 @@ def mask_label_findings(masks: Sequence[tuple[str, np.ndarray]]) -> list[LabelFi
 
 
 def check_mask_labels(masks: Sequence[tuple[Path, np.ndarray]]) -> None:
-    """Raise ``DataError`` for the first finding of ``mask_label_findings``."""
+    """Raise ``DataError`` for the first finding of ``mask_label_findings``; the fix also names
+    the read option that reads such masks as they are."""
     findings = mask_label_findings(masks)
     if findings:
         f = findings[0]
-        raise DataError(f.path, f.problem, f.fix)
+        raise DataError(f.path, f.problem, f"{f.fix}; or, to read the masks as they are, "
+                        "--read-option labels=as-is (Python: labels='as-is')")
 
 
 __all__ = ["LabelFinding", "check_mask_labels", "mask_label_findings"]
