@@ -80,7 +80,8 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         import tensorflow as tf
 
         from augkit.training import DiffAugment
-        from augkit_pix2pix.model import PatchDiscriminator, Pix2PixGAN, UNetGenerator
+        from augkit_patchgan.blocks import PatchDiscriminator
+        from augkit_pix2pix.model import Pix2PixGAN, UNetGenerator
 
         p = self.profile
         generator = UNetGenerator(size=p.size, num_classes=spec.num_classes,
@@ -115,7 +116,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.training import progress_bar, train_one_epoch, variable_arrays
+        from augkit.training import progress_bar, train_one_epoch
 
         train = check_training_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
         val = check_training_samples(val_samples, "validation", minimum=1) if val_samples else []
@@ -145,16 +146,9 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
                 record = train_one_epoch(gan.train_on_batch, (cond, images), order, batch_size,
                                          epoch=epoch, bar=bar, name="pix2pix", shown=("g_l1", "d_loss"),
                                          fix="lower learning_rate or l1_weight, or check the training images.")
-                if val:
-                    record["val_l1"] = self._l1(val_cond, val_images)
-                    self._best.update(record["val_l1"], epoch + 1, gan.generator.weights)
-                self._end_epoch(epoch, record, started)
-                if manager is not None:
-                    blobs = self._best_blobs(manager)
-                    manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
-                                 self._checkpoint_state(blobs), blobs=blobs)
-                    self._write_reports(manager.directory, val_cond if val else cond,
-                                        val_images if val else images, last=epoch + 1 == epochs)
+                shown = (val_cond, val_images) if val else (cond, images)
+                self._finish_epoch(epoch, record, started, manager, self._l1(val_cond, val_images) if val else None,
+                                   lambda folder: self._write_reports(folder, *shown, last=epoch + 1 == epochs))
         finally:
             bar.close()
         if val and self.profile.restore_best:

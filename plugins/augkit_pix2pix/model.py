@@ -9,11 +9,7 @@ from keras import layers, ops
 
 from augkit.seeding import derive_seed
 from augkit.training import AdversarialModel, DiffAugment
-
-
-def _init(seed: int) -> keras.initializers.Initializer:
-    # one seed per layer: a shared int seed would give equal-shaped layers equal weights
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02, seed=seed)
+from augkit_patchgan.blocks import PatchDiscriminator, seeded_normal
 
 
 class UNetGenerator(keras.Model):
@@ -40,18 +36,18 @@ class UNetGenerator(keras.Model):
                              f"size={size}, len(widths)={len(widths)}")
         k = iter(range(10_000))
         conv = dict(kernel_size=4, strides=2, padding="same", use_bias=False)
-        self.down_convs = [layers.Conv2D(w, **conv, kernel_initializer=_init(derive_seed(seed, next(k))))
+        self.down_convs = [layers.Conv2D(w, **conv, kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
                            for w in widths]
         self.down_norms = [layers.BatchNormalization() for _ in widths]
         self.bottleneck = layers.Conv2D(widths[-1], 4, strides=2, padding="same",
-                                        kernel_initializer=_init(derive_seed(seed, next(k))))
+                                        kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
         up_widths = list(reversed(widths))
-        self.up_convs = [layers.Conv2DTranspose(w, **conv, kernel_initializer=_init(derive_seed(seed, next(k))))
+        self.up_convs = [layers.Conv2DTranspose(w, **conv, kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
                          for w in up_widths]
         self.up_norms = [layers.BatchNormalization() for _ in up_widths]
         self.out_conv = layers.Conv2DTranspose(num_channels, 4, strides=2, padding="same",
                                                activation="tanh",
-                                               kernel_initializer=_init(derive_seed(seed, next(k))))
+                                               kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
         self.dropout_seed = keras.random.SeedGenerator(derive_seed(seed, 7001))
 
     def noise_shapes(self) -> list[tuple[int, int, int]]:
@@ -71,31 +67,6 @@ class UNetGenerator(keras.Model):
             elif training and self.dropout > 0:
                 x = keras.random.dropout(x, self.dropout, seed=self.dropout_seed)
             x = ops.concatenate([ops.relu(x), skip], axis=-1)
-        return self.out_conv(x)
-
-
-class PatchDiscriminator(keras.Model):
-    """(label map, image) concatenated → a map of real/fake logits, one per image patch.
-
-    4×4 stride-2 conv blocks with batch norm and LeakyReLU 0.2, then a 4×4 stride-1 conv to one
-    channel. Seed 001 ends in a sigmoid; we return logits and use the numerically stable
-    ``from_logits`` loss instead, which is the same model.
-    """
-
-    def __init__(self, *, widths: list[int], seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.widths, self.seed = list(widths), seed
-        self.convs = [layers.Conv2D(w, 4, strides=2, padding="same", use_bias=False,
-                                    kernel_initializer=_init(derive_seed(seed, i)))
-                      for i, w in enumerate(widths)]
-        self.norms = [layers.BatchNormalization() for _ in widths]
-        self.out_conv = layers.Conv2D(1, 4, strides=1, padding="same",
-                                      kernel_initializer=_init(derive_seed(seed, len(widths))))
-
-    def call(self, pair, training=False):
-        x = pair
-        for conv, norm in zip(self.convs, self.norms):
-            x = ops.leaky_relu(norm(conv(x), training=training), negative_slope=0.2)
         return self.out_conv(x)
 
 
