@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from augkit.engine import ExpandResult, Shard, expand
+from augkit.engines import Engine
 from augkit.errors import DataError, UsageError
 from augkit.generators import Generator
 from augkit.transforms import ClassicalPipeline, load_config
@@ -39,10 +40,14 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
                   shard: str | None = None, overwrite: bool = False,
                   progress: bool = True, train_options: dict[str, Any] | None = None,
                   drop_near_copies: float | None = None, balance: bool | None = None,
-                  gan_region: str = "image", unit: str | None = None) -> ExpandResult:
+                  gan_region: str = "image", unit: str | None = None,
+                  engine: Engine | str | None = None, **engine_options: Any) -> ExpandResult:
     """``unit``: for NIfTI input, ``case`` (whole volumes; the default for 3D) or ``slice``
-    (axial slices, chosen by ``slices``)."""
+    (axial slices, chosen by ``slices``). ``engine``: ``local`` (default) or ``ray``, with the
+    ``augkit.engines.Engine`` options (``address``, ``num_workers``, ``chunk_size``,
+    ``gpus_per_worker``) as keywords."""
     in_dir = Path(in_dir)
+    engine = Engine.of(engine, **engine_options)  # bad engine options fail before any training
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(in_dir, target)
     read_options = read_options_for(unit, slices)
     gen = None
@@ -74,6 +79,7 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
         pipeline=pipeline_from(preset), generator=gen, gan_fraction=gan_fraction,
         shard=Shard.parse(shard) if shard else None, overwrite=overwrite, progress=progress,
         dataset=dataset, drop_near_copies=drop_near_copies, balance=balance, gan_region=gan_region,
+        engine=engine,
     )
 
 
@@ -227,11 +233,15 @@ def check_conditions(model: Generator, reals, real_dir: str | Path) -> None:
 
 def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path, *, seed: int = 0,
                     conditions_dir: str | Path | None = None, shard_size: int = 10_000,
-                    batch_size: int = 256, shards: list[int] | None = None, progress: bool = True):
-    """Generate ``num_samples`` from a saved model into shard folders (``augkit.bulk``)."""
+                    batch_size: int = 256, shards: list[int] | None = None, progress: bool = True,
+                    engine: Engine | str | None = None, **engine_options: Any):
+    """Generate ``num_samples`` from a saved model into shard folders (``augkit.bulk``).
+    ``engine``: ``local`` (default) or ``ray`` (one shard per task; options as for
+    ``expand_folder`` but ``chunk_size``)."""
     from augkit.bulk import generate_shards
     from augkit.outputs import refuse_unsafe_output
 
+    engine = Engine.of(engine, **engine_options)
     refuse_unsafe_output(out_dir)
     model = load_model(model_dir)
     conditions = None
@@ -246,7 +256,7 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
                          f"{conditions_dir}. Fix: leave --conditions out.")
     return generate_shards(model, num_samples, out_dir, seed=seed, shard_size=shard_size,
                            batch_size=batch_size, conditions=conditions, progress=progress,
-                           shards=shards)
+                           shards=shards, engine=engine)
 
 
 def _synthetic_part(path: Path):
