@@ -238,10 +238,10 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
     """Generate ``num_samples`` from a saved model into shard folders (``augkit.bulk``).
     ``engine``: ``local`` (default) or ``ray`` (one shard per task; options as for
     ``expand_folder`` but ``chunk_size``)."""
-    from augkit.bulk import generate_shards
+    from augkit.bulk import check_engine, generate_shards
     from augkit.outputs import refuse_unsafe_output
 
-    engine = Engine.of(engine, **engine_options)
+    engine = check_engine(Engine.of(engine, **engine_options))
     refuse_unsafe_output(out_dir)
     model = load_model(model_dir)
     conditions = None

@@ -75,10 +75,7 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
         raise UsageError("generate_shards: conditions must be a function index -> condition "
                          f"(e.g. lambda i: masks[i % len(masks)]). Received: {type(conditions).__name__}")
     out_dir = Path(out_dir)
-    engine = engine or Engine()
-    if engine.chunk_size is not None:
-        raise UsageError("generate runs one shard per Ray task, so --chunk-size does not apply; size "
-                         "the work with --shard-size instead.")
+    engine = check_engine(engine)
     workers = min(4, os.cpu_count() or 1) if workers is None else max(1, int(workers))
     ranges = shard_ranges(num_samples, shard_size)
     selected = _select(shards, len(ranges))
@@ -127,6 +124,15 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
             "checkpoint_hash": generator.checkpoint_hash, "shards_written": todo,
             "shards_skipped": done, "samples_written": made, "seconds": seconds,
             "samples_per_second": made / seconds if seconds > 0 else float("nan")}
+
+
+def check_engine(engine: Engine | None) -> Engine:
+    """Shards are generate's unit of work on Ray: refuse a chunk size, which would not apply."""
+    engine = engine or Engine()
+    if engine.chunk_size is not None:
+        raise UsageError("generate runs one shard per Ray task, so --chunk-size does not apply; size "
+                         "the work with --shard-size instead.")
+    return engine
 
 
 @dataclass
