@@ -126,21 +126,33 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
                     profile: str | None = None, epochs: int | None = None,
                     val_dir: str | Path | None = None, seed: int = 0, format: str | None = None,
                     slices: str | None = None, overrides: dict[str, Any] | None = None,
-                    overwrite: bool = False, progress: bool = True, unit: str | None = None):
+                    overwrite: bool = False, progress: bool = True, unit: str | None = None,
+                    strategy: str = "default"):
     """Train ``generator`` on the real samples in ``in_dir`` and save it to ``out_dir``.
 
     Checkpoints go to ``out_dir/checkpoints`` every epoch; running the same command again after
-    a kill resumes from the newest one. Returns the trained generator.
+    a kill resumes from the newest one. Returns the trained generator. ``strategy``:
+    ``default`` (one device), ``mirrored`` (every GPU here) or ``multiworker`` (the machines in
+    ``TF_CONFIG``; only the chief writes ``out_dir``), see ``augkit.distribute``.
     """
     import shutil
 
+    from augkit import distribute
     from augkit.io import read_dataset
-    from augkit.plugins import get_generator
+    from augkit.plugins import get_generator, registry
 
     from augkit.outputs import OutputLock, absolute, check_output, check_writable_parent
 
     out_dir = absolute(out_dir)
     cls = get_generator(generator)  # unknown names fail before any reading
+    distribute.check_strategy(strategy)
+    if strategy != "default" and not cls.distributable:
+        able = ", ".join(sorted(n for n, c in registry().generators.items() if c.distributable))
+        raise UsageError(f"generator {generator!r} trains on one device only; --strategy {strategy} is "
+                         f"for {able}. Fix: leave --strategy out.")
+    if not distribute.is_chief(strategy):
+        # another worker of a multi-worker training: same steps, its writes kept out of out_dir
+        out_dir = out_dir.parent / f".{out_dir.name}.augkit-worker-{distribute.worker_task()[1]}"
     checkpoints = out_dir / "checkpoints"
     resuming = checkpoints.is_dir()  # an interrupted training: resumed, nothing replaced
     if not resuming and (out_dir / "config.json").exists() and not overwrite:
@@ -161,7 +173,7 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
         kwargs["profile"] = profile
     model = cls(seed=seed, **kwargs)
     check_writable_parent(out_dir, create=True)
-    with OutputLock(out_dir, command="train"):
+    with OutputLock(out_dir, command="train"), distribute.training_strategy(strategy):
         check_output(out_dir, overwrite, foreign=_foreign_in_model, replaces=not checkpoints.is_dir())
         if not checkpoints.is_dir() and out_dir.exists() and any(out_dir.iterdir()):
             shutil.rmtree(out_dir)
@@ -170,6 +182,8 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
         model.save(out_dir)
         # The saved model is complete; per-epoch checkpoints (hundreds of MB) only served resuming.
         shutil.rmtree(checkpoints, ignore_errors=True)
+    if not distribute.is_chief(strategy):
+        shutil.rmtree(out_dir, ignore_errors=True)  # the chief saved the model
     return model
 
 

@@ -205,10 +205,14 @@ def demo(out_dir, cases, size, seed, overwrite):
 @click.option("--random-backbone", is_flag=True,
               help="tlgan: train against a randomly initialised backbone instead (weak, for trials).")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
+              show_default=True,
+              help="tf.distribute: one device, every GPU here (mirrored), or the machines in "
+                   "TF_CONFIG (multiworker); the global batch is split over the replicas (pix2pix).")
 @click.option("--quiet", is_flag=True)
 @domain_errors
 def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, format_name, unit, slices,
-          overrides, backbone_weights, random_backbone, overwrite, quiet):
+          overrides, backbone_weights, random_backbone, overwrite, strategy, quiet):
     """Train a generator on real samples and save it. Rerun after an interruption to resume
     from the last checkpoint."""
     from augkit.api import _parse_overrides, train_generator
@@ -221,7 +225,7 @@ def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, forma
     model = train_generator(in_dir, generator_name, out_dir, profile=profile, epochs=epochs,
                             val_dir=val_dir, seed=seed, format=format_name, slices=slices,
                             overrides=settings, overwrite=overwrite,
-                            progress=not quiet, unit=unit)
+                            progress=not quiet, unit=unit, strategy=strategy)
     click.echo(f"trained {generator_name} ({model.checkpoint_hash}) saved to {out_dir}")
 
 
