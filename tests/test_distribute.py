@@ -1,7 +1,7 @@
 """``augkit train --strategy``: pix2pix under tf.distribute on this CPU split into two logical
-devices gives the single-device losses and weights for the same global batch (random flips,
-dropout and DiffAugment included), resumes from its checkpoints, and refuses what it cannot do
-in one line.
+devices (mirrored), and as two worker processes on 127.0.0.1 (multiworker), gives the
+single-device losses and weights for the same global batch (random flips, dropout and
+DiffAugment included), resumes from its checkpoints, and refuses what it cannot do in one line.
 
 The device split must happen before TensorFlow starts, so those runs are in a fresh
 interpreter each (``run_script``)."""
@@ -9,6 +9,7 @@ interpreter each (``run_script``)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -100,3 +101,40 @@ def test_strategies_refused_in_one_line(demo, tmp_path, monkeypatch):
     one_line_refusal(runner.invoke(cli, args + ["--generator", "pix2pix", "--strategy", "multiworker"]),
                      "needs TF_CONFIG", "Received: None")
     assert not (tmp_path / "m").exists()
+
+
+def free_ports(count: int) -> list[int]:
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_multiworker_on_two_local_workers_trains_as_one_device(demo, tmp_path):
+    """Two processes on 127.0.0.1 (one CPU device each) under TF_CONFIG: the chief's saved
+    model has the single-device losses; the other worker leaves nothing behind."""
+    train = [sys.executable, "-m", "augkit", "train", "--in", str(demo), "--generator", "pix2pix",
+             "--profile", "tiny", "--epochs", "3", "--seed", "1", "--set", "batch_size=4", "--quiet"]
+    single = subprocess.run(train + ["--out", str(tmp_path / "one")], capture_output=True, text=True,
+                            timeout=600)
+    assert single.returncode == 0, single.stderr[-3000:]
+    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    procs = []
+    for index in range(2):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_CONFIG": json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
+        procs.append(subprocess.Popen(train + ["--out", str(tmp_path / "two"), "--strategy", "multiworker"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    errors = [proc.communicate(timeout=600)[1] for proc in procs]
+    for proc, err in zip(procs, errors):
+        assert proc.returncode == 0, err[-3000:]
+    one = json.loads((tmp_path / "one" / "config.json").read_text())
+    two = json.loads((tmp_path / "two" / "config.json").read_text())
+    for key, values in one["history"].items():
+        if key != "seconds":
+            assert two["history"][key] == pytest.approx(values, rel=RTOL), key
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # worker 1's scratch is gone

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+import numpy as np
+
 from augkit.errors import UsageError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -125,7 +127,9 @@ def split_batches(train_on_batch: Callable[..., Any]) -> Callable[..., Any]:
             return strategy.experimental_distribute_values_from_function(
                 lambda ctx: array[ctx.replica_id_in_sync_group * local:(ctx.replica_id_in_sync_group + 1) * local])
 
-        return train_on_batch(*(rows(a) for a in arrays), **kwargs)
+        logs = train_on_batch(*(rows(a) for a in arrays), **kwargs)
+        # back to plain numbers (multi-worker logs come back as 1-element arrays, see log_value)
+        return {k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()}
 
     return step
 
@@ -148,6 +152,16 @@ def unscaled(value):
     """A replica's share back to its own mean, for the logs (Keras averages them over replicas)."""
     n = num_replicas()
     return value if n == 1 else value * float(n)
+
+
+def log_value(value):
+    """A step's logged scalar as Keras can reduce it: across workers it takes the mean along
+    axis 0, which a scalar lacks (Keras 3.15 fails there), so there it is a 1-element array."""
+    import tensorflow as tf
+
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return tf.reshape(value, (1,))
+    return value
 
 
 def synchronized_norm() -> bool:
