@@ -138,6 +138,36 @@ def test_a_worker_killed_mid_run_is_retried_with_every_index_once(cluster, tmp_p
     assert tree_digest(out) == tree_digest(local)
 
 
+def test_a_worker_killed_mid_shard_is_retried_and_generate_gives_the_local_bytes(cluster, demo, tiny_model,
+                                                                                 tmp_path):
+    local = tmp_path / "local"
+    generate_folder(tiny_model, 48, local, seed=4, conditions_dir=demo, shard_size=4, progress=False)
+    out = tmp_path / "ray"
+    outcome: dict[str, object] = {}
+
+    def driver():
+        try:
+            outcome["summary"] = generate_folder(tiny_model, 48, out, seed=4, conditions_dir=demo,
+                                                 shard_size=4, progress=False, engine="ray", num_workers=2)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=driver)
+    thread.start()
+    killed = None
+    while thread.is_alive() and killed is None:
+        busy = _chunk_workers()
+        if busy and list(out.glob(".tmp-shard-*")) and list(out.glob("shard-*")):
+            os.kill(busy[0], signal.SIGKILL)  # a shard half written in its temporary folder
+            killed = busy[0]
+        time.sleep(0.002)
+    thread.join()
+    assert killed is not None, "the run ended before a worker could be killed"
+    assert "error" not in outcome, outcome.get("error")
+    assert not list(out.glob(".tmp-*"))
+    assert tree_digest(out) == tree_digest(local)
+
+
 def test_a_killed_driver_is_resumed_by_the_same_command(cluster, demo, local_expand, tmp_path):
     out = tmp_path / "x"
     rows = staging_dir(out) / ".augkit" / "rows"
