@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import pytest
 import ray
+from click.testing import CliRunner
 
 from augkit.api import expand_folder, generate_folder, train_generator
+from augkit.cli import cli
 from augkit.demo import write_demo
 from augkit.engine import read_manifest, staging_dir
 from augkit.engines import Engine
@@ -199,6 +202,18 @@ def test_engine_options_are_checked_in_one_line(demo, tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "g").exists()
 
 
+def test_an_address_where_no_cluster_answers_is_one_line_before_anything_is_written(demo, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    result = CliRunner().invoke(cli, ["expand", "--in", str(demo), "--to", "8", "--out", str(tmp_path / "o"),
+                                      "--engine", "ray", "--address", f"127.0.0.1:{port}", "--quiet"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--address 127.0.0.1:{port}: no Ray cluster answers" in lines[0]
+    assert list(tmp_path.iterdir()) == []  # no staging folder, no lock
+
+
 def test_the_core_does_not_import_ray_for_a_local_run(demo, tmp_path):
     code = ("import sys, augkit.api, augkit.cli; from augkit.api import expand_folder; "
             f"expand_folder({str(demo)!r}, 8, {str(tmp_path / 'o')!r}, progress=False); "
@@ -220,4 +235,4 @@ def test_a_missing_ray_is_one_line_naming_the_extra(demo, tmp_path):
     exit_code, *lines = done.stdout.strip().splitlines()
     assert exit_code == "2" and len(lines) == 1, done.stdout + done.stderr
     assert 'pip install -e ".[ray]"' in lines[0]
-    assert not (tmp_path / "o").exists()
+    assert list(tmp_path.iterdir()) == []  # no staging folder either

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from augkit.engine import ExpandResult, Shard, expand
+from augkit import engines
 from augkit.engines import Engine
 from augkit.errors import DataError, UsageError
 from augkit.generators import Generator
@@ -48,6 +49,7 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
     ``gpus_per_worker``) as keywords."""
     in_dir = Path(in_dir)
     engine = Engine.of(engine, **engine_options)  # bad engine options fail before any training
+    engines.check(engine)  # so do a missing Ray and an address where no cluster answers
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(in_dir, target)
     read_options = read_options_for(unit, slices)
     gen = None
@@ -256,6 +258,7 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
     from augkit.outputs import refuse_unsafe_output
 
     engine = check_engine(Engine.of(engine, **engine_options))
+    engines.check(engine)
     refuse_unsafe_output(out_dir)
     model = load_model(model_dir)
     conditions = None

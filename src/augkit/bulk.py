@@ -76,6 +76,7 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
                          f"(e.g. lambda i: masks[i % len(masks)]). Received: {type(conditions).__name__}")
     out_dir = Path(out_dir)
     engine = check_engine(engine)
+    engines.check(engine)  # before bulk.json is claimed
     workers = min(4, os.cpu_count() or 1) if workers is None else max(1, int(workers))
     ranges = shard_ranges(num_samples, shard_size)
     selected = _select(shards, len(ranges))

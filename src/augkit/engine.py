@@ -176,6 +176,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     shard = shard or Shard(0, 1)
     _check_paths(in_dir, out_dir, overwrite)
     check_writable_parent(out_dir)
+    engines.check(engine)  # Ray missing or its cluster not answering: refused before anything is written
     if not 0.0 <= gan_fraction <= 1.0:
         raise UsageError(f"--gan-fraction must be in [0, 1]. Received: {gan_fraction}")
     if gan_region not in GAN_REGIONS:

@@ -83,6 +83,13 @@ def run(work: Work, items: Sequence[int], engine: Engine | None,
     ray_engine.run(work, list(items), engine, on_done)
 
 
+def check(engine: Engine | None) -> None:
+    """Before anything is written: with ``ray``, Ray is installed and the cluster at
+    ``--address`` answers (Ray itself would wait minutes for a wrong address)."""
+    if engine is not None and engine.name == "ray":
+        import_ray_engine().check_address(engine.address)
+
+
 def import_ray_engine():
     """``augkit.ray_engine``, or one line saying how to install Ray."""
     import importlib

@@ -18,6 +18,7 @@ import io
 import logging
 import pickle
 import shutil
+import socket
 import tarfile
 import tempfile
 import uuid
@@ -46,18 +47,32 @@ def run(work: Work, items: list[int], engine: Engine,
             ray.shutdown()
 
 
+def check_address(address: str | None) -> None:
+    """A HOST:PORT address must answer now; ``auto``, ``local`` and Ray Client (``ray://``)
+    addresses are left to Ray."""
+    if address is None or address in ("auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=10).close()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--address {address}: no Ray cluster answers there ({exc}). Fix: start one "
+                         "with `ray start --head` and give the address it prints (HOST:PORT), or "
+                         "leave --address out for a local one.") from None
+
+
 def _connect(engine: Engine) -> bool:
     """Join the cluster at ``engine.address`` (or ``RAY_ADDRESS``, or start a local one); True
     when this call started the connection (and so must end it)."""
     if ray.is_initialized():
         return False
+    check_address(engine.address)
     try:
         ray.init(address=engine.address, include_dashboard=False, logging_level=logging.ERROR,
                  log_to_driver=False)
     except ConnectionError as exc:
-        raise UsageError(f"--address {engine.address}: no Ray cluster answers there ({exc}). Fix: start "
-                         "one with `ray start --head` and give the address it prints, or leave "
-                         "--address out for a local one.") from None
+        raise UsageError(f"--address {engine.address}: no Ray cluster found ({exc}). Fix: start one "
+                         "with `ray start --head`, or leave --address out for a local one.") from None
     return True
 
 
