@@ -6,6 +6,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from augkit.distribute import synchronized_norm
 from augkit.seeding import derive_seed
 
 
@@ -29,7 +30,9 @@ class PatchDiscriminator(keras.Model):
         self.convs = [layers.Conv2D(w, 4, strides=2, padding="same", use_bias=False,
                                     kernel_initializer=seeded_normal(derive_seed(seed, i)))
                       for i, w in enumerate(widths)]
-        self.norms = [layers.BatchNormalization() if i or norm_first else None for i in range(len(widths))]
+        # synchronised across replicas under tf.distribute (augkit train --strategy), plain otherwise
+        self.norms = [layers.BatchNormalization(synchronized=synchronized_norm()) if i or norm_first else None
+                      for i in range(len(widths))]
         self.out_conv = layers.Conv2D(1, 4, strides=1, padding="same",
                                       kernel_initializer=seeded_normal(derive_seed(seed, len(widths))))
 

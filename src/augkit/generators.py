@@ -36,6 +36,9 @@ class Generator(abc.ABC):
     # True where the generator also works on whole NIfTI cases (X×Y×Z×C images; ``augkit
     # expand`` on cases refuses the others, naming --unit slice).
     volumes: ClassVar[bool] = False
+    # True where ``fit`` runs under ``augkit.distribute``'s strategies (``augkit train
+    # --strategy mirrored|multiworker``); the others train on one device and refuse them.
+    distributable: ClassVar[bool] = False
 
     @abc.abstractmethod
     def get_config(self) -> dict[str, Any]: ...
