@@ -99,11 +99,13 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         import tensorflow as tf
 
         from augkit.training import DiffAugment
-        from augkit_lesiongan.model import InpaintUNet, LesionPainterGAN, PatchDiscriminator, compose
+        from augkit_lesiongan.model import InpaintUNet, LesionPainterGAN, compose
+        from augkit_patchgan.blocks import PatchDiscriminator
 
         p, c = self.profile, spec.num_channels
         generator = InpaintUNet(num_channels=c, widths=list(p.generator_widths), seed=derive_seed(self.seed, 1))
-        discriminator = PatchDiscriminator(widths=list(p.discriminator_widths), seed=derive_seed(self.seed, 2))
+        discriminator = PatchDiscriminator(widths=list(p.discriminator_widths), seed=derive_seed(self.seed, 2),
+                                           norm_first=False)
         augment = DiffAugment(p.diff_augment_policy, seed=derive_seed(self.seed, 3)) if p.diff_augment else None
         gan = LesionPainterGAN(generator, discriminator, l1_weight=p.l1_weight, diff_augment=augment,
                                seed=derive_seed(self.seed, 4))
@@ -129,7 +131,7 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.training import progress_bar, train_one_epoch, variable_arrays
+        from augkit.training import progress_bar, train_one_epoch
 
         train = check_lesion_data(train_samples, "training")
         val = check_lesion_data(val_samples, "validation", need_lesion=False) if val_samples else []
@@ -170,16 +172,10 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
                 record = train_one_epoch(gan.train_on_batch, (x, y), rng.permutation(len(x)), batch_size,
                                          epoch=epoch, bar=bar, name="lesiongan", shown=("g_l1", "d_loss"),
                                          fix="lower learning_rate or l1_weight, or check the training images.")
-                if val_x is not None:
-                    record["val_l1"] = self._region_l1(val_x, val_y)
-                    self._best.update(record["val_l1"], epoch + 1, gan.generator.weights)
-                self._end_epoch(epoch, record, started)
-                if manager is not None:
-                    blobs = self._best_blobs(manager)
-                    manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
-                                 self._checkpoint_state(blobs), blobs=blobs)
-                    shown = (val_x, val_y) if val_x is not None else (x, y)
-                    self._write_reports(manager.directory, *shown, last=epoch + 1 == epochs)
+                shown = (val_x, val_y) if val_x is not None else (x, y)
+                self._finish_epoch(epoch, record, started, manager,
+                                   self._region_l1(val_x, val_y) if val_x is not None else None,
+                                   lambda folder: self._write_reports(folder, *shown, last=epoch + 1 == epochs))
         finally:
             bar.close()
         if val_x is not None and self.profile.restore_best:

@@ -14,11 +14,7 @@ from keras import layers, ops
 
 from augkit.seeding import derive_seed
 from augkit.training import AdversarialModel, DiffAugment
-
-
-def _init(seed: int) -> keras.initializers.Initializer:
-    # one seed per layer: a shared int seed would give equal-shaped layers equal weights
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02, seed=seed)
+from augkit_patchgan.blocks import PatchDiscriminator, seeded_normal
 
 
 class InpaintUNet(keras.Model):
@@ -35,15 +31,15 @@ class InpaintUNet(keras.Model):
         self.num_channels, self.widths, self.seed = num_channels, list(widths), seed
         conv = dict(kernel_size=4, strides=2, padding="same", use_bias=False)
         k = iter(range(10_000))
-        self.down_convs = [layers.Conv2D(w, **conv, kernel_initializer=_init(derive_seed(seed, next(k))))
+        self.down_convs = [layers.Conv2D(w, **conv, kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
                            for w in widths]
         self.down_norms = [layers.BatchNormalization() if i else None for i in range(len(widths))]
         up_widths = list(reversed(widths[:-1]))
-        self.up_convs = [layers.Conv2DTranspose(w, **conv, kernel_initializer=_init(derive_seed(seed, next(k))))
+        self.up_convs = [layers.Conv2DTranspose(w, **conv, kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
                          for w in up_widths]
         self.up_norms = [layers.BatchNormalization() for _ in up_widths]
         self.out_conv = layers.Conv2DTranspose(num_channels, 4, strides=2, padding="same", activation="tanh",
-                                               kernel_initializer=_init(derive_seed(seed, next(k))))
+                                               kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
 
     def call(self, x, training=False):
         skips = []
@@ -62,26 +58,6 @@ def compose(x, painting, num_channels: int):
     """What is pasted: the input crop outside the region, the painting inside it."""
     masked, region = x[..., :num_channels], x[..., num_channels:num_channels + 1]
     return masked + painting * region
-
-
-class PatchDiscriminator(keras.Model):
-    """[region, lesion, image] → a map of real/fake logits, one per patch (PatchGAN)."""
-
-    def __init__(self, *, widths: list[int], seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.widths, self.seed = list(widths), seed
-        self.convs = [layers.Conv2D(w, 4, strides=2, padding="same", use_bias=False,
-                                    kernel_initializer=_init(derive_seed(seed, i)))
-                      for i, w in enumerate(widths)]
-        self.norms = [layers.BatchNormalization() if i else None for i in range(len(widths))]
-        self.out_conv = layers.Conv2D(1, 4, strides=1, padding="same",
-                                      kernel_initializer=_init(derive_seed(seed, len(widths))))
-
-    def call(self, x, training=False):
-        for conv, norm in zip(self.convs, self.norms):
-            x = conv(x)
-            x = ops.leaky_relu(norm(x, training=training) if norm is not None else x, negative_slope=0.2)
-        return self.out_conv(x)
 
 
 class LesionPainterGAN(AdversarialModel):

@@ -71,6 +71,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
     name = "pix2pix"
     spec_type = DataSpec
     tasks = frozenset({"segmentation"})
+    distributable = True  # trains under --strategy mirrored|multiworker (augkit.distribute)
 
     get_profile = staticmethod(get_profile)
 
@@ -79,27 +80,34 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         import keras
         import tensorflow as tf
 
+        from augkit.distribute import scope
         from augkit.training import DiffAugment
-        from augkit_pix2pix.model import PatchDiscriminator, Pix2PixGAN, UNetGenerator
+        from augkit_patchgan.blocks import PatchDiscriminator
+        from augkit_pix2pix.model import Pix2PixGAN, UNetGenerator
 
-        p = self.profile
-        generator = UNetGenerator(size=p.size, num_classes=spec.num_classes,
-                                  num_channels=spec.num_channels, widths=p.generator_widths,
-                                  dropout=p.dropout, seed=derive_seed(self.seed, 1))
-        discriminator = PatchDiscriminator(widths=p.discriminator_widths, seed=derive_seed(self.seed, 2))
-        augment = DiffAugment(seed=derive_seed(self.seed, 3)) if p.diff_augment else None
-        gan = Pix2PixGAN(generator, discriminator, l1_weight=p.l1_weight, diff_augment=augment,
-                         flip=p.flip, seed=derive_seed(self.seed, 4))
-        gan.compile(
-            g_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
-            d_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
-        )
-        k, c = spec.num_classes, spec.num_channels
-        generator(np.zeros((1, p.size, p.size, k), np.float32))
-        discriminator(np.zeros((1, p.size, p.size, k + c), np.float32))
-        if augment is not None:
-            augment(np.zeros((1, p.size, p.size, k + c), np.float32), num_color_channels=c)
-        gan.build_optimizers()
+        # under --strategy mirrored/multiworker: mirrored variables, synchronised batch norm
+        with scope():
+            p = self.profile
+            generator = UNetGenerator(size=p.size, num_classes=spec.num_classes,
+                                      num_channels=spec.num_channels, widths=p.generator_widths,
+                                      dropout=p.dropout, seed=derive_seed(self.seed, 1))
+            discriminator = PatchDiscriminator(widths=p.discriminator_widths, seed=derive_seed(self.seed, 2))
+            augment = DiffAugment(seed=derive_seed(self.seed, 3)) if p.diff_augment else None
+            gan = Pix2PixGAN(generator, discriminator, l1_weight=p.l1_weight, diff_augment=augment,
+                             flip=p.flip, seed=derive_seed(self.seed, 4))
+            gan.compile(
+                g_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
+                d_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
+            )
+            k, c = spec.num_classes, spec.num_channels
+            generator(np.zeros((1, p.size, p.size, k), np.float32))
+            discriminator(np.zeros((1, p.size, p.size, k + c), np.float32))
+            if augment is not None:
+                augment(np.zeros((1, p.size, p.size, k + c), np.float32), num_color_channels=c)
+            gan.build_optimizers()
+            # the training model itself built too: under a strategy Keras would otherwise try
+            # to build it from the first batch, which is then split per replica
+            gan(np.zeros((1, p.size, p.size, k), np.float32))
         self.spec, self._gan = spec, gan
         def infer(cond, noise):
             return generator(cond, training=False, noise=noise)
@@ -115,7 +123,8 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.training import progress_bar, train_one_epoch, variable_arrays
+        from augkit.distribute import split_batches
+        from augkit.training import progress_bar, train_one_epoch
 
         train = check_training_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
         val = check_training_samples(val_samples, "validation", minimum=1) if val_samples else []
@@ -142,19 +151,12 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()
                 order = rng_for(self._fit_seed, epoch).permutation(len(train))
-                record = train_one_epoch(gan.train_on_batch, (cond, images), order, batch_size,
+                record = train_one_epoch(split_batches(gan.train_on_batch), (cond, images), order, batch_size,
                                          epoch=epoch, bar=bar, name="pix2pix", shown=("g_l1", "d_loss"),
                                          fix="lower learning_rate or l1_weight, or check the training images.")
-                if val:
-                    record["val_l1"] = self._l1(val_cond, val_images)
-                    self._best.update(record["val_l1"], epoch + 1, gan.generator.weights)
-                self._end_epoch(epoch, record, started)
-                if manager is not None:
-                    blobs = self._best_blobs(manager)
-                    manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
-                                 self._checkpoint_state(blobs), blobs=blobs)
-                    self._write_reports(manager.directory, val_cond if val else cond,
-                                        val_images if val else images, last=epoch + 1 == epochs)
+                shown = (val_cond, val_images) if val else (cond, images)
+                self._finish_epoch(epoch, record, started, manager, self._l1(val_cond, val_images) if val else None,
+                                   lambda folder: self._write_reports(folder, *shown, last=epoch + 1 == epochs))
         finally:
             bar.close()
         if val and self.profile.restore_best:

@@ -7,13 +7,10 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
+from augkit.distribute import global_rows, replica_share, synchronized_norm
 from augkit.seeding import derive_seed
 from augkit.training import AdversarialModel, DiffAugment
-
-
-def _init(seed: int) -> keras.initializers.Initializer:
-    # one seed per layer: a shared int seed would give equal-shaped layers equal weights
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02, seed=seed)
+from augkit_patchgan.blocks import PatchDiscriminator, seeded_normal
 
 
 class UNetGenerator(keras.Model):
@@ -40,18 +37,18 @@ class UNetGenerator(keras.Model):
                              f"size={size}, len(widths)={len(widths)}")
         k = iter(range(10_000))
         conv = dict(kernel_size=4, strides=2, padding="same", use_bias=False)
-        self.down_convs = [layers.Conv2D(w, **conv, kernel_initializer=_init(derive_seed(seed, next(k))))
+        self.down_convs = [layers.Conv2D(w, **conv, kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
                            for w in widths]
-        self.down_norms = [layers.BatchNormalization() for _ in widths]
+        self.down_norms = [layers.BatchNormalization(synchronized=synchronized_norm()) for _ in widths]
         self.bottleneck = layers.Conv2D(widths[-1], 4, strides=2, padding="same",
-                                        kernel_initializer=_init(derive_seed(seed, next(k))))
+                                        kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
         up_widths = list(reversed(widths))
-        self.up_convs = [layers.Conv2DTranspose(w, **conv, kernel_initializer=_init(derive_seed(seed, next(k))))
+        self.up_convs = [layers.Conv2DTranspose(w, **conv, kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
                          for w in up_widths]
-        self.up_norms = [layers.BatchNormalization() for _ in up_widths]
+        self.up_norms = [layers.BatchNormalization(synchronized=synchronized_norm()) for _ in up_widths]
         self.out_conv = layers.Conv2DTranspose(num_channels, 4, strides=2, padding="same",
                                                activation="tanh",
-                                               kernel_initializer=_init(derive_seed(seed, next(k))))
+                                               kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
         self.dropout_seed = keras.random.SeedGenerator(derive_seed(seed, 7001))
 
     def noise_shapes(self) -> list[tuple[int, int, int]]:
@@ -69,33 +66,9 @@ class UNetGenerator(keras.Model):
             if noise is not None:
                 x = x * noise[i]
             elif training and self.dropout > 0:
-                x = keras.random.dropout(x, self.dropout, seed=self.dropout_seed)
+                # drawn as for the global batch: the same mask per sample on any number of replicas
+                x = global_rows(lambda t: keras.random.dropout(t, self.dropout, seed=self.dropout_seed), x)
             x = ops.concatenate([ops.relu(x), skip], axis=-1)
-        return self.out_conv(x)
-
-
-class PatchDiscriminator(keras.Model):
-    """(label map, image) concatenated → a map of real/fake logits, one per image patch.
-
-    4×4 stride-2 conv blocks with batch norm and LeakyReLU 0.2, then a 4×4 stride-1 conv to one
-    channel. Seed 001 ends in a sigmoid; we return logits and use the numerically stable
-    ``from_logits`` loss instead, which is the same model.
-    """
-
-    def __init__(self, *, widths: list[int], seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.widths, self.seed = list(widths), seed
-        self.convs = [layers.Conv2D(w, 4, strides=2, padding="same", use_bias=False,
-                                    kernel_initializer=_init(derive_seed(seed, i)))
-                      for i, w in enumerate(widths)]
-        self.norms = [layers.BatchNormalization() for _ in widths]
-        self.out_conv = layers.Conv2D(1, 4, strides=1, padding="same",
-                                      kernel_initializer=_init(derive_seed(seed, len(widths))))
-
-    def call(self, pair, training=False):
-        x = pair
-        for conv, norm in zip(self.convs, self.norms):
-            x = ops.leaky_relu(norm(conv(x), training=training), negative_slope=0.2)
         return self.out_conv(x)
 
 
@@ -119,15 +92,18 @@ class Pix2PixGAN(AdversarialModel):
         pair = ops.concatenate([condition, image], axis=-1)
         if self.diff_augment is not None:
             # one augmentation of the pair keeps mask and image aligned; brightness only on the image
-            pair = self.diff_augment(pair, num_color_channels=ops.shape(image)[-1])
+            channels = ops.shape(image)[-1]
+            pair = global_rows(lambda p: self.diff_augment(p, num_color_channels=channels), pair)
         return self.discriminator(pair, training=True)
 
     def train_step(self, data):
         condition, real, _ = keras.utils.unpack_x_y_sample_weight(data)
         if self.flip:
-            both = ops.concatenate([condition, real], axis=-1)
-            coin = keras.random.uniform((ops.shape(both)[0], 1, 1, 1), seed=self.seed_generator)
-            both = ops.where(coin < 0.5, ops.flip(both, axis=2), both)
+            def flip(both):
+                coin = keras.random.uniform((ops.shape(both)[0], 1, 1, 1), seed=self.seed_generator)
+                return ops.where(coin < 0.5, ops.flip(both, axis=2), both)
+
+            both = global_rows(flip, ops.concatenate([condition, real], axis=-1))
             condition, real = both[..., : ops.shape(condition)[-1]], both[..., ops.shape(condition)[-1]:]
         # one generator pass serves both updates (pix2pix): D learns from it, G from D's verdict
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
@@ -137,7 +113,8 @@ class Pix2PixGAN(AdversarialModel):
             d_loss = 0.5 * (self.loss_fn(ops.ones_like(d_real), d_real)
                             + self.loss_fn(ops.zeros_like(d_fake), d_fake))
             g_gan = self.loss_fn(ops.ones_like(d_fake), d_fake)
-            g_l1 = ops.mean(ops.abs(real - fake))
+            # its share of the global mean, as Keras' loss_fn gives the others under a strategy
+            g_l1 = replica_share(ops.mean(ops.abs(real - fake)))
             g_loss = g_gan + self.l1_weight * g_l1
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from augkit.engine import ExpandResult, Shard, expand
+from augkit import engines
+from augkit.engines import Engine
 from augkit.errors import DataError, UsageError
 from augkit.generators import Generator
 from augkit.transforms import ClassicalPipeline, load_config
@@ -40,11 +42,16 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
                   progress: bool = True, train_options: dict[str, Any] | None = None,
                   drop_near_copies: float | None = None, balance: bool | None = None,
                   gan_region: str = "image", unit: str | None = None,
-                  read_options: dict[str, Any] | None = None) -> ExpandResult:
+                  read_options: dict[str, Any] | None = None,
+                  engine: Engine | str | None = None, **engine_options: Any) -> ExpandResult:
     """``unit``: for NIfTI input, ``case`` (whole volumes; the default for 3D) or ``slice``
     (axial slices, chosen by ``slices``). ``read_options``: the input format's other options
-    (e.g. tabimage's ``table``, ``id_column``, ``id_pattern``)."""
+    (e.g. tabimage's ``table``, ``id_column``, ``id_pattern``). ``engine``: ``local`` (default)
+    or ``ray``, with the ``augkit.engines.Engine`` options (``address``, ``num_workers``,
+    ``chunk_size``, ``gpus_per_worker``) as keywords."""
     in_dir = Path(in_dir)
+    engine = Engine.of(engine, **engine_options)  # bad engine options fail before any training
+    engines.check(engine)  # so do a missing Ray and an address where no cluster answers
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(in_dir, target)
     read_options = read_options_for(unit, slices, read_options)
     gen = None
@@ -76,6 +83,7 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
         pipeline=pipeline_from(preset), generator=gen, gan_fraction=gan_fraction,
         shard=Shard.parse(shard) if shard else None, overwrite=overwrite, progress=progress,
         dataset=dataset, drop_near_copies=drop_near_copies, balance=balance, gan_region=gan_region,
+        engine=engine,
     )
 
 
@@ -147,24 +155,35 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
                     slices: str | None = None, overrides: dict[str, Any] | None = None,
                     overwrite: bool = False, progress: bool = True, unit: str | None = None,
                     read_options: dict[str, Any] | None = None,
-                    val_read_options: dict[str, Any] | None = None):
+                    val_read_options: dict[str, Any] | None = None, strategy: str = "default"):
     """Train ``generator`` on the real samples in ``in_dir`` and save it to ``out_dir``.
 
     ``read_options``: the input format's options (tabimage: ``table``, ``id_column``, ...), for
     ``val_dir`` too unless ``val_read_options`` replaces some (the validation patients' table).
 
     Checkpoints go to ``out_dir/checkpoints`` every epoch; running the same command again after
-    a kill resumes from the newest one. Returns the trained generator.
+    a kill resumes from the newest one. Returns the trained generator. ``strategy``:
+    ``default`` (one device), ``mirrored`` (every GPU here) or ``multiworker`` (the machines in
+    ``TF_CONFIG``; only the chief writes ``out_dir``), see ``augkit.distribute``.
     """
     import shutil
 
+    from augkit import distribute
     from augkit.io import read_dataset
-    from augkit.plugins import get_generator
+    from augkit.plugins import get_generator, registry
 
     from augkit.outputs import OutputLock, absolute, check_output, check_writable_parent
 
     out_dir = absolute(out_dir)
     cls = get_generator(generator)  # unknown names fail before any reading
+    distribute.check_strategy(strategy)
+    if strategy != "default" and not cls.distributable:
+        able = ", ".join(sorted(n for n, c in registry().generators.items() if c.distributable))
+        raise UsageError(f"generator {generator!r} trains on one device only; --strategy {strategy} is "
+                         f"for {able}. Fix: leave --strategy out.")
+    if not distribute.is_chief(strategy):
+        # another worker of a multi-worker training: same steps, its writes kept out of out_dir
+        out_dir = out_dir.parent / f".{out_dir.name}.augkit-worker-{distribute.worker_task()[1]}"
     checkpoints = out_dir / "checkpoints"
     resuming = checkpoints.is_dir()  # an interrupted training: resumed, nothing replaced
     if not resuming and (out_dir / "config.json").exists() and not overwrite:
@@ -186,7 +205,7 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
         kwargs["profile"] = profile
     model = cls(seed=seed, **kwargs)
     check_writable_parent(out_dir, create=True)
-    with OutputLock(out_dir, command="train"):
+    with OutputLock(out_dir, command="train"), distribute.training_strategy(strategy):
         check_output(out_dir, overwrite, foreign=_foreign_in_model, replaces=not checkpoints.is_dir())
         if not checkpoints.is_dir() and out_dir.exists() and any(out_dir.iterdir()):
             shutil.rmtree(out_dir)
@@ -195,6 +214,8 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
         model.save(out_dir)
         # The saved model is complete; per-epoch checkpoints (hundreds of MB) only served resuming.
         shutil.rmtree(checkpoints, ignore_errors=True)
+    if not distribute.is_chief(strategy):
+        shutil.rmtree(out_dir, ignore_errors=True)  # the chief saved the model
     return model
 
 
@@ -230,10 +251,14 @@ def mask_conditions(real_dir: str | Path, seed: int, *, format: str | None = Non
     if model is not None:
         check_conditions(model, reals, real_dir)
     geometry = ClassicalPipeline().geometric_only()
+    # a generator that builds its condition from the image too (condition "sample", e.g. pix2pix
+    # with a tissue map) gets the moved real sample, the others the moved mask
+    wants_sample = getattr(model, "condition", "mask") == "sample"
 
     def condition(index: int):
         parent = reals[index % len(reals)]
-        return geometry.apply(parent.image, parent.mask, derive_seed(seed, index))[1]
+        image, mask, _ = geometry.apply(parent.image, parent.mask, derive_seed(seed, index))
+        return parent.derive(image=image, mask=mask, provenance=parent.provenance) if wants_sample else mask
 
     return condition
 
@@ -253,7 +278,8 @@ def check_conditions(model: Generator, reals, real_dir: str | Path) -> None:
                             f"{model.name} model was trained on {expected[0]}×{expected[1]} masks",
                             "give --conditions masks of the training size (e.g. the training folder)")
         try:
-            model.generate(1, seed=0, conditions=[sample.mask])  # validates now, paints nothing
+            wanted = sample if getattr(model, "condition", "mask") == "sample" else sample.mask
+            model.generate(1, seed=0, conditions=[wanted])  # validates now, paints nothing
         except UsageError as exc:
             raise DataError(where(sample), f"condition mask refused: {str(exc).rstrip('.')}") from None
 
@@ -261,12 +287,16 @@ def check_conditions(model: Generator, reals, real_dir: str | Path) -> None:
 def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path, *, seed: int = 0,
                     conditions_dir: str | Path | None = None, shard_size: int = 10_000,
                     batch_size: int = 256, shards: list[int] | None = None, progress: bool = True,
-                    read_options: dict[str, Any] | None = None):
+                    read_options: dict[str, Any] | None = None,
+                    engine: Engine | str | None = None, **engine_options: Any):
     """Generate ``num_samples`` from a saved model into shard folders (``augkit.bulk``).
-    ``read_options`` read ``conditions_dir``."""
-    from augkit.bulk import generate_shards
+    ``read_options`` read ``conditions_dir``. ``engine``: ``local`` (default) or ``ray`` (one
+    shard per task; options as for ``expand_folder`` but ``chunk_size``)."""
+    from augkit.bulk import check_engine, generate_shards
     from augkit.outputs import refuse_unsafe_output
 
+    engine = check_engine(Engine.of(engine, **engine_options))
+    engines.check(engine)
     refuse_unsafe_output(out_dir)
     model = load_model(model_dir)
     conditions = None
@@ -281,7 +311,7 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
                          f"{conditions_dir}. Fix: leave --conditions out.")
     return generate_shards(model, num_samples, out_dir, seed=seed, shard_size=shard_size,
                            batch_size=batch_size, conditions=conditions, progress=progress,
-                           shards=shards)
+                           shards=shards, engine=engine)
 
 
 def _synthetic_part(path: Path):

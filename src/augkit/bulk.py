@@ -23,9 +23,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from augkit import engines
+from augkit.engines import Engine
 from augkit.errors import UsageError
 from augkit.generators import Generator
 from augkit.io.base import atomic_write_bytes
@@ -51,7 +54,8 @@ def shard_ranges(num_samples: int, shard_size: int) -> list[tuple[int, int]]:
 def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path, *, seed: int = 0,
                     shard_size: int = 10_000, batch_size: int = 256,
                     conditions: Callable[[int], Any] | None = None, progress: bool = True,
-                    shards: Iterable[int] | None = None, workers: int | None = None) -> dict[str, Any]:
+                    shards: Iterable[int] | None = None, workers: int | None = None,
+                    engine: Engine | None = None) -> dict[str, Any]:
     """Write ``num_samples`` generated samples into ``out_dir/shard-*/``; return a summary.
 
     ``conditions``: for generators that need one per sample (pix2pix: a mask), a function from
@@ -59,6 +63,8 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
     ``shards``: make only these shard numbers (the others may come from other machines).
     ``workers``: threads that encode and write image files while the model makes the next
     batch (default: the CPU count, at most 4; 1 writes in the calling thread).
+    ``engine``: ``augkit.engines.Engine("ray", ...)`` makes each missing shard as one Ray task
+    (the shard is the unit of work: its bytes depend on ``shard_size``, not on the workers).
     """
     start_time = time.perf_counter()
     num_samples, shard_size, batch_size = int(num_samples), int(shard_size), int(batch_size)
@@ -69,6 +75,8 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
         raise UsageError("generate_shards: conditions must be a function index -> condition "
                          f"(e.g. lambda i: masks[i % len(masks)]). Received: {type(conditions).__name__}")
     out_dir = Path(out_dir)
+    engine = check_engine(engine)
+    engines.check(engine)  # before bulk.json is claimed
     workers = min(4, os.cpu_count() or 1) if workers is None else max(1, int(workers))
     ranges = shard_ranges(num_samples, shard_size)
     selected = _select(shards, len(ranges))
@@ -87,10 +95,21 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
                disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
     features: list[str] | None = None
     try:
-        for k in todo:
-            first, count = ranges[k]
-            features = _write_shard(generator, out_dir, k, first, count, int(seed), batch_size,
-                                    conditions, bar, workers) or features
+        if engine.name == "local":
+            for k in todo:
+                first, count = ranges[k]
+                features = _write_shard(generator, out_dir, k, first, count, int(seed), batch_size,
+                                        conditions, bar, workers) or features
+        else:
+            made: list[list[str]] = []
+
+            def done(shards: list[int], results: list[Any]) -> None:
+                bar.update(sum(ranges[k][1] for k in shards))
+                made.extend(r for r in results if r)
+
+            engines.run(ShardWork(generator, out_dir, ranges, int(seed), batch_size, conditions),
+                        todo, engine, done)
+            features = made[-1] if made else None
     except KeyboardInterrupt:
         bar.close()
         print(f"augkit: interrupted; finished shards are kept in {out_dir}. Run the same command "
@@ -106,6 +125,38 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
             "checkpoint_hash": generator.checkpoint_hash, "shards_written": todo,
             "shards_skipped": done, "samples_written": made, "seconds": seconds,
             "samples_per_second": made / seconds if seconds > 0 else float("nan")}
+
+
+def check_engine(engine: Engine | None) -> Engine:
+    """Shards are generate's unit of work on Ray: refuse a chunk size, which would not apply."""
+    engine = engine or Engine()
+    if engine.chunk_size is not None:
+        raise UsageError("generate runs one shard per Ray task, so --chunk-size does not apply; size "
+                         "the work with --shard-size instead.")
+    return engine
+
+
+@dataclass
+class ShardWork:
+    """One shard made by a Ray task: the same ``_write_shard`` as the local loop, with one
+    writer thread (the task holds one CPU) and progress counted by the driver."""
+
+    generator: Generator
+    out_dir: Path
+    ranges: list[tuple[int, int]]
+    seed: int
+    batch_size: int
+    conditions: Callable[[int], Any] | None
+
+    def run(self, k: int) -> list[str] | None:
+        first, count = self.ranges[k]
+        return _write_shard(self.generator, self.out_dir, k, first, count, self.seed, self.batch_size,
+                            self.conditions, _NoBar(), 1)
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
 
 
 def _select(shards: Iterable[int] | None, num_shards: int) -> list[int]:

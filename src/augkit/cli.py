@@ -35,6 +35,37 @@ def domain_errors(func):
     return wrapper
 
 
+def engine_options(chunks: bool):
+    """--engine and the Ray options, shared by expand and generate."""
+    def decorate(func):
+        options = [
+            click.option("--engine", "engine_name", type=click.Choice(["local", "ray"]), default="local",
+                         show_default=True, help="Run here, or as tasks on a Ray cluster (pip install "
+                         "-e \".[ray]\"); same bytes either way."),
+            click.option("--address", default=None,
+                         help="Ray: cluster address (e.g. 10.0.0.1:6379 from `ray start --head`); "
+                              "default RAY_ADDRESS, else a local cluster for this run."),
+            click.option("--num-workers", type=click.IntRange(min=1), default=None,
+                         help="Ray: tasks at a time (default: one per CPU, or per --gpus-per-worker)."),
+            click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=None,
+                         help="Ray: GPUs each task holds (e.g. 1, or 0.5 to share one)."),
+        ]
+        if chunks:
+            options.append(click.option("--chunk-size", type=click.IntRange(min=1), default=None,
+                                        help="Ray: output indices per task (default: ~8 chunks per worker)."))
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return decorate
+
+
+def engine_settings(engine_name, address, num_workers, gpus_per_worker, chunk_size=None):
+    settings = {"address": address, "num_workers": num_workers, "chunk_size": chunk_size}
+    if gpus_per_worker is not None:
+        settings["gpus_per_worker"] = gpus_per_worker
+    return {"engine": engine_name, **settings}
+
+
 def read_option(name: str = "--read-option", dest: str = "read_options", *, what: str = "the input"):
     """``--read-option KEY=VALUE`` (repeatable): a read option of the input's format, as the
     README's format table lists them (tabimage: table, id_column, id_pattern, image_glob,
@@ -90,9 +121,11 @@ def cli():
               help="Replace an earlier augkit output (or an empty folder); other folders are refused.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @read_option()
+@engine_options(chunks=True)
 @domain_errors
 def expand(in_dir, target, out_dir, seed, format_name, preset, unit, slices, generator_name, model_dir,
-           gan_fraction, gan_region, shard, drop_near_copies, balance, overwrite, quiet, read_options):
+           gan_fraction, gan_region, shard, drop_near_copies, balance, overwrite, quiet, engine_name,
+           address, num_workers, gpus_per_worker, chunk_size, read_options):
     """Expand the dataset in --in to --to samples: the real ones plus classical variants (and
     GAN samples with --generator), in the input's format, with a manifest.csv of provenance.
 
@@ -106,6 +139,7 @@ def expand(in_dir, target, out_dir, seed, format_name, preset, unit, slices, gen
         generator=generator_name, model_dir=model_dir, gan_fraction=gan_fraction, shard=shard,
         overwrite=overwrite, progress=not quiet, drop_near_copies=drop_near_copies, balance=balance,
         gan_region=gan_region, unit=unit, read_options=parse_read_options(read_options),
+        **engine_settings(engine_name, address, num_workers, gpus_per_worker, chunk_size),
     )
     mix = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     click.echo(f"wrote {result.num_samples} samples ({mix}) to {result.out_dir} "
@@ -185,13 +219,18 @@ def demo(out_dir, cases, size, seed, overwrite):
 @click.option("--random-backbone", is_flag=True,
               help="tlgan: train against a randomly initialised backbone instead (weak, for trials).")
 @click.option("--overwrite", is_flag=True, help="Replace a finished model in --out.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
+              show_default=True,
+              help="tf.distribute: one device, every GPU here (mirrored), or the machines in "
+                   "TF_CONFIG (multiworker); the global batch is split over the replicas (pix2pix).")
 @click.option("--quiet", is_flag=True)
 @read_option(what="--in (and --val)")
 @read_option("--val-read-option", "val_read_options", what="--val only, replacing the same key of "
              "--read-option (e.g. the validation patients' table=)")
 @domain_errors
 def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, format_name, unit, slices,
-          overrides, backbone_weights, random_backbone, overwrite, quiet, read_options, val_read_options):
+          overrides, backbone_weights, random_backbone, overwrite, strategy, quiet, read_options,
+          val_read_options):
     """Train a generator on real samples and save it. Rerun after an interruption to resume
     from the last checkpoint."""
     from augkit.api import _parse_overrides, parse_read_options, train_generator
@@ -206,7 +245,8 @@ def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, forma
     model = train_generator(in_dir, generator_name, out_dir, profile=profile, epochs=epochs,
                             val_dir=val_dir, seed=seed, format=format_name, slices=slices,
                             overrides=settings, overwrite=overwrite,
-                            progress=not quiet, unit=unit, read_options=parse_read_options(read_options),
+                            progress=not quiet, unit=unit, strategy=strategy,
+                            read_options=parse_read_options(read_options),
                             val_read_options=parse_read_options(val_read_options, "--val-read-option"))
     click.echo(f"trained {generator_name} ({model.checkpoint_hash}) saved to {out_dir}")
 
@@ -224,9 +264,10 @@ def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, forma
 @click.option("--shards", default=None, help="Only these shard numbers, e.g. 0,3,4 (others elsewhere).")
 @click.option("--quiet", is_flag=True)
 @read_option(what="--conditions")
+@engine_options(chunks=False)
 @domain_errors
 def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, batch_size, shards, quiet,
-             read_options):
+             engine_name, address, num_workers, gpus_per_worker, read_options):
     """Generate N samples from a trained model into shard folders (images + one table per
     shard). Memory stays flat; a rerun skips finished shards; each shard is reproducible from
     (seed, shard number), so shards can run on different machines."""
@@ -242,7 +283,8 @@ def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, 
             raise AugkitCLIError(f"--shards takes shard numbers like 0,3,4. Received: {shards!r}") from None
     summary = generate_folder(model_dir, num_samples, out_dir, seed=seed, conditions_dir=conditions_dir,
                               shard_size=shard_size, batch_size=batch_size, shards=picked,
-                              progress=not quiet, read_options=parse_read_options(read_options))
+                              progress=not quiet, read_options=parse_read_options(read_options),
+                              **engine_settings(engine_name, address, num_workers, gpus_per_worker))
     click.echo(json.dumps(summary, indent=2, default=str))
 
 

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from augkit import engines
 from augkit.blend import GAN_REGIONS
+from augkit.engines import Engine
 from augkit.errors import UsageError
 from augkit.generators import Generator
 from augkit.io import Dataset, read_dataset
@@ -155,7 +157,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
            gan_fraction: float = 0.5, shard: Shard | None = None, overwrite: bool = False,
            progress: bool = True, dataset: Dataset | None = None,
            drop_near_copies: float | None = None, balance: bool | None = None,
-           gan_region: str = "image") -> ExpandResult:
+           gan_region: str = "image", engine: Engine | None = None) -> ExpandResult:
     """Grow the dataset in ``in_dir`` to ``target`` samples written to ``out_dir``.
 
     The real samples are kept as they are; the rest are classical variants of real samples,
@@ -166,12 +168,15 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     masks) brings every class to the same count where the reals allow it. ``gan_region``
     ("image" or "lesion", segmentation data only): the GAN paints the whole image, or only the
     lesion, blended into the real image under the same geometric transform (``augkit.blend``).
+    ``engine`` (``augkit.engines.Engine``): where the indices are made, here (default) or as
+    chunks on a Ray cluster; the bytes are the same either way.
     """
     start = time.perf_counter()
     in_dir, out_dir = Path(in_dir), absolute(out_dir)
     shard = shard or Shard(0, 1)
     _check_paths(in_dir, out_dir, overwrite)
     check_writable_parent(out_dir)
+    engines.check(engine)  # Ray missing or its cluster not answering: refused before anything is written
     if not 0.0 <= gan_fraction <= 1.0:
         raise UsageError(f"--gan-fraction must be in [0, 1]. Received: {gan_fraction}")
     if gan_region not in GAN_REGIONS:
@@ -208,7 +213,6 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     if balance is None:
         balance = all(s.label is not None and s.mask is None for s in dataset.samples)
     plan = plan_sources(len(dataset), target, gan_fraction if generator is not None else 0.0)
-    fmt_writer = _writer_for(dataset)
 
     settings = {
         "input": str(in_dir.resolve()), "format": dataset.format, "options": dataset.options,
@@ -226,11 +230,11 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
         try:
             resumed = _prepare_staging(stage, settings)
             fresh = fresh or resumed == 0
-            result = _run(stage, out_dir, overwrite, target, shard, plan, fmt_writer, resumed, progress,
-                          SampleMaker(dataset, pipeline, seed, generator, drop_near_copies,
-                                       plan_parents(dataset, target, balance, seed), gan_region,
-                                       real_resize),
-                          settings, drop_near_copies)
+            maker = SampleMaker(dataset, pipeline, seed, generator, drop_near_copies,
+                                plan_parents(dataset, target, balance, seed), gan_region, real_resize)
+            result = _run(stage, out_dir, overwrite, target, shard,
+                          IndexWork(maker, plan, dataset.format, stage), resumed, progress, settings,
+                          drop_near_copies, engine)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise UsageError(f"{exc.filename or stage}: no space left on the device; the finished "
@@ -246,9 +250,31 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     return result
 
 
-def _run(stage: Path, out_dir: Path, overwrite: bool, target: int, shard: Shard, plan: list[str],
-         fmt_writer, resumed: int, progress: bool, maker: SampleMaker, settings: dict[str, Any],
-         drop_near_copies: float | None) -> ExpandResult:
+@dataclass
+class IndexWork:
+    """What makes one output index and writes it into the staging folder: its sample files,
+    then its row file, written last, whose presence marks the index as done. Both engines run
+    this, the Ray one on workers (so it pickles: the reals, the plan, the format's name)."""
+
+    maker: SampleMaker
+    plan: list[str]
+    format: str
+    stage: Path
+
+    def run(self, index: int) -> None:
+        row_file = self.stage / _STATE / "rows" / f"{index:07d}.json"
+        if row_file.exists():
+            return  # finished by an earlier try of the same chunk (a Ray worker killed after it)
+        sample, events = self.maker.make(index, self.plan[index])
+        row = {"index": index, "dropped": True} if sample is None \
+            else manifest_row(index, sample, _writer_for(self.format)(sample, self.stage))
+        row["near_copy_events"] = events
+        atomic_write_bytes(row_file, json.dumps(row).encode())
+
+
+def _run(stage: Path, out_dir: Path, overwrite: bool, target: int, shard: Shard, work: IndexWork,
+         resumed: int, progress: bool, settings: dict[str, Any], drop_near_copies: float | None,
+         engine: Engine | None) -> ExpandResult:
     """Make the missing indices of this shard in ``stage``, then move the finished folder to
     ``out_dir``. The caller holds the output lock."""
     rows_dir = stage / _STATE / "rows"
@@ -256,20 +282,16 @@ def _run(stage: Path, out_dir: Path, overwrite: bool, target: int, shard: Shard,
     bar = _progress(total=sum(1 for i in range(target) if shard.owns(i)), initial=resumed,
                     enabled=progress)
     try:
-        for index in todo:
-            sample, events = maker.make(index, plan[index])
-            row = {"index": index, "dropped": True} if sample is None \
-                else manifest_row(index, sample, fmt_writer(sample, stage))
-            row["near_copy_events"] = events
-            # The row file is written last: its presence is what marks the index as done.
-            atomic_write_bytes(rows_dir / f"{index:07d}.json", json.dumps(row).encode())
-            bar.update(1)
+        engines.run(work, todo, engine, lambda done, _: bar.update(len(done)))
     except KeyboardInterrupt:
         bar.close()
         print(f"augkit: interrupted; finished work is kept in {stage}. Run the same command "
               "again to resume.", file=sys.stderr)
         raise
     bar.close()
+    # A worker killed mid-write (Ray retried its chunk elsewhere) can leave a temporary file.
+    for leftover in stage.rglob(".tmp-*"):
+        leftover.unlink()
 
     records = [json.loads(p.read_text()) for p in sorted(rows_dir.glob(_ROW_GLOB))]
     events = [e for r in records for e in r.pop("near_copy_events")]
@@ -308,10 +330,10 @@ def write_expand_marker(folder: Path, settings: dict[str, Any]) -> None:
         shard=settings["shard"]))
 
 
-def _writer_for(dataset: Dataset):
+def _writer_for(format_name: str):
     from augkit.io import get_format
 
-    return get_format(dataset.format).write
+    return get_format(format_name).write
 
 
 def _progress(total: int, initial: int, enabled: bool):

@@ -36,6 +36,9 @@ class Generator(abc.ABC):
     # True where the generator also works on whole NIfTI cases (X×Y×Z×C images; ``augkit
     # expand`` on cases refuses the others, naming --unit slice).
     volumes: ClassVar[bool] = False
+    # True where ``fit`` runs under ``augkit.distribute``'s strategies (``augkit train
+    # --strategy mirrored|multiworker``); the others train on one device and refuse them.
+    distributable: ClassVar[bool] = False
 
     @abc.abstractmethod
     def get_config(self) -> dict[str, Any]: ...
@@ -382,6 +385,23 @@ class KeepsBestGenerator:
         if self._best.arrays and self._best_blob[0] != self._best.epoch:
             self._best_blob = (self._best.epoch, manager.write_blob("best", self._best.to_arrays()))
         return [self._best_blob[1]] if self._best.arrays else []
+
+    def _finish_epoch(self, epoch: int, record: dict[str, float], started: float, manager: Any,
+                      val_l1: float | None, report: Any) -> None:
+        """After an epoch's steps: the validation L1 joins the record and the best-weights
+        tracking, the epoch is booked, and with a checkpoint folder the checkpoint (best weights
+        as a blob) is saved and ``report(directory)`` writes the curves and sample grids."""
+        from augkit.training import variable_arrays
+
+        if val_l1 is not None:
+            record["val_l1"] = val_l1
+            self._best.update(val_l1, epoch + 1, self._gan.generator.weights)
+        self._end_epoch(epoch, record, started)
+        if manager is not None:
+            blobs = self._best_blobs(manager)
+            manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
+                         self._checkpoint_state(blobs), blobs=blobs)
+            report(manager.directory)
 
     def _show_best(self, network: Any) -> None:
         """After fit: the best weights go into the network, the last ones are kept aside."""

@@ -145,9 +145,11 @@ class AdversarialModel(keras.Model):
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
     def _log(self, *values) -> dict[str, Any]:
+        from augkit.distribute import log_value, unscaled
+
         for tracker, value in zip(self.trackers, values, strict=True):
-            tracker.update_state(value)
-        return {m.name: m.result() for m in self.trackers}
+            tracker.update_state(unscaled(value))  # a replica's share of a loss -> its own mean
+        return {m.name: log_value(m.result()) for m in self.trackers}
 
 
 def variable_arrays(groups: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:

@@ -21,3 +21,25 @@ def test_patient_bootstrap_moves_slices_with_their_patient_and_is_seeded():
     assert a == b and a["num_patients"] == 3 and a["num_slices"] == 6
     lo, hi = a["seed_mean"]
     assert -0.1 - 1e-12 <= lo <= hi <= 0.2 + 1e-12
+
+
+def _run(condition, seed, per_slice, val=0.5):
+    scores = {split: {"accuracy": 0.9, "mean_iou": 0.5, "dice": float(np.mean(per_slice)) if split == "test" else val}
+              for split in ("train", "val", "test")}
+    scores["test"]["per_slice_dice"] = list(per_slice)
+    return {"num_real": 30, "condition": condition, "seed": seed, "scores": scores}
+
+
+def test_compare_conditions_pairs_by_seed_against_earlier_references_only():
+    from augkit.evaluate.paired import compare_conditions
+
+    patients = ["a", "a", "b"]
+    runs = [_run("classical", 0, [0.4, 0.4, 0.5]), _run("classical", 1, [0.5, 0.5, 0.6]),
+            _run("mix", 0, [0.5, 0.5, 0.6], val=0.6), _run("mix", 1, [0.5, 0.7, 0.6], val=0.7),
+            _run("mix", 2, [0.0, 0.0, 0.0])]  # seed 2 has no classical partner: left out of Δ
+    out = compare_conditions(runs, patients, ["none", "classical", "mix"], num_resamples=50)
+    (d,) = out["differences"]  # no "none" runs; classical is never compared with mix
+    assert (d["condition"], d["reference"], d["seeds"]) == ("mix", "classical", [0, 1])
+    assert np.allclose(d["test_dice_diff_per_seed"], [0.1, 0.2 / 3])
+    assert np.isclose(d["val_dice_diff_mean"], 0.15)
+    assert np.allclose(out["table"]["30"]["mix"]["test"]["dice"]["values"], [0.5 + 0.1 / 3, 0.6, 0.0])

@@ -128,3 +128,29 @@ def test_sampler_source_hands_the_moved_real_sample_to_a_sample_conditioned_gene
     assert all(s.mask is not None and set(np.unique(s.mask)) <= {0, 255} for s in made)
     assert any(s.mask.tobytes() not in masks for s in made)  # moved, not the reals' masks
     assert all(s.provenance.parent_id in {t.id for t in train} for s in made)
+
+
+def test_cli_generate_with_a_tissue_model_paints_moved_real_slices(tmp_dataset, tmp_path):
+    """``augkit generate --conditions DIR`` hands a tissue model moved real samples (not bare
+    masks, which it refuses): every written mask is a moved real mask."""
+    from click.testing import CliRunner
+
+    from augkit.cli import cli
+    from augkit.io import read_dataset
+
+    files = {}
+    for i in range(3):
+        s = head(i)
+        files[f"p{i}/s{i}.png"] = s.image
+        files[f"p{i}/s{i}_mask.png"] = s.mask
+    src = tmp_dataset(files)
+    model = Pix2Pix("tiny", seed=1, label_map="tissue", tissue_classes=2)
+    model.fit(read_dataset(src).samples, epochs=1, progress=False)
+    model.save(tmp_path / "m")
+    r = CliRunner().invoke(cli, ["generate", "--model", str(tmp_path / "m"), "--n", "5", "--conditions", str(src),
+                                 "--out", str(tmp_path / "gen"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    made = read_dataset(tmp_path / "gen" / "shard-00000").samples
+    assert len(made) == 5
+    assert all(s.mask.shape == (32, 32) and set(np.unique(s.mask)) <= {0, 255} and (s.mask == 255).any()
+               for s in made)

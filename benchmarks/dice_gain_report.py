@@ -1,0 +1,288 @@
+"""The Dice-gain benchmark's report: the paired statistics over its runs (``summarise``), then
+results.md, dice_by_condition.png, dice_vs_num_real.png and examples.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from augkit.evaluate.paired import compare_conditions
+from dice_gain_setup import (ALL_CONDITIONS, BOOTSTRAP_SEED, CONDITIONS, FINETUNED,
+                             GAN_FRACTION, GAN_REGION, LESION_CONDITIONS, LESIONGAN_CONDITIONS, NUM_BOOTSTRAP,
+                             SUBSET_SEED, TISSUE_CONDITIONS, VARIANTS)
+
+
+def summarise(runs: list[dict], patients: list[str]) -> dict:
+    """Mean ± std per condition and every condition's paired Δ test Dice against none and
+    classical (seed t-interval, patient bootstrap)."""
+    order = ALL_CONDITIONS + tuple(c + FINETUNED for c in ALL_CONDITIONS)
+    return compare_conditions(runs, patients, order, num_resamples=NUM_BOOTSTRAP, seed=BOOTSTRAP_SEED)
+
+
+def fmt(ms: dict) -> str:
+    return f"{ms['mean']:.3f} ± {ms['std']:.3f}"
+
+
+def fmt_ci(ci) -> str:
+    return "n/a (1 seed)" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]"
+
+
+def write_markdown(results: dict, path: Path) -> None:
+    s, p = results["summary"], results["settings"]
+    k_main = str(max(int(k) for k in s["table"]))
+    seeds = p["seeds"]
+    conds = [c for c in CONDITIONS if c in s["table"][k_main]]
+    selections = as_selections(p)
+    seg = p["segmenter"]
+    steps_text = (f"same {seg['num_steps']} Adam steps" if not seg.get("patience_steps") else
+                  f"{seg['min_steps']}–{seg['num_steps']} Adam steps (early stop on validation Dice)")
+    lines = [f"# Dice gain on real brain MRI (LGG FLAIR): profile `{p['profile']}`", ""]
+    if p.get("note"):
+        lines += [f"_{p['note']}._", ""]
+    lines += [
+        f"U-Net trained on {k_main} real slices from {results['data']['train']['num_patients']} "
+        f"patients, grown ×{p['expand_factor']} "
+        f"per condition; {steps_text} of batch "
+        f"{p['segmenter']['batch_size']} for every condition; the checkpoint of best validation Dice "
+        f"kept. Mean ± std over {len(seeds)} seed(s) {seeds}. Train = the real slices trained on; "
+        f"Val = {results['data']['val']['num_slices']} slices / {results['data']['val']['num_patients']} "
+        f"patients (model selection only); Test = {results['data']['test']['num_slices']} slices / "
+        f"{results['data']['test']['num_patients']} unseen patients. Scores are per-slice means at "
+        "256×256 (probabilities resized back, threshold 0.5).", "",
+        f"## Table 1: {k_main} real slices (seed 001's layout)", "",
+        "| Metric | " + " | ".join(f"{c} {sp}" for c in conds for sp in ("Train", "Val", "Test")) + " |",
+        "|---|" + "---:|" * (3 * len(conds)),
+    ]
+    for metric, label in (("accuracy", "Accuracy"), ("mean_iou", "Mean IoU"), ("dice", "Dice")):
+        cells = [fmt(s["table"][k_main][c][sp][metric]) for c in conds for sp in ("train", "val", "test")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    variants = [c for c in VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS
+                if c in s["table"][k_main]]
+    variants += [c + FINETUNED for c in ALL_CONDITIONS if c + FINETUNED in s["table"][k_main]]
+    if variants:
+        lines += ["", f"## Trying to make generated data help ({k_main} real slices)", ""]
+        if any(c in VARIANTS for c in variants):
+            lines += ["`classical+gan@0.2`: a fifth instead of half of the added samples from pix2pix. "
+                      "`classical+lesion`: half of the added samples are the real slice under the new "
+                      "mask's geometry with only the lesion (grown by 2 % of the side, feathered over 3 %) "
+                      "painted by pix2pix (`augkit expand --gan-region lesion`), so the anatomy stays real.", ""]
+        if any(c in LESION_CONDITIONS for c in variants):
+            lines += ["`classical+lesionmix@f`: a share f of the added samples are a classical variant of a "
+                      "real slice with a lesion carved from another training slice (random margin, own "
+                      "rotation/scale/flip/elastic and intensity jitter, intensities matched to the "
+                      "recipient brain, feathered edge) placed at a new position inside the recipient's "
+                      "brain (`augkit expand --generator lesionmix --gan-fraction f`); the rest are "
+                      "classical variants. No training; donors are the training slices only.", ""]
+        if any(c in LESIONGAN_CONDITIONS for c in variants):
+            lines += ["`classical+lesiongan@f`: a share f of the added samples are a classical variant of a "
+                      "real slice with a lesion painted by the trained `lesiongan` plugin (a conditional GAN "
+                      "on crops around the training lesions, best weights by validation L1) at a lesionmix "
+                      "placement: a donor's lesion shape carved, jittered and placed inside the recipient's "
+                      "brain, the crop around it painted and blended in with a feathered edge.", ""]
+        if any(c in TISSUE_CONDITIONS for c in variants):
+            lines += ["`classical+gan-tissue`: as `classical+gan` (half of the added samples from pix2pix), "
+                      "but pix2pix is conditioned on a tissue label map built from the real slice's classical "
+                      "variant (outside the head / 3 k-means intensity classes of the head / lesion; "
+                      "`augkit train --generator pix2pix --set label_map=tissue`) instead of the lesion mask "
+                      "alone, so it repaints real anatomy rather than inventing an average brain.", ""]
+        for sel in selections:
+            lines += [f"Chosen on validation only ({sel['rule']}): "
+                      + ", ".join(f"`{c}` val Dice {v:.3f}" for c, v in sel["val_dice_at_first_seed"].items())
+                      + f" → **`{sel['chosen']}`** run at every seed; the other candidate has one seed, so "
+                      "no t-interval.", ""]
+        if any(c.endswith(FINETUNED) for c in variants):
+            lines += [f"`…{FINETUNED}`: the same run, then fine-tuned on the real slices alone for "
+                      f"{p.get('finetune_steps')} steps from its best weights (best validation Dice kept, the "
+                      "starting weights included): pretrain on real + synthetic, fine-tune on real.", ""]
+        if p.get("schedule", "fixed") != "fixed":
+            lines += [f"Synthetic share per batch: `{p['schedule']}` (falls linearly from twice the set's "
+                      "synthetic share to 0 at the last step; the same on average).", ""]
+        lines += ["| condition | seeds | Train Dice | Val Dice | Test Dice | Δ test vs classical [95 % t, seeds] "
+                  "| 95 % bootstrap (test patients) |", "|---|---:|---:|---:|---:|---|---|"]
+        for c in [c for c in ("classical", "classical+gan") + tuple(variants) if c in s["table"][k_main]]:
+            row = s["table"][k_main][c]
+            d = next((d for d in s["differences"] if d["num_real"] == int(k_main) and d["condition"] == c
+                      and d["reference"] == "classical"), None)
+            delta = "–" if d is None else f"{d['test_dice_diff_mean']:+.3f} {fmt_ci(d['t_interval_95_over_seeds'])}"
+            boot = "–" if d is None else fmt_ci(d["bootstrap_95_over_test_patients"]["seed_mean"])
+            lines.append(f"| {c} | {len(row['test']['dice']['values'])} | {fmt(row['train']['dice'])} | "
+                         f"{fmt(row['val']['dice'])} | {fmt(row['test']['dice'])} | {delta} | {boot} |")
+    lines += ["", "Seed 001 reported (30 → 300, their own U-Net and 25 test images): Dice 0.27 / 0.25 / "
+              "0.25 without and 0.71 / 0.60 / 0.66 with augmentation (Train / Val / Test).", "",
+              "## Test Dice differences, paired by seed", "",
+              "Δ = condition − reference, mean over seeds of the per-slice mean test Dice difference. "
+              "**t-interval**: 95 % over seeds (Student t, n − 1 df; captures training randomness, "
+              "wide with 3 seeds). **Bootstrap**: 95 % percentile interval of the seed-averaged Δ "
+              f"over {NUM_BOOTSTRAP} resamples of the test patients (slices move with their patient; "
+              "captures test-set sampling, not training randomness); the per-seed column gives each "
+              "seed's Δ with its own patient-bootstrap interval.", "",
+              "| real slices | condition | reference | Δ test Dice | 95 % t-interval (seeds) | "
+              "95 % bootstrap (test patients) | Δ per seed [its patient bootstrap] | Δ val Dice |",
+              "|---:|---|---|---:|---|---|---|---:|"]
+    for d in s["differences"]:
+        per_seed = "; ".join(f"{v:+.3f} {fmt_ci(ci)}" for v, ci in zip(
+            d["test_dice_diff_per_seed"], d["bootstrap_95_over_test_patients"]["per_seed"]))
+        lines.append(f"| {d['num_real']} | {d['condition']} | {d['reference']} | "
+                     f"{d['test_dice_diff_mean']:+.3f} | {fmt_ci(d['t_interval_95_over_seeds'])} | "
+                     f"{fmt_ci(d['bootstrap_95_over_test_patients']['seed_mean'])} | {per_seed} | "
+                     f"{d['val_dice_diff_mean']:+.3f} |")
+    ks = sorted(int(k) for k in s["table"])
+    curve_conds = [c for c in CONDITIONS if any(c in s["table"][str(k)] for k in ks)]
+    lines += ["", "## Test Dice against the number of real training slices", "",
+              f"Nested subsets of the training set (fixed seed {SUBSET_SEED}); each grown ×"
+              f"{p['expand_factor']}. GAN used for fewer slices: "
+              + ("one pix2pix trained on each subset (no information from the left-out slices)."
+                 if p["subset_gan"] == "retrain" else
+                 f"**the one pix2pix trained on all {k_main} slices** (a GAN per subset did not fit the "
+                 f"time budget), so at fewer slices the GAN conditions see the other slices through "
+                 "the generator: read those rows as an upper bound."), "",
+              "| real slices | " + " | ".join(curve_conds) + " |", "|---:|" + "---:|" * len(curve_conds)]
+    for k in ks:
+        cells = [fmt(s["table"][str(k)][c]["test"]["dice"]) if c in s["table"][str(k)] else "–"
+                 for c in curve_conds]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    mixes = [(r["num_real"], r["seed"], r["parents_by_added_kinds"]) for r in results["runs"]
+             if r["condition"] == "classical+gan"]
+    if any(len(m) > 1 for _, _, m in mixes):
+        k, seed, m = next((k, seed, m) for k, seed, m in mixes if len(m) > 1)
+        lines += ["", f"Note on `classical+gan`: `expand` gave each real slice only one kind of added "
+                  f"sample ({k} reals, seed {seed}: {json.dumps(m)} real parents by the kinds added), "
+                  "because its classical/GAN interleaving (every other index) lines up with its "
+                  "parent cycling (index mod number of reals) when the number of reals is even. "
+                  "The condition is the half/half mix a user gets from `augkit expand "
+                  "--gan-fraction 0.5` today."]
+    seg, unet, tm = p["segmenter"], results["unet"], results["timing"]
+    gan_lines = [f"  - {k} real slices: {g['source']}, checkpoint {g['checkpoint_hash']}, config "
+                 f"{json.dumps(g['config'])}, epochs {g['epochs_trained']}"
+                 + (f", trained in {g['train_seconds']:.0f} s" if g.get("train_seconds") else "")
+                 for k, g in sorted(results["gan"].items(), key=lambda kv: str(kv[0]))]
+    lines += ["", "## Settings", "",
+              f"- Segmenter: {unet['description']}; {unet['num_params']:,} parameters. Input "
+              f"{seg['size']}×{seg['size']}, loss {seg['loss']}, Adam lr {seg['learning_rate']}, "
+              f"batch {seg['batch_size']}, {seg['num_steps']} steps, validation Dice every "
+              f"{seg['eval_every']} steps (best kept), weights and batch order seeded by the run seed"
+              + (f"; early stop once the best validation Dice is {seg['patience_steps']} steps old, not "
+                 f"before step {seg['min_steps']} (steps run: "
+                 + ", ".join(f"{r['condition']} s{r['seed']} {r['history'].get('stopped_at', [r['history']['step'][-1]])[0]}"
+                             for r in results["runs"]) + ")" if seg.get("patience_steps") else "") + ".",
+              f"- Classical transforms (`augkit.transforms.ClassicalPipeline()` default): "
+              f"{json.dumps(p['transforms'])}",
+              "- Generators (pix2pix: mask → image, masks are geometric variants of real masks; "
+              "lesionmix: lesion transplant, nothing trained):", *gan_lines,
+              f"- GAN share of the added samples per condition: {json.dumps(p.get('gan_fractions', GAN_FRACTION))}; "
+              f"GAN region: {json.dumps(GAN_REGION)} (else the whole image).",
+              f"- Wall time: {tm['total_seconds'] / 60:.1f} min in all ({tm['gan_train_seconds'] / 60:.1f} "
+              f"min of it training pix2pix); per segmenter run {tm['mean_run_seconds']:.0f} s on average "
+              f"(expand + train + score; {tm['mean_run_train_seconds']:.0f} s training, "
+              f"{tm['mean_run_cpu_seconds']:.0f} CPU-seconds); {results['machine']}, load average at the "
+              f"end {tm['load_average_at_end'][0]:.1f}.",
+              f"- Command: `{results['command']}`", ""]
+    path.write_text("\n".join(lines))
+
+
+def plot(results: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = results["summary"]["table"]
+    k_main = str(max(int(k) for k in s))
+    conds = [c for c in ALL_CONDITIONS if c in s[k_main]]
+    colors = {"none": "#7f7f7f", "classical": "#1f77b4", "gan": "#d62728", "classical+gan": "#9467bd",
+              "classical+gan@0.2": "#e377c2", "classical+lesion": "#2ca02c",
+              "classical+lesionmix@0.5": "#ff7f0e", "classical+lesionmix@1": "#8c564b",
+              "classical+lesiongan@1": "#bcbd22"}
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / len(conds)
+    for j, split in enumerate(("train", "val", "test")):
+        for i, c in enumerate(conds):
+            ms = s[k_main][c][split]["dice"]
+            xpos = j + (i - (len(conds) - 1) / 2) * width
+            ax.bar(xpos, ms["mean"], width * 0.9, yerr=ms["std"], color=colors.get(c, "#17becf"), capsize=3,
+                   label=c if j == 0 else None, alpha=0.85)
+            ax.scatter([xpos] * len(ms["values"]), ms["values"], s=10, color="k", zorder=3)
+            if split == "test":
+                ax.text(xpos, ms["mean"] + ms["std"] + 0.01, f"{ms['mean']:.2f}", ha="center", fontsize=7)
+    ax.set_xticks(range(3), [f"Train ({k_main} real)", "Val", "Test (unseen patients)"])
+    ax.set_ylabel("Dice (mean over slices)")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"U-Net Dice by training data, {k_main} real slices ×{results['settings']['expand_factor']} "
+                 f"(bars: mean ± std, dots: {len(results['settings']['seeds'])} seeds)", fontsize=9)
+    ax.legend(fontsize=7, ncol=3, loc="upper center")
+    fig.tight_layout()
+    fig.savefig(out / "dice_by_condition.png", dpi=110)
+    plt.close(fig)
+
+    ks = sorted(int(k) for k in s)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    for c in CONDITIONS:
+        pts = [(k, s[str(k)][c]["test"]["dice"]) for k in ks if c in s[str(k)]]
+        if pts:
+            a1.errorbar([k for k, _ in pts], [m["mean"] for _, m in pts], yerr=[m["std"] for _, m in pts],
+                        marker="o", capsize=3, color=colors[c], label=c)
+    a1.set_xlabel("real training slices")
+    a1.set_ylabel("test Dice")
+    a1.set_xticks(ks)
+    a1.set_title("test Dice (mean ± std over seeds)", fontsize=9)
+    a1.legend(fontsize=8)
+    for i, c in enumerate(c for c in CONDITIONS if c != "none"):
+        ds = [d for d in results["summary"]["differences"] if d["condition"] == c and d["reference"] == "none"]
+        if not ds:
+            continue
+        xs = np.array([d["num_real"] for d in ds]) + (i - 1) * 0.6
+        means = np.array([d["test_dice_diff_mean"] for d in ds])
+        cis = [d["t_interval_95_over_seeds"] or d["bootstrap_95_over_test_patients"]["seed_mean"] for d in ds]
+        err = np.array([[m - lo for m, (lo, _) in zip(means, cis)], [hi - m for m, (_, hi) in zip(means, cis)]])
+        a2.errorbar(xs, means, yerr=err, marker="o", capsize=3, color=colors[c], label=c, linestyle="none")
+    a2.axhline(0, color="k", lw=0.8)
+    a2.set_xlabel("real training slices")
+    a2.set_ylabel("Δ test Dice vs none")
+    a2.set_xticks(ks)
+    ci_kind = "t-interval over seeds" if len(results["settings"]["seeds"]) > 1 else "patient bootstrap"
+    a2.set_title(f"gain over real-only (95 % {ci_kind})", fontsize=9)
+    if a2.get_legend_handles_labels()[0]:
+        a2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "dice_vs_num_real.png", dpi=110)
+    plt.close(fig)
+
+
+def plot_examples(examples: dict[str, list], out: Path) -> None:
+    """A few training samples per source with the mask outlined: is the GAN data plausible?"""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(name, samples) for name, samples in examples.items() if samples]
+    if not rows:
+        return
+    num_cols = max(len(s) for _, s in rows)
+    fig, axes = plt.subplots(len(rows), num_cols, figsize=(2 * num_cols, 2.1 * len(rows)), squeeze=False)
+    for r, (name, samples) in enumerate(rows):
+        for c in range(num_cols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c >= len(samples):
+                continue
+            image = samples[c].image
+            shown = image if image.shape[-1] == 3 else image[..., 0]
+            if shown.dtype != np.uint8:
+                shown = shown.astype(float) / max(float(np.percentile(shown, 99.5)), 1e-6)
+            ax.imshow(np.clip(shown, 0, 255 if shown.dtype == np.uint8 else 1), cmap="gray")
+            ax.contour(samples[c].mask > 0, levels=[0.5], colors="yellow", linewidths=0.6)
+            if c == 0:
+                ax.set_title(name, fontsize=8, loc="left")
+    fig.tight_layout()
+    fig.savefig(out / "examples.png", dpi=80)
+    plt.close(fig)
+
+
+def as_selections(settings: dict) -> list[dict]:
+    """The val choices of a results.json: a list (``val_selections``), or one dict in older files."""
+    if "val_selections" in settings:
+        return list(settings["val_selections"])
+    return [settings["val_selection"]] if settings.get("val_selection") else []
