@@ -183,6 +183,72 @@ def run_redraw(args) -> None:
     (RESULTS / "lgg_run.md").write_text(_report_md(run))
 
 
+def run_agreement(args) -> None:
+    """Does a generated image agree with its generated row? A grade classifier trained on real
+    training slices (hand-made image features, ``augkit.evaluate.features``; logistic regression)
+    is scored on the test patients' real slices (agreement with their true grade) and on the
+    last ``report`` run's generated pairs (agreement with the generated grade)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from augkit.evaluate.features import FeatureSpace
+    from augkit.io import read_dataset
+
+    grade = TARGETS[0]
+    train = [s for split in TRAIN_SPLITS for s in read_split(split) if not _missing(s.features[grade])]
+    test = [s for s in read_split(TEST_SPLIT) if not _missing(s.features[grade])]
+    synthetic = [s for s in read_dataset(WORK / "bulk").samples if not _missing(s.features[grade])]
+    run = json.loads((RESULTS / "lgg_run.json").read_text())
+    assert synthetic[0].provenance.checkpoint_hash == run["checkpoint_hash"], "another model's samples"
+    space = FeatureSpace.fit(train, use_masks=False)
+    y = {name: np.array([int(s.features[grade]) == 2 for s in group], int)
+         for name, group in (("train", train), ("test", test), ("synthetic", synthetic))}
+    clf = LogisticRegression(C=0.1, max_iter=5000, class_weight="balanced")
+    clf.fit(space.transform(train), y["train"])
+
+    def scores(group, name):
+        p = clf.predict_proba(space.transform(group))[:, 1]
+        pred = (p > 0.5).astype(int)
+        truth = y[name]
+        chance = float(pred.mean() * truth.mean() + (1 - pred.mean()) * (1 - truth.mean()))
+        out = {"slices": len(group), "share_grade_III": round(float(truth.mean()), 3),
+               "share_predicted_grade_III": round(float(pred.mean()), 3),
+               "agreement": round(float(np.mean(pred == truth)), 3),
+               "agreement_by_chance_at_these_shares": round(chance, 3),
+               "auc": round(float(roc_auc_score(truth, p)), 3) if len(set(truth)) == 2 else None}
+        if name == "test":  # per patient: the mean probability of its slices
+            patients = sorted({s.meta["table_id"] for s in group})
+            mean_p = [float(np.mean([q for q, s in zip(p, group) if s.meta["table_id"] == pid])) for pid in patients]
+            truth_p = [int(next(s.features[grade] for s in group if s.meta["table_id"] == pid)) == 2 for pid in patients]
+            out["patients"] = len(patients)
+            out["patient_auc"] = round(float(roc_auc_score(truth_p, mean_p)), 3)
+        return out
+
+    result = {"classifier": "logistic regression (C=0.1, balanced) on augkit.evaluate.features image "
+                            "features (intensity, GLCM, LBP, gradient) of FLAIR, fitted on the training slices",
+              "target": grade, "train_slices": len(train), "checkpoint_hash": run["checkpoint_hash"],
+              "real_test": scores(test, "test"), "synthetic": scores(synthetic, "synthetic")}
+    (RESULTS / "agreement.json").write_text(json.dumps(result, indent=1))
+    t, g = result["real_test"], result["synthetic"]
+    (RESULTS / "agreement.md").write_text(f"""# Does a generated image agree with its generated grade?
+
+`python benchmarks/tabimage_generation.py agreement`: {result['classifier']}
+({result['train_slices']} slices of the training patients, grade II vs III). Scored on:
+
+| slices | n | grade III share | predicted grade III | agreement (accuracy) | agreement by chance at these shares | AUC |
+|---|---:|---:|---:|---:|---:|---:|
+| real, test patients (true grade) | {t['slices']} | {t['share_grade_III']} | {t['share_predicted_grade_III']} | {t['agreement']} | {t['agreement_by_chance_at_these_shares']} | {t['auc']} |
+| generated pairs (generated grade) | {g['slices']} | {g['share_grade_III']} | {g['share_predicted_grade_III']} | {g['agreement']} | {g['agreement_by_chance_at_these_shares']} | {g['auc']} |
+
+Per test patient (mean probability of its slices): AUC {t['patient_auc']} over {t['patients']} patients.
+""")
+    print(json.dumps(result, indent=1))
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _report_md(run: dict) -> str:
     names = ("auc", "accuracy", "precision", "recall", "f1")
 
@@ -423,6 +489,7 @@ def main() -> None:
     thr.add_argument("--rounds", type=int, default=3)
     thr.add_argument("--memory-samples", type=int, nargs="*", default=[])
     sub.add_parser("redraw", help="grids and table report again from the last report run's samples")
+    sub.add_parser("agreement", help="a real-trained grade classifier on real test slices and generated pairs")
     mem = sub.add_parser("_memory")
     mem.add_argument("num_samples", type=int)
     mem.add_argument("out", type=Path)
@@ -433,6 +500,8 @@ def main() -> None:
         run_throughput(args)
     elif args.command == "redraw":
         run_redraw(args)
+    elif args.command == "agreement":
+        run_agreement(args)
     else:
         run_memory_child(args.num_samples, args.out)
 
