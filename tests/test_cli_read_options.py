@@ -55,10 +55,8 @@ def test_expand_writes_each_slice_with_its_own_patients_real_row(shared_data, tm
                      or m["files"].endswith(f"/{row['id']}.png"))
         case = (entry["parent_id"] or entry["id"]).split("/")[0]
         expected = {k: v for k, v in patients[case].items() if k not in ("case", "Patient")}
-        assert {k: row[k] for k in expected} == expected, case
-    assert sum(1 for r in written if r["ethnicity"] == "") == \
-        sum(1 for r in patients.values() if r["ethnicity"] == "") + \
-        sum(1 for r in written[30:] if r["ethnicity"] == "")
+        assert {k: row[k] for k in expected} == expected, case  # "" stays "" (missing)
+    assert any(row["ethnicity"] == "" for row in written)  # the patient without one is among them
 
 
 def test_a_patient_missing_from_the_table_is_named_in_one_line(shared_data, tmp_path):
