@@ -201,6 +201,24 @@ def pretrain_backbone(samples, path: Path, *, size: int = 96, alpha: float = 0.3
             "seconds": round(time.perf_counter() - started, 1)}
 
 
+def expand_counts(gen, folders: Path, model_dir: Path, out: Path, target: int, seed: int) -> dict:
+    """``augkit expand --in FOLDERS --to TARGET --generator NAME --model M`` on the class folders
+    (classes balanced by default): samples per class and source, read from the manifest."""
+    from augkit.api import expand_folder
+    from augkit.manifest import read_manifest
+
+    gen.save(model_dir)
+    result = expand_folder(folders, target, out, seed=seed, generator=gen.name, model_dir=model_dir,
+                           overwrite=True, progress=False)
+    counts: dict[str, dict[str, int]] = {}
+    for row in read_manifest(out / "manifest.csv"):
+        label = row["files"].split("/", 1)[0]  # <class>/<name>.png
+        counts.setdefault(label, {}).setdefault(row["source"], 0)
+        counts[label][row["source"]] += 1
+    return {"command": f"augkit expand --in <class folders> --to {target} --generator {gen.name} --model M",
+            "seconds": round(result.seconds, 1), "counts": counts}
+
+
 # ------------------------------------------------------------------------------- runs
 def make_generator(plugin: str, args):
     if plugin == "dcgan":
@@ -226,7 +244,8 @@ def run(plugin: str, args, work: Path) -> dict:
 
     size = 64  # both cpu profiles
     samples, label_source = lgg_samples(size, args.label, args.channels, args.splits)
-    samples = through_classfolders(samples, work / f"{plugin}-classfolders")
+    folders = work / f"{plugin}-classfolders"
+    samples = through_classfolders(samples, folders)
     backbone = None
     if plugin == "tlgan" and not args.backbone_weights and not args.random_backbone:
         # beside a kept checkpoint folder, so that a resumed run finds the same file
@@ -290,6 +309,10 @@ def run(plugin: str, args, work: Path) -> dict:
         label_effect = {"classes": [str(c) for c in list(by_class)[:2]], "num_noise_vectors": len(first),
                         "mean_abs_pixel_change_same_noise_other_class": round(same_noise, 5),
                         "mean_abs_pixel_change_other_noise_same_class": round(other_noise, 5)}
+    expanded = None
+    if args.expand_to and classes:  # expand --generator on the class folders: counts per class and source
+        expanded = expand_counts(gen, folders, work / f"{plugin}-model", work / f"{plugin}-expanded",
+                                 args.expand_to, args.seed)
     labels_count = {}
     for s in samples:
         labels_count[str(s.label)] = labels_count.get(str(s.label), 0) + 1
@@ -311,6 +334,7 @@ def run(plugin: str, args, work: Path) -> dict:
         "checkpoint_hash": gen.checkpoint_hash,
         "measures": measure(fake_images, shown, reals),
         "label_effect": label_effect,
+        "expand": expanded,
         "splits": list(args.splits),
         "files": [f"{tag}_samples.png", *class_files, f"{tag}_losses.png", f"real_{size}px.png"],
     }
@@ -348,6 +372,8 @@ def summary(results: dict) -> str:
                 f"labels: {r['label_source']}")
         if r.get("class_counts"):
             note += f" {r['class_counts']}"
+        if r.get("expand"):
+            note += f"; `{r['expand']['command']}` wrote per class and source {r['expand']['counts']}"
         if r.get("label_effect"):
             e = r["label_effect"]
             note += (f"; the same {e['num_noise_vectors']} noise vectors under {' vs '.join(e['classes'])} change a "
@@ -393,6 +419,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], type=_setting, metavar="KEY=JSON",
                         help="override a cpu-profile setting, e.g. --set mode_seeking=0.2")
     parser.add_argument("--tag", default="", help="suffix for file names and the JSON key")
+    parser.add_argument("--expand-to", type=int, default=None,
+                        help="conditional runs: then expand the class folders to this many samples with the model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-dir", default=None,
                         help="keep checkpoints here and resume from them (one plugin at a time)")
