@@ -412,6 +412,20 @@ def run_throughput(args) -> None:
     print(json.dumps(result, indent=1))
 
 
+def run_memory(args) -> None:
+    """Peak memory only (one fresh process per size), added to the last throughput run's files:
+    the speed-up rounds and the memory sizes need not share one long run."""
+    path = RESULTS / "throughput.json"
+    result = json.loads(path.read_text())
+    work = WORK / "memory"
+    result["peak_memory"] = {str(n): _memory_child(n, work / f"mem-{n}") for n in args.sizes}
+    result["peak_memory_load_average"] = os.getloadavg()
+    shutil.rmtree(work, ignore_errors=True)
+    path.write_text(json.dumps(result, indent=1))
+    (RESULTS / "throughput.md").write_text(_throughput_md(result))
+    print(json.dumps(result["peak_memory"], indent=1))
+
+
 def _memory_child(num_samples: int, out: Path) -> dict:
     cmd = [sys.executable, __file__, "_memory", str(num_samples), str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
@@ -446,7 +460,9 @@ def _throughput_md(r: dict) -> str:
                     f"{m['samples_per_second']:.0f} |" for m in r["peak_memory"].values())
     memory = f"""
 Peak resident memory of a fresh process that loads the model and runs `generate_shards`
-(RSS before generating, peak RSS):
+(RSS before generating, peak RSS; shards of 10,000; `tabimage_generation.py memory SIZES`, load average
+{', '.join(f'{v:.1f}' for v in r.get('peak_memory_load_average', []))}). Flat means the peak does not grow
+with the number of samples:
 
 | samples | RSS before (MiB) | peak RSS (MiB) | samples/s |
 |---:|---:|---:|---:|
@@ -488,6 +504,8 @@ def main() -> None:
     thr.add_argument("--bulk-samples", type=int, default=2000)
     thr.add_argument("--rounds", type=int, default=3)
     thr.add_argument("--memory-samples", type=int, nargs="*", default=[])
+    mm = sub.add_parser("memory", help="peak RSS of generate_shards at several sizes (flat = no growth with N)")
+    mm.add_argument("sizes", type=int, nargs="+")
     sub.add_parser("redraw", help="grids and table report again from the last report run's samples")
     sub.add_parser("agreement", help="a real-trained grade classifier on real test slices and generated pairs")
     mem = sub.add_parser("_memory")
@@ -498,6 +516,8 @@ def main() -> None:
         run_report(args)
     elif args.command == "throughput":
         run_throughput(args)
+    elif args.command == "memory":
+        run_memory(args)
     elif args.command == "redraw":
         run_redraw(args)
     elif args.command == "agreement":
