@@ -194,8 +194,9 @@ def plot(results: dict, out: Path) -> None:
     colors = {"none": "#7f7f7f", "classical": "#1f77b4", "gan": "#d62728", "classical+gan": "#9467bd",
               "classical+gan@0.2": "#e377c2", "classical+lesion": "#2ca02c",
               "classical+lesionmix@0.5": "#ff7f0e", "classical+lesionmix@1": "#8c564b",
-              "classical+lesiongan@1": "#bcbd22"}
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+              "classical+lesiongan@0.5": "#17becf", "classical+lesiongan@1": "#bcbd22",
+              "classical+gan-tissue": "#393b79"}
+    fig, ax = plt.subplots(figsize=(8, 4.8))
     width = 0.8 / len(conds)
     for j, split in enumerate(("train", "val", "test")):
         for i, c in enumerate(conds):
@@ -211,7 +212,8 @@ def plot(results: dict, out: Path) -> None:
     ax.set_ylim(0, 1)
     ax.set_title(f"U-Net Dice by training data, {k_main} real slices ×{results['settings']['expand_factor']} "
                  f"(bars: mean ± std, dots: {len(results['settings']['seeds'])} seeds)", fontsize=9)
-    ax.legend(fontsize=7, ncol=3, loc="upper center")
+    # below the axes: inside, the legend hid the train bars once there were 8 conditions
+    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False)
     fig.tight_layout()
     fig.savefig(out / "dice_by_condition.png", dpi=110)
     plt.close(fig)
