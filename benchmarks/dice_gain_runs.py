@@ -24,37 +24,20 @@ def get_gan(args, profile: BenchProfile, train_samples, val_samples, num_real: i
     from augkit.plugins import get_generator
 
     pix2pix = get_generator("pix2pix")
-    full = num_real == args.num_train
     key = num_real if label_map == "mask" else f"{label_map}-{num_real}"
-    if full and args.model and label_map == "mask":
-        model = pix2pix.load(args.model)
-        gan_info[key] = {"source": f"loaded from {args.model}", "checkpoint_hash": model.checkpoint_hash,
-                              "config": model.get_config(), "epochs_trained": model.epochs_trained,
-                              "train_seconds": None}
-        return model
-    overrides = {**profile.gan_overrides, **({"label_map": label_map} if label_map != "mask" else {})}
-    untrained = pix2pix(profile=profile.gan_profile, seed=args.gan_seed, **overrides)
-    settings = {"config": untrained.get_config(), "resolved": getattr(untrained, "profile", None),
-                "train": [s.id for s in train_samples], "val": [s.id for s in val_samples]}
-    folder = work / "gan" / f"{'' if label_map == 'mask' else label_map + '-'}n{num_real}-{fingerprint(settings)}"
-    if (folder / "model" / "config.json").exists():
-        model = pix2pix.load(folder / "model")
-        info = json.loads((folder / "info.json").read_text())
-        log(f"pix2pix for {num_real} real slices loaded from {folder}")
+    if num_real == args.num_train and args.model and label_map == "mask":
+        model, info = pix2pix.load(args.model), {"source": f"loaded from {args.model}", "train_seconds": None}
     else:
-        log(f"training pix2pix ({profile.gan_profile} profile, label map {label_map}) on {num_real} real slices ...")
-        started = time.perf_counter()
-        model = untrained
-        model.fit(train_samples, val_samples=val_samples, seed=args.gan_seed,
-                  checkpoint_dir=folder / "checkpoints", progress=args.progress)
-        model.save(folder / "model")
-        info = {"source": "trained by this benchmark", "checkpoint_hash": model.checkpoint_hash,
-                "config": model.get_config(), "epochs_trained": model.epochs_trained,
-                "train_seconds": round(time.perf_counter() - started, 1),
-                "best_val_l1": min(model.history.get("val_l1", [float("nan")]))}
-        (folder / "info.json").write_text(json.dumps(info, indent=1))
-        log(f"pix2pix trained in {info['train_seconds']:.0f} s")
-    gan_info[key] = {**info, "trained_on_num_real": num_real, "folder": str(folder)}
+        overrides = {**profile.gan_overrides, **({"label_map": label_map} if label_map != "mask" else {})}
+        untrained = pix2pix(profile=profile.gan_profile, seed=args.gan_seed, **overrides)
+        settings = {"config": untrained.get_config(), "resolved": getattr(untrained, "profile", None),
+                    "train": [s.id for s in train_samples], "val": [s.id for s in val_samples]}
+        prefix = "" if label_map == "mask" else label_map + "-"
+        folder = work / "gan" / f"{prefix}n{num_real}-{fingerprint(settings)}"
+        model, info = _trained_or_cached(args, untrained, folder, train_samples, val_samples,
+                                         f"pix2pix ({profile.gan_profile} profile, label map {label_map})")
+        info = {**info, "trained_on_num_real": num_real, "folder": str(folder)}
+    gan_info[key] = {**info, **_model_info(model)}
     return model
 
 
@@ -86,22 +69,35 @@ def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, g
         settings = {"config": untrained.get_config(), "train": [s.id for s in train_samples],
                     "val": [s.id for s in val_samples]}
         folder = work / "gan" / f"lesiongan-n{num_real}-{fingerprint(settings)}"
-        if (folder / "model" / "config.json").exists():
-            model = cls.load(folder / "model")
-            info = json.loads((folder / "info.json").read_text())
-        else:
-            log(f"training lesiongan (cpu profile) on {num_real} real slices ...")
-            started = time.perf_counter()
-            model = untrained
-            model.fit(train_samples, val_samples=val_samples, seed=args.gan_seed,
-                      checkpoint_dir=folder / "checkpoints", progress=args.progress)
-            model.save(folder / "model")
-            info = {"source": "trained by this benchmark", "train_seconds": round(time.perf_counter() - started, 1)}
-            (folder / "info.json").write_text(json.dumps(info, indent=1))
-    gan_info[f"lesiongan-{num_real}"] = {**info, "checkpoint_hash": model.checkpoint_hash,
-                                         "config": model.get_config(), "epochs_trained": model.epochs_trained,
-                                         "best_val_l1": min(model.history.get("val_l1", [float("nan")]))}
+        model, info = _trained_or_cached(args, untrained, folder, train_samples, val_samples,
+                                         "lesiongan (cpu profile)")
+    gan_info[f"lesiongan-{num_real}"] = {**info, **_model_info(model)}
     return model
+
+
+def _trained_or_cached(args, untrained, folder: Path, train_samples, val_samples, what: str):
+    """``untrained`` fitted on the training reals (val for its best-by-val weights) and saved in
+    ``folder`` with an info.json, or loaded from there when an earlier run did it."""
+    if (folder / "model" / "config.json").exists():
+        log(f"{what} loaded from {folder}")
+        return type(untrained).load(folder / "model"), json.loads((folder / "info.json").read_text())
+    log(f"training {what} on {len(train_samples)} real slices ...")
+    started = time.perf_counter()
+    model = untrained
+    model.fit(train_samples, val_samples=val_samples, seed=args.gan_seed,
+              checkpoint_dir=folder / "checkpoints", progress=args.progress)
+    model.save(folder / "model")
+    info = {"source": "trained by this benchmark", "train_seconds": round(time.perf_counter() - started, 1)}
+    (folder / "info.json").write_text(json.dumps(info, indent=1))
+    log(f"{what} trained in {info['train_seconds']:.0f} s")
+    return model, info
+
+
+def _model_info(model) -> dict:
+    """What the report says of a trained generator (read from the model, cached or not)."""
+    return {"checkpoint_hash": model.checkpoint_hash, "config": model.get_config(),
+            "epochs_trained": model.epochs_trained,
+            "best_val_l1": min(model.history.get("val_l1", [float("nan")]))}
 
 
 # --------------------------------------------------------------------------- data per condition

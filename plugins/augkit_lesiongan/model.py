@@ -96,10 +96,7 @@ class LesionPainterGAN(AdversarialModel):
             g_gan = _weighted_mean(ops.softplus(-d_fake), weight)
             g_l1 = ops.sum(ops.abs(real - fake)) / (ops.sum(region) * c + 1.0)
             g_loss = g_gan + self.l1_weight * g_l1
-        g_vars = self.generator.trainable_variables
-        d_vars = self.discriminator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
-        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+        self._step_both(g_tape, g_loss, d_tape, d_loss)
         return self._log(d_loss, g_loss, g_gan, g_l1)
 
 

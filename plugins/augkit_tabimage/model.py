@@ -176,8 +176,5 @@ class TabImageGAN(AdversarialModel):
             d_loss = (self.loss_fn(ops.ones_like(d_real), d_real)
                       + self.loss_fn(ops.zeros_like(d_fake), d_fake))
             g_loss = self.loss_fn(ops.ones_like(d_fake), d_fake)
-        g_vars = self.generator.trainable_variables
-        d_vars = self.discriminator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
-        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+        self._step_both(g_tape, g_loss, d_tape, d_loss)
         return self._log(d_loss, g_loss, ops.mean(ops.sigmoid(d_real)), ops.mean(ops.sigmoid(d_fake)))

@@ -11,7 +11,7 @@ from augkit.engine import ExpandResult, Shard, expand
 from augkit import engines
 from augkit.engines import Engine
 from augkit.errors import DataError, UsageError
-from augkit.generators import Generator
+from augkit.generators import Generator, condition_for
 from augkit.transforms import ClassicalPipeline, load_config
 
 
@@ -251,14 +251,11 @@ def mask_conditions(real_dir: str | Path, seed: int, *, format: str | None = Non
     if model is not None:
         check_conditions(model, reals, real_dir)
     geometry = ClassicalPipeline().geometric_only()
-    # a generator that builds its condition from the image too (condition "sample", e.g. pix2pix
-    # with a tissue map) gets the moved real sample, the others the moved mask
-    wants_sample = getattr(model, "condition", "mask") == "sample"
 
     def condition(index: int):
         parent = reals[index % len(reals)]
         image, mask, _ = geometry.apply(parent.image, parent.mask, derive_seed(seed, index))
-        return parent.derive(image=image, mask=mask, provenance=parent.provenance) if wants_sample else mask
+        return condition_for(model, parent, image, mask)
 
     return condition
 
@@ -278,8 +275,7 @@ def check_conditions(model: Generator, reals, real_dir: str | Path) -> None:
                             f"{model.name} model was trained on {expected[0]}×{expected[1]} masks",
                             "give --conditions masks of the training size (e.g. the training folder)")
         try:
-            wanted = sample if getattr(model, "condition", "mask") == "sample" else sample.mask
-            model.generate(1, seed=0, conditions=[wanted])  # validates now, paints nothing
+            model.generate(1, seed=0, conditions=[condition_for(model, sample)])  # validates, paints nothing
         except UsageError as exc:
             raise DataError(where(sample), f"condition mask refused: {str(exc).rstrip('.')}") from None
 

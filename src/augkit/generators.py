@@ -74,6 +74,17 @@ class Generator(abc.ABC):
 
 # ---- running a network so that an index's output never depends on its neighbours
 
+def condition_for(generator: Any, sample: Sample, image: Any = None, mask: Any = None) -> Any:
+    """What a segmentation generator is asked to paint for ``sample`` (moved to ``image`` /
+    ``mask`` when given): the mask, or, for one that builds its condition from the image too
+    (``condition = "sample"``: lesionmix, pix2pix with a tissue map), the sample itself."""
+    image = sample.image if image is None else image
+    mask = sample.mask if mask is None else mask
+    if getattr(generator, "condition", "mask") == "sample":
+        return sample.derive(image=image, mask=mask, provenance=sample.provenance)
+    return mask
+
+
 def run_per_index(network: Any, *inputs: Any) -> Any:
     """``network(*inputs)`` computed one index at a time (micro-batches of 1) and joined.
 

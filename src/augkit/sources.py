@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from augkit.errors import DataError, UsageError
-from augkit.generators import Generator
+from augkit.generators import Generator, condition_for
 from augkit.sample import Sample
 from augkit.seeding import derive_seed, rng_for
 from augkit.transforms import ClassicalPipeline
@@ -298,17 +298,13 @@ class GeneratorSource(SyntheticSource):
         parents = [self._parent(pool_epoch, i) if self.conditions else None for i in indices]
         conditions = None
         if self.conditions == "masks":
-            # a generator that builds its condition from the image too (condition "sample":
-            # lesionmix, pix2pix with a tissue map) gets the moved real sample, else the mask
-            wants_sample = getattr(self.generator, "condition", "mask") == "sample"
             conditions = []
             for i, parent in zip(indices, parents):
                 image, mask = parent.image, parent.mask
                 if self.mask_transforms is not None:
                     seed = derive_seed(self.seed, _GENERATOR_STREAM, pool_epoch, i)
                     image, mask, _ = self.mask_transforms.apply(image, mask, seed)
-                conditions.append(parent.derive(image=image, mask=mask, provenance=parent.provenance)
-                                  if wants_sample else mask)
+                conditions.append(condition_for(self.generator, parent, image, mask))
         elif self.conditions == "labels":
             conditions = [p.label for p in parents]
         seed = derive_seed(self.seed, _GENERATOR_STREAM, pool_epoch, batch)

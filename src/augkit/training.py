@@ -144,6 +144,14 @@ class AdversarialModel(keras.Model):
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.discriminator.trainable_variables)
 
+    def _step_both(self, g_tape, g_loss, d_tape, d_loss) -> None:
+        """One optimizer step for each network from the losses its tape recorded (the
+        generator and the discriminator trained in the same step)."""
+        g_vars = self.generator.trainable_variables
+        d_vars = self.discriminator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars))
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
+
     def _log(self, *values) -> dict[str, Any]:
         from augkit.distribute import log_value, unscaled
 

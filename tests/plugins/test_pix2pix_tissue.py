@@ -33,6 +33,16 @@ def head(seed: int, size: int = 32, channels: int = 3, dtype=np.uint8) -> Sample
     return Sample(np.clip(image, 0, 255).astype(dtype), Provenance(f"case{seed}/s{seed}"), mask=mask)
 
 
+def head_folder(tmp_dataset, num: int = 3):
+    """``num`` heads written as an image/mask folder, one patient each."""
+    files = {}
+    for i in range(num):
+        s = head(i)
+        files[f"p{i}/s{i}.png"] = s.image
+        files[f"p{i}/s{i}_mask.png"] = s.mask
+    return tmp_dataset(files)
+
+
 def test_centres_and_label_map_name_head_tissues_and_lesion():
     samples = [head(i) for i in range(3)]
     unit = [s.image.astype(np.float32) / 127.5 - 1 for s in samples]
@@ -92,12 +102,7 @@ def test_expand_paints_classical_variants_with_their_own_masks(tmp_dataset, tmp_
     from augkit.io import read_dataset
     from augkit.manifest import read_manifest
 
-    files = {}
-    for i in range(3):
-        s = head(i)
-        files[f"p{i}/s{i}.png"] = s.image
-        files[f"p{i}/s{i}_mask.png"] = s.mask
-    src = tmp_dataset(files)
+    src = head_folder(tmp_dataset)
     model = Pix2Pix("tiny", seed=1, label_map="tissue", tissue_classes=2)
     model.fit(read_dataset(src).samples, epochs=1, progress=False)
     expand(src, 9, tmp_path / "out", seed=2, generator=model, gan_fraction=1.0, progress=False)
@@ -138,12 +143,7 @@ def test_cli_generate_with_a_tissue_model_paints_moved_real_slices(tmp_dataset, 
     from augkit.cli import cli
     from augkit.io import read_dataset
 
-    files = {}
-    for i in range(3):
-        s = head(i)
-        files[f"p{i}/s{i}.png"] = s.image
-        files[f"p{i}/s{i}_mask.png"] = s.mask
-    src = tmp_dataset(files)
+    src = head_folder(tmp_dataset)
     model = Pix2Pix("tiny", seed=1, label_map="tissue", tissue_classes=2)
     model.fit(read_dataset(src).samples, epochs=1, progress=False)
     model.save(tmp_path / "m")
