@@ -205,7 +205,7 @@ def expand_counts(gen, folders: Path, model_dir: Path, out: Path, target: int, s
     """``augkit expand --in FOLDERS --to TARGET --generator NAME --model M`` on the class folders
     (classes balanced by default): samples per class and source, read from the manifest."""
     from augkit.api import expand_folder
-    from augkit.manifest import read_manifest
+    from augkit.expand.manifest import read_manifest
 
     gen.save(model_dir)
     result = expand_folder(folders, target, out, seed=seed, generator=gen.name, model_dir=model_dir,
@@ -240,7 +240,7 @@ def make_generator(plugin: str, args):
 
 
 def run(plugin: str, args, work: Path) -> dict:
-    from augkit.training import save_image_grid
+    from augkit.generators.training import save_image_grid
 
     size = 64  # both cpu profiles
     samples, label_source = lgg_samples(size, args.label, args.channels, args.splits)

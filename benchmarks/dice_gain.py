@@ -32,7 +32,7 @@ tissue label map built from the real slice: ``--set label_map=tissue``), the con
 on validation the same way. How the
 synthetic data is used: ``--schedule decay`` (synthetic share per batch falling to 0 over training)
 and ``--finetune-steps N`` (pretrain on real + synthetic, fine-tune on real, as ``<condition>+ft``).
-The GAN conditions go through ``augkit.engine.expand`` exactly as a user's ``augkit expand``
+The GAN conditions go through ``augkit.expand.run.expand`` exactly as a user's ``augkit expand``
 does; the expanded sets are written to a work folder and read back with ``read_dataset``.
 
 Reported: Accuracy, Mean IoU and Dice on Train (the real slices trained on) / Val / Test as
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
 
     from augkit.errors import AugkitError
     from augkit.io import Dataset, read_dataset
-    from augkit.transforms import ClassicalPipeline
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     try:
         train = read_dataset(args.train)

@@ -1,5 +1,5 @@
 """One run of the Dice-gain benchmark: the generator a condition needs (trained or loaded and
-cached in the work folder), the expanded training set it makes through ``augkit.engine.expand``,
+cached in the work folder), the expanded training set it makes through ``augkit.expand.run.expand``,
 and a U-Net trained and scored on it (cached as JSON, so a killed benchmark resumes)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def get_gan(args, profile: BenchProfile, train_samples, val_samples, num_real: i
             gan_info: dict, label_map: str = "mask") -> Any:
     """The pix2pix model for a training set: ``--model`` for the full set (mask conditioning),
     else trained here (and cached in the work folder, so a rerun loads it)."""
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
 
     pix2pix = get_generator("pix2pix")
     key = num_real if label_map == "mask" else f"{label_map}-{num_real}"
@@ -43,7 +43,7 @@ def get_gan(args, profile: BenchProfile, train_samples, val_samples, num_real: i
 
 def get_lesionmix(train_samples, num_real: int, gan_info: dict):
     """The lesionmix 'model': the training reals' lesions carved once (no training, no other data)."""
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
 
     started = time.perf_counter()
     model = get_generator("lesionmix")()
@@ -58,7 +58,7 @@ def get_lesionmix(train_samples, num_real: int, gan_info: dict):
 def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, gan_info: dict):
     """The lesiongan painter: ``--lesiongan-model`` for the full set, else its cpu profile trained
     here on the training reals (val for its best-by-val weights), cached in the work folder."""
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
 
     cls = get_generator("lesiongan")
     if num_real == args.num_train and args.lesiongan_model:
@@ -104,9 +104,9 @@ def _model_info(model) -> dict:
 def training_samples(args, profile: BenchProfile, condition: str, num_real: int, seed: int,
                      subset, gan, work: Path) -> tuple[list, str]:
     """The samples a condition trains on, and the folder they came from."""
-    from augkit.engine import expand
+    from augkit.expand.run import expand
     from augkit.io import read_dataset
-    from augkit.transforms import ClassicalPipeline
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     if condition == "none":
         return list(subset.samples), str(subset.root)
@@ -215,7 +215,7 @@ def finetune(args, cfg: SegmenterConfig, model, condition: str, num_real: int, s
 def mix_of(folder: str, num_samples: int) -> dict:
     """Sources in an expanded set (from its manifest) and how the added samples fall on the real
     parents: does each real slice get both classical and GAN variants, or only one kind?"""
-    from augkit.engine import read_manifest
+    from augkit.expand.run import read_manifest
 
     manifest = Path(folder) / "manifest.csv"
     if not manifest.exists():

@@ -19,10 +19,10 @@ from pathlib import Path
 import albumentations as A
 import cv2
 
-from augkit.engine import expand
+from augkit.expand.run import expand
 from augkit.io import read_dataset
 from augkit.seeding import derive_seed
-from augkit.transforms import ClassicalPipeline
+from augkit.transforms.pipeline import ClassicalPipeline
 
 HERE = Path(__file__).resolve().parent
 

@@ -29,12 +29,12 @@ DATA = REPO / "../shared/data/lgg"
 
 def train(args) -> None:
     from augkit.io import read_dataset
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
 
     train_set = read_dataset(DATA / "train30").samples
     val_set = read_dataset(DATA / "val").samples
     gen = get_generator("lesiongan")(args.profile, seed=args.seed)
-    from augkit.training import CheckpointManager
+    from augkit.generators.training import CheckpointManager
 
     done = [e for e, _ in CheckpointManager(args.model / "checkpoints")._epoch_dirs()]
     load_before = os.getloadavg()
@@ -74,11 +74,11 @@ def grid(args) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from augkit.engine import plan_parents
+    from augkit.expand.run import plan_parents
     from augkit.io import read_dataset
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
     from augkit.seeding import derive_seed, rng_for
-    from augkit.transforms import ClassicalPipeline
+    from augkit.transforms.pipeline import ClassicalPipeline
     from augkit_lesiongan.crops import foreground_range
 
     data = read_dataset(DATA / "train30")

@@ -44,12 +44,12 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from augkit.plan import plan_parents
+    from augkit.expand.plan import plan_parents
     from augkit.io import detect_format, read_dataset
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
     from augkit.seeding import derive_seed
-    from augkit.transforms import ClassicalPipeline
-    from augkit.anatomy import brain_mask
+    from augkit.transforms.pipeline import ClassicalPipeline
+    from augkit.transforms.anatomy import brain_mask
     from augkit_lesionmix.carve import BrainStats
 
     volumes = detect_format(args.data).name in ("brats", "nifti")  # lesionmix works on slices

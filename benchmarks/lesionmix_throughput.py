@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from augkit.engine import expand
+from augkit.expand.run import expand
 from augkit.io import read_dataset
-from augkit.plugins import get_generator
+from augkit.registry.host import get_generator
 
 HERE = Path(__file__).resolve().parent
 

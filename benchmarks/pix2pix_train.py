@@ -75,7 +75,7 @@ def time_paper(steps: int) -> dict:
 
     import keras
 
-    from augkit.training import DiffAugment
+    from augkit.generators.training import DiffAugment
     from augkit_pix2pix.model import PatchDiscriminator, Pix2PixGAN, UNetGenerator
 
     p = get_profile("paper")
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
 
-    from augkit.training import save_image_grid, write_history
+    from augkit.generators.training import save_image_grid, write_history
     from augkit_pix2pix.generator import PLOTTED, Pix2Pix
 
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
 
     # paint every val mask, and a geometric variant of it (the label-preserving use: a new mask
     # made from a real one gets an image), then compare with the real slices
-    from augkit.transforms import ClassicalPipeline
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     masks = [s.mask for s in val]
     started_gen = time.perf_counter()

@@ -30,9 +30,9 @@ import ray
 
 from augkit import engines
 from augkit.api import expand_folder, generate_folder
-from augkit.demo import write_demo
-from augkit.engines import Engine
-from augkit.plugins import get_generator
+from augkit.io.demo import write_demo
+from augkit.engines.base import Engine
+from augkit.registry.host import get_generator
 from augkit.sample import Provenance, Sample
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ray"

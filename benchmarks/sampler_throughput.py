@@ -66,12 +66,14 @@ def main() -> None:
     import torch
     from torch.utils.data import DataLoader
 
-    from augkit.engine import expand
+    from augkit.expand.run import expand
     from augkit.io import read_dataset
-    from augkit.sampler import Encoder, FolderSource, MixedSampler
-    from augkit.tfdata import as_tf_dataset
-    from augkit.torch import MixedTorchDataset
-    from augkit.transforms import ClassicalPipeline
+    from augkit.sampling.encoding import Encoder
+    from augkit.sampling.sampler import MixedSampler
+    from augkit.sampling.sources import FolderSource
+    from augkit.sampling.tfdata import as_tf_dataset
+    from augkit.sampling.torch import MixedTorchDataset
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     bs, n = args.batch_size, args.num_samples
     real = read_dataset(args.data)

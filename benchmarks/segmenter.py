@@ -197,7 +197,7 @@ def train_segmenter(x: np.ndarray, y: np.ndarray, config: SegmenterConfig, *, se
     the best validation Dice (checked every ``eval_every`` steps and at the last step)."""
     import keras
 
-    from augkit.training import progress_bar
+    from augkit.generators.training import progress_bar
 
     started = time.perf_counter()
     model = build_unet(config, x.shape[-1], seed=derive_seed(seed, 1))

@@ -75,10 +75,10 @@ def patient_rows(samples):
 def run_report(args) -> None:
     import pandas as pd
 
-    from augkit.bulk import generate_shards
+    from augkit.generate.bulk import generate_shards
     from augkit.evaluate.table_report import evaluate_tables
     from augkit.io import read_dataset
-    from augkit.training import write_history
+    from augkit.generators.training import write_history
     from augkit_tabimage.generator import TabImage
 
     samples = [s for split in TRAIN_SPLITS for s in read_split(split)]
@@ -144,7 +144,7 @@ def run_report(args) -> None:
 def draw_grids(samples, fakes, epochs: int, size: int) -> None:
     """``samples.png`` (24 generated, 8 real), ``samples_with_rows.png`` (8 generated images under
     their generated rows, also in ``samples_with_rows.csv``), ``real_with_rows.png``."""
-    from augkit.training import save_image_grid
+    from augkit.generators.training import save_image_grid
 
     real = [s.image for s in samples[::max(1, len(samples) // 8)][:8]]
     rows = [[f.image for f in fakes[r * 8:(r + 1) * 8]] for r in range(3)] + [real]
@@ -372,7 +372,7 @@ def seed_loop(gen, num_samples: int, out: Path) -> float:
 
 
 def run_throughput(args) -> None:
-    from augkit.bulk import generate_shards
+    from augkit.generate.bulk import generate_shards
 
     gen = _load_model()
     work = WORK / "throughput"
@@ -439,7 +439,7 @@ def _rss_mib() -> float:
 
 
 def run_memory_child(num_samples: int, out: Path) -> None:
-    from augkit.bulk import generate_shards
+    from augkit.generate.bulk import generate_shards
 
     gen = _load_model()
     generate_shards(gen, 256, out.with_name(out.name + "-warmup"), progress=False)

@@ -63,9 +63,9 @@ def main(argv=None) -> None:
     import keras
 
     from augkit.io import read_dataset
-    from augkit.sampler import FolderSource, MixedSampler
-    from augkit.tfdata import as_tf_dataset
-    from augkit.transforms import ClassicalPipeline
+    from augkit.sampling import FolderSource, MixedSampler
+    from augkit.sampling.tfdata import as_tf_dataset
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     keras.utils.set_random_seed(args.seed)  # the model's initial weights
     real = read_dataset(args.real)

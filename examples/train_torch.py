@@ -44,9 +44,9 @@ def main(argv=None) -> None:
     from torch.utils.data import DataLoader
 
     from augkit.io import read_dataset
-    from augkit.sampler import FolderSource, MixedSampler
-    from augkit.torch import MixedTorchDataset
-    from augkit.transforms import ClassicalPipeline
+    from augkit.sampling import FolderSource, MixedSampler
+    from augkit.sampling.torch import MixedTorchDataset
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     torch.manual_seed(args.seed)  # the net's initial weights
     real = read_dataset(args.real)

@@ -73,10 +73,10 @@ def tmp_dataset(tmp_path):
 @pytest.fixture
 def epochs_run(monkeypatch):
     """A list that grows by one for every training epoch actually run in this process (every
-    GAN plugin trains an epoch through ``augkit.training.train_one_epoch``), so a resume test
+    GAN plugin trains an epoch through ``augkit.generators.training.train_one_epoch``), so a resume test
     can show it trained only the missing epochs: a rerun from scratch gives the same weights
     and losses, but not the same count."""
-    import augkit.training as training
+    import augkit.generators.training as training
 
     runs: list[int] = []
     real = training.train_one_epoch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from augkit.balance import plan_class_targets
+from augkit.expand.balance import plan_class_targets
 from augkit.errors import UsageError
 
 

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-import augkit.bulk
-from augkit.bulk import generate_shards
+import augkit.generate.bulk
+from augkit.generate.bulk import generate_shards
 from augkit.errors import UsageError
-from augkit.generators import Generator
+from augkit.generators.contract import Generator
 from augkit.io import detect_format, read_dataset
 from augkit.sample import Provenance, Sample
 from augkit.seeding import rng_for
@@ -121,7 +121,7 @@ def test_killed_run_leaves_whole_shards_and_resumes(tmp_path):
 
 
 def test_a_shard_made_alone_equals_that_shard_of_the_full_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(augkit.bulk, "BLOCK_SIZE", 8)  # shards of several seeding blocks, kept small
+    monkeypatch.setattr(augkit.generate.bulk, "BLOCK_SIZE", 8)  # shards of several seeding blocks, kept small
     full, alone = tmp_path / "full", tmp_path / "alone"
     generate_shards(FakeGenerator(), 50, full, seed=7, shard_size=20, batch_size=4, progress=False)
     summary = generate_shards(FakeGenerator(), 50, alone, seed=7, shard_size=20, batch_size=3, shards=[1],

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from augkit.cli import cli
-from augkit.demo import write_demo
-from augkit.engine import read_manifest
+from augkit.io.demo import write_demo
+from augkit.expand.run import read_manifest
 from augkit.io import read_dataset
 
 

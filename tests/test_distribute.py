@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from augkit.cli import cli
-from augkit.demo import write_demo
+from augkit.io.demo import write_demo
 
 #: losses and weights of the two runs agree to this relative tolerance: synchronised batch norm
 #: and the all-reduce sum in another order than one device's reductions (seen: ~5e-7)
@@ -32,9 +32,9 @@ import numpy as np
 import tensorflow as tf
 cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * {devices})
-from augkit.distribute import active, training_strategy
+from augkit.generators.distribute import active, training_strategy
 from augkit.io import read_dataset
-from augkit.plugins import get_generator
+from augkit.registry.host import get_generator
 
 samples = read_dataset(sys.argv[1]).samples
 

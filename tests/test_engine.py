@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from augkit.demo import write_demo
-from augkit.engine import expand, read_manifest, staging_dir, Shard
-from augkit.plan import plan_sources
+from augkit.io.demo import write_demo
+from augkit.expand.run import expand, read_manifest, staging_dir, Shard
+from augkit.expand.plan import plan_sources
 from augkit.io import read_dataset
 
 
@@ -155,7 +155,7 @@ def test_kill_midway_then_rerun_gives_the_uninterrupted_result(tmp_path):
 def test_resume_ignores_half_written_files_of_the_killed_run(demo_dir, tmp_path, monkeypatch):
     # A SIGKILL between mkstemp and os.replace leaves an empty ".tmp-*.json" among the rows;
     # the resumed run must neither read it as a row nor ship it.
-    import augkit.maker as maker
+    import augkit.expand.maker as maker
 
     reference = tree_digest(expand(demo_dir, 40, tmp_path / "ref", seed=4, progress=False).out_dir)
     out = tmp_path / "run"
@@ -313,8 +313,8 @@ def test_class_folders_are_balanced_by_default(tmp_dataset, tmp_path):
 
 
 def test_lesion_region_keeps_the_real_anatomy_and_takes_the_lesion_from_the_gan(demo_dir, tmp_path):
-    from augkit.blend import lesion_alpha
-    from augkit.transforms import ClassicalPipeline
+    from augkit.transforms.blend import lesion_alpha
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     real = {s.id: s for s in read_dataset(demo_dir)}
     result = expand(demo_dir, 16, tmp_path / "out", seed=0, generator=PaintingGenerator(),
@@ -356,7 +356,7 @@ def _case_counts(dataset, parents):
 
 
 def test_a_few_added_samples_spread_over_every_brats_case(shared_data):
-    from augkit.plan import plan_parents
+    from augkit.expand.plan import plan_parents
 
     brats = read_dataset(shared_data / "brats", unit="slice")  # 4 cases, 269 tumour slices
     cases = {s.meta["case"] for s in brats}
@@ -371,7 +371,7 @@ def test_a_few_added_samples_spread_over_every_brats_case(shared_data):
 
 
 def test_lgg_patients_each_give_one_parent_before_any_gives_two(shared_data):
-    from augkit.plan import plan_parents
+    from augkit.expand.plan import plan_parents
 
     val = read_dataset(shared_data / "lgg" / "val")  # 10 patients, 70 slices
     counts = _case_counts(val, plan_parents(val, 80, False))
@@ -379,7 +379,7 @@ def test_lgg_patients_each_give_one_parent_before_any_gives_two(shared_data):
 
 
 def test_the_parent_plan_is_a_pure_function_of_dataset_target_and_seed(demo_dir):
-    from augkit.plan import plan_parents
+    from augkit.expand.plan import plan_parents
 
     real = read_dataset(demo_dir)
     a = plan_parents(real, 30, False, seed=3)
@@ -393,8 +393,8 @@ RESIZE_32 = {"transforms": [{"name": "hflip", "p": 0.5}, {"name": "resize", "hei
 
 
 def test_a_resizing_preset_resizes_the_reals_too(demo_dir, tmp_path):
-    from augkit.sampler import split_expanded
-    from augkit.transforms import ClassicalPipeline
+    from augkit.sampling.sources import split_expanded
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     out = tmp_path / "out"
     expand(demo_dir, 16, out, seed=0, pipeline=ClassicalPipeline(config=RESIZE_32), progress=False)
@@ -409,7 +409,7 @@ def test_a_resizing_preset_resizes_the_reals_too(demo_dir, tmp_path):
 
 def test_a_resizing_preset_is_refused_for_nifti_slices(tmp_dataset, tmp_path):
     from augkit.errors import UsageError
-    from augkit.transforms import ClassicalPipeline
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     seg = np.zeros((16, 16, 3), np.int16)
     seg[4:8, 4:8, 1] = 2

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from augkit.intensity import resize_image, robust_range, scale_from_unit, scale_to_unit, unit_to_uint8
+from augkit.transforms.intensity import resize_image, robust_range, scale_from_unit, scale_to_unit, unit_to_uint8
 
 
 def test_robust_range_maps_uint8_exactly_and_ignores_a_few_hot_voxels():

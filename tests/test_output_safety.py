@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from augkit.cli import cli
-from augkit.demo import write_demo
-from augkit.engine import Shard, expand, read_manifest, staging_dir
+from augkit.io.demo import write_demo
+from augkit.expand.run import Shard, expand, read_manifest, staging_dir
 from augkit.outputs import MARKER, lock_path
 
 
@@ -152,7 +152,7 @@ def test_demo_train_generate_evaluate_follow_the_same_rule(tmp_path, monkeypatch
 # two processes are certainly at once (both started together; whichever locks first wins).
 GATED = """
 import os, sys, time
-import augkit.maker as maker
+import augkit.expand.maker as maker
 gate, real_make = os.environ["GATE"], maker.SampleMaker.make
 def make(self, index, source):
     if index >= 3:
@@ -313,8 +313,8 @@ def test_read_only_output_with_overwrite_is_one_line_and_leaves_nothing(demo_dir
 def test_permission_error_while_finishing_removes_this_runs_staging_only(demo_dir, tmp_path, monkeypatch):
     # The in-process half of the rule: a run that fails on permissions removes the staging it
     # made, but never an earlier run's resumable work.
-    import augkit.engine as engine
-    import augkit.maker as maker
+    import augkit.expand.run as engine
+    import augkit.expand.maker as maker
 
     def denied(stage, out_dir, **_):
         raise PermissionError(13, "Permission denied", str(out_dir))

@@ -6,13 +6,13 @@ import textwrap
 
 import pytest
 
-from augkit import plugins
+from augkit.registry import host as plugins
 from augkit.errors import PluginError
-from augkit.hookspecs import hookimpl
+from augkit.registry.hookspecs import hookimpl
 
 FAKE_PLUGIN = '''
-from augkit.generators import Generator
-from augkit.hookspecs import hookimpl
+from augkit.generators.contract import Generator
+from augkit.registry.hookspecs import hookimpl
 
 
 class EchoGenerator(Generator):

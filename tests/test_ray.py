@@ -21,9 +21,9 @@ from click.testing import CliRunner
 
 from augkit.api import expand_folder, generate_folder, train_generator
 from augkit.cli import cli
-from augkit.demo import write_demo
-from augkit.engine import read_manifest, staging_dir
-from augkit.engines import Engine
+from augkit.io.demo import write_demo
+from augkit.expand.run import read_manifest, staging_dir
+from augkit.engines.base import Engine
 from augkit.errors import UsageError
 
 pytestmark = pytest.mark.ray

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from augkit.errors import DataError, UsageError
-from augkit.generators import Generator
+from augkit.generators.contract import Generator
 from augkit.sample import Provenance, Sample
-from augkit.sampler import (Encoder, EpochRepeatWarning, FolderSource, GeneratorSource, MixedSampler,
-                            SyntheticSource, split_expanded)
+from augkit.sampling.encoding import Encoder
+from augkit.sampling.sampler import EpochRepeatWarning, MixedSampler
+from augkit.sampling.sources import FolderSource, GeneratorSource, SyntheticSource, split_expanded
 from augkit.seeding import derive_seed
-from augkit.transforms import ClassicalPipeline
+from augkit.transforms.pipeline import ClassicalPipeline
 
 SIZE = 16
 
@@ -261,7 +262,7 @@ def test_encoder_maps_label_values_to_class_indices():
 
 def write_expanded(tmp_dataset, tmp_path, real):
     """An `augkit expand` output: the real pairs plus classical variants and a manifest."""
-    from augkit.engine import expand
+    from augkit.expand.run import expand
 
     files = {}
     for s in real:

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augkit.engine import expand
+from augkit.expand.run import expand
 from augkit.errors import UsageError
 from augkit.io import read_dataset
 from augkit.io.volumes import LazySamples
-from augkit.sampler import Encoder, MixedSampler
-from augkit.sources import FolderSource, ManifestCases, split_expanded
-from augkit.transforms3d import VolumePipeline
+from augkit.sampling.encoding import Encoder
+from augkit.sampling.sampler import MixedSampler
+from augkit.sampling.sources import FolderSource, ManifestCases, split_expanded
+from augkit.transforms.volume import VolumePipeline
 
 SHAPE = (24, 24, 12)
 PATCH = (16, 16, 8)
@@ -97,7 +98,7 @@ def test_from_expanded_reads_cases_lazily_with_their_provenance(expanded, monkey
 
 def test_tf_dataset_gives_3d_batches(expanded):
     tf = pytest.importorskip("tensorflow")
-    from augkit.tfdata import as_tf_dataset
+    from augkit.sampling.tfdata import as_tf_dataset
 
     sampler = MixedSampler.from_expanded(expanded, synthetic_fraction=0.5, patch_size=PATCH, seed=0)
     ds = as_tf_dataset(sampler, batch_size=2)
@@ -113,7 +114,7 @@ def test_torch_batches_do_not_depend_on_the_number_of_workers(expanded):
     pytest.importorskip("torch")
     from torch.utils.data import DataLoader
 
-    from augkit.torch import MixedTorchDataset
+    from augkit.sampling.torch import MixedTorchDataset
 
     def batches(num_workers):
         sampler = MixedSampler.from_expanded(expanded, synthetic_fraction=0.5, patch_size=PATCH,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from augkit.errors import DataError, UsageError
-from augkit.table_encoding import TablePreprocessor
+from augkit.tables.encoding import TablePreprocessor
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import tensorflow as tf
 
 from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
-from augkit.sampler import EpochRepeatWarning, MixedSampler
-from augkit.tfdata import as_tf_dataset, steps_per_epoch
-from augkit.transforms import ClassicalPipeline
+from augkit.sampling.sampler import EpochRepeatWarning, MixedSampler
+from augkit.sampling.tfdata import as_tf_dataset, steps_per_epoch
+from augkit.transforms.pipeline import ClassicalPipeline
 
 SIZE = 16
 

@@ -10,9 +10,9 @@ import torch
 from torch.utils.data import DataLoader, get_worker_info
 
 from augkit.sample import Provenance, Sample
-from augkit.sampler import EpochRepeatWarning, MixedSampler
-from augkit.torch import MixedTorchDataset
-from augkit.transforms import ClassicalPipeline
+from augkit.sampling.sampler import EpochRepeatWarning, MixedSampler
+from augkit.sampling.torch import MixedTorchDataset
+from augkit.transforms.pipeline import ClassicalPipeline
 
 SIZE = 16
 
@@ -130,17 +130,17 @@ def test_the_core_works_without_torch():
     # albumentations itself imports torch when it is installed, so "not in sys.modules" cannot
     # be the check; blocking torch proves the core never needs it.
     code = ("import sys; sys.modules['torch'] = None; "
-            "import augkit, augkit.sampler, augkit.tfdata, augkit.engine; "
-            "from augkit.sampler import MixedSampler")
+            "import augkit, augkit.sampling.sampler, augkit.sampling.tfdata, augkit.expand.run; "
+            "from augkit.sampling.sampler import MixedSampler")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
 def test_a_missing_torch_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
-    monkeypatch.delitem(sys.modules, "augkit.torch")
+    monkeypatch.delitem(sys.modules, "augkit.sampling.torch")
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'augkit\[torch\]'"):
-        importlib.import_module("augkit.torch")
+        importlib.import_module("augkit.sampling.torch")
 
 
 def test_a_loop_that_forgets_set_epoch_is_warned_once():

@@ -12,7 +12,7 @@ import keras  # required dependencies: a broken install fails here, it is not sk
 import tensorflow as tf
 
 from augkit.errors import ModelError  # noqa: E402
-from augkit.training import (  # noqa: E402
+from augkit.generators.training import (  # noqa: E402
     BestWeights,
     CheckpointManager,
     CheckpointWarning,

@@ -6,7 +6,7 @@ from scipy import ndimage
 
 from augkit.errors import PluginError, UsageError
 from augkit.sample import Provenance, Sample
-from augkit.transforms import DEFAULT_CONFIG, ClassicalPipeline, load_config
+from augkit.transforms.pipeline import DEFAULT_CONFIG, ClassicalPipeline, load_config
 
 
 def smooth_image(seed=0, size=64, channels=3):

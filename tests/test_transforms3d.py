@@ -8,9 +8,9 @@ import pytest
 from scipy import ndimage
 
 from augkit.errors import UsageError
-from augkit.presets import PRESETS
-from augkit.transforms import ClassicalPipeline
-from augkit.transforms3d import VolumePipeline, _mapping, _output_box, _resample
+from augkit.transforms.presets import PRESETS
+from augkit.transforms.pipeline import ClassicalPipeline
+from augkit.transforms.volume import VolumePipeline, _mapping, _output_box, _resample
 
 LABELS = {0, 1, 2, 4}
 

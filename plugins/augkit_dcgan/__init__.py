@@ -1,7 +1,7 @@
 """Built-in DCGAN generator plugin (seed 002: latent vector → image, optionally per class),
 registered through the ``augkit`` entry-point group like any third-party plugin."""
 
-from augkit.hookspecs import hookimpl
+from augkit.registry.hookspecs import hookimpl
 
 
 @hookimpl

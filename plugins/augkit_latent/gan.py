@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from augkit.training import AdversarialModel, DiffAugment
+from augkit.generators.training import AdversarialModel, DiffAugment
 
 
 def minibatch_stddev(x):

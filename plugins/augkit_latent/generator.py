@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import PairedNetworkGenerator, run_per_index
-from augkit.intensity import resize_image, unit_to_uint8
+from augkit.generators.contract import PairedNetworkGenerator, run_per_index
+from augkit.transforms.intensity import resize_image, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
@@ -58,7 +58,7 @@ class LatentGenerator(PairedNetworkGenerator):
         import keras
         import tensorflow as tf
 
-        from augkit.training import DiffAugment
+        from augkit.generators.training import DiffAugment
         from augkit_latent.gan import LatentGAN
 
         p = self.profile
@@ -94,7 +94,7 @@ class LatentGenerator(PairedNetworkGenerator):
         """Train to ``epochs`` in total (a model that has trained 4 epochs and is asked for 10
         trains 6 more; a ``checkpoint_dir`` holding a later epoch is resumed from). A latent
         GAN has no paired validation loss: ``val_samples`` are checked, not used."""
-        from augkit.training import progress_bar, train_one_epoch, variable_arrays
+        from augkit.generators.training import progress_bar, train_one_epoch, variable_arrays
 
         train = check_training_samples(train_samples, self.name, minimum=MIN_TRAIN_SAMPLES)
         if val_samples:
@@ -179,7 +179,7 @@ class LatentGenerator(PairedNetworkGenerator):
         return [pictures[i:i + _GRID_COLUMNS] for i in range(0, num_samples, _GRID_COLUMNS)]
 
     def _write_reports(self, directory: Path, *, last: bool) -> None:
-        from augkit.training import save_image_grid, write_history
+        from augkit.generators.training import save_image_grid, write_history
 
         write_history(self.history_losses(), directory / "history.csv")
         write_curves(self.history_losses(), directory / "losses.png",

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from augkit.balance import label_order
+from augkit.expand.balance import label_order
 from augkit.errors import DataError, UsageError
-from augkit.intensity import IntensityScale, robust_range
+from augkit.transforms.intensity import IntensityScale, robust_range
 from augkit.sample import Sample
 
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from augkit.blend import feathered_alpha
+from augkit.transforms.blend import feathered_alpha
 
 
 def region_alpha(lesion: np.ndarray, margin_px: float, feather_px: float,

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import DataError, ModelError, PluginError, UsageError
-from augkit.generators import KeepsBestGenerator, PairedNetworkGenerator
-from augkit.intensity import IntensityScale, robust_range, unit_to_uint8
+from augkit.generators.contract import KeepsBestGenerator, PairedNetworkGenerator
+from augkit.transforms.intensity import IntensityScale, robust_range, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
@@ -98,7 +98,7 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         import keras
         import tensorflow as tf
 
-        from augkit.training import DiffAugment
+        from augkit.generators.training import DiffAugment
         from augkit_lesiongan.model import InpaintUNet, LesionPainterGAN, compose
         from augkit_patchgan.blocks import PatchDiscriminator
 
@@ -131,7 +131,7 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.training import progress_bar, train_one_epoch
+        from augkit.generators.training import progress_bar, train_one_epoch
 
         train = check_lesion_data(train_samples, "training")
         val = check_lesion_data(val_samples, "validation", need_lesion=False) if val_samples else []
@@ -183,7 +183,7 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         return {k: list(v) for k, v in self.history.items()}
 
     def _new_placer(self):
-        from augkit.plugins import get_generator
+        from augkit.registry.host import get_generator
 
         try:
             cls = get_generator("lesionmix")
@@ -236,7 +236,7 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         return total / max(count, 1.0)
 
     def _write_reports(self, directory: Path, x: np.ndarray, y: np.ndarray, *, last: bool) -> None:
-        from augkit.training import save_image_grid, write_history
+        from augkit.generators.training import save_image_grid, write_history
 
         due = last or self.epochs_trained % self.profile.sample_every == 0
         write_history(self.history, directory / "history.csv", directory / "losses.png" if due else None,

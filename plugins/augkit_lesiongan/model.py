@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from augkit.seeding import derive_seed
-from augkit.training import AdversarialModel, DiffAugment
+from augkit.generators.training import AdversarialModel, DiffAugment
 from augkit_patchgan.blocks import PatchDiscriminator, seeded_normal
 
 

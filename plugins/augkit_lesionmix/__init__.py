@@ -2,7 +2,7 @@
 TumorCP style, no training), registered through the ``augkit`` entry-point group like any
 third-party plugin."""
 
-from augkit.hookspecs import hookimpl
+from augkit.registry.hookspecs import hookimpl
 
 
 @hookimpl

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from scipy import ndimage, signal
 
-from augkit.blend import feathered_alpha, poisson_blend
+from augkit.transforms.blend import feathered_alpha, poisson_blend
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def support_of(labels: np.ndarray, brain: np.ndarray, margin: float, feather: fl
 
 
 def _feathered_alpha_nd(inside: np.ndarray, margin_px: float, feather_px: float) -> np.ndarray:
-    """``augkit.blend.feathered_alpha`` in any dimension (exact Euclidean distance)."""
+    """``augkit.transforms.blend.feathered_alpha`` in any dimension (exact Euclidean distance)."""
     distance = ndimage.distance_transform_edt(~inside)
     ramp = max(float(feather_px), 1.0)
     return np.clip(1.0 - (distance - float(margin_px)) / ramp, 0.0, 1.0).astype(np.float32)

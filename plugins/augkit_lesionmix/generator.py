@@ -39,9 +39,9 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
-from augkit.anatomy import brain_mask
+from augkit.transforms.anatomy import brain_mask
 from augkit.errors import DataError, ModelError, UsageError
-from augkit.generators import Generator, read_saved_config, write_saved_config
+from augkit.generators.contract import Generator, read_saved_config, write_saved_config
 from augkit.io.volumes import LazySamples
 from augkit.sample import Provenance, Sample
 from augkit.seeding import rng_for

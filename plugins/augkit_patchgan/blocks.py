@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from augkit.distribute import synchronized_norm
+from augkit.generators.distribute import synchronized_norm
 from augkit.seeding import derive_seed
 
 

@@ -1,7 +1,7 @@
 """Built-in pix2pix generator plugin (mask → image, seed 001), registered through the ``augkit``
 entry-point group like any third-party plugin."""
 
-from augkit.hookspecs import hookimpl
+from augkit.registry.hookspecs import hookimpl
 
 
 @hookimpl

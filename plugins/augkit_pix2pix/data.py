@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import DataError, UsageError
-from augkit.intensity import IntensityScale, robust_range
+from augkit.transforms.intensity import IntensityScale, robust_range
 from augkit.sample import Sample
 
 MIN_TRAIN_SAMPLES = 2

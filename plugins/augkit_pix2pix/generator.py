@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import KeepsBestGenerator, PairedNetworkGenerator, run_per_index
-from augkit.intensity import resize_image, unit_to_uint8
+from augkit.generators.contract import KeepsBestGenerator, PairedNetworkGenerator, run_per_index
+from augkit.transforms.intensity import resize_image, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
@@ -71,7 +71,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
     name = "pix2pix"
     spec_type = DataSpec
     tasks = frozenset({"segmentation"})
-    distributable = True  # trains under --strategy mirrored|multiworker (augkit.distribute)
+    distributable = True  # trains under --strategy mirrored|multiworker (augkit.generators.distribute)
 
     get_profile = staticmethod(get_profile)
 
@@ -80,8 +80,8 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         import keras
         import tensorflow as tf
 
-        from augkit.distribute import scope
-        from augkit.training import DiffAugment
+        from augkit.generators.distribute import scope
+        from augkit.generators.training import DiffAugment
         from augkit_patchgan.blocks import PatchDiscriminator
         from augkit_pix2pix.model import Pix2PixGAN, UNetGenerator
 
@@ -123,8 +123,8 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.distribute import split_batches
-        from augkit.training import progress_bar, train_one_epoch
+        from augkit.generators.distribute import split_batches
+        from augkit.generators.training import progress_bar, train_one_epoch
 
         train = check_training_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
         val = check_training_samples(val_samples, "validation", minimum=1) if val_samples else []
@@ -232,7 +232,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         return total / images.size
 
     def _write_reports(self, directory: Path, cond: np.ndarray, images: np.ndarray, *, last: bool) -> None:
-        from augkit.training import save_image_grid, write_history
+        from augkit.generators.training import save_image_grid, write_history
 
         due = last or self.epochs_trained % self.profile.sample_every == 0
         write_history(self.history, directory / "history.csv",

@@ -7,9 +7,9 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
-from augkit.distribute import global_rows, replica_share, synchronized_norm
+from augkit.generators.distribute import global_rows, replica_share, synchronized_norm
 from augkit.seeding import derive_seed
-from augkit.training import AdversarialModel, DiffAugment
+from augkit.generators.training import AdversarialModel, DiffAugment
 from augkit_patchgan.blocks import PatchDiscriminator, seeded_normal
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from augkit.anatomy import foreground_mask
+from augkit.transforms.anatomy import foreground_mask
 from augkit.seeding import rng_for
 
 _KMEANS_STREAM = 0x715

@@ -1,7 +1,7 @@
 """Built-in joint image + table generator plugin (seed 004), registered through the ``augkit``
 entry-point group like any third-party plugin."""
 
-from augkit.hookspecs import hookimpl
+from augkit.registry.hookspecs import hookimpl
 
 
 @hookimpl

@@ -1,5 +1,5 @@
 """Between Samples and network tensors: images become size×size arrays in [-1, 1] (and back, in
-their own dtype), table rows go through ``augkit.table_encoding.TablePreprocessor``. A sample's
+their own dtype), table rows go through ``augkit.tables.encoding.TablePreprocessor``. A sample's
 ``label`` rides along as one more table column, so the generator makes it too."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from augkit.errors import DataError, UsageError
-from augkit.intensity import IntensityScale, resize_image
+from augkit.transforms.intensity import IntensityScale, resize_image
 from augkit.sample import Sample
-from augkit.table_encoding import rows_to_frame
+from augkit.tables.encoding import rows_to_frame
 
 LABEL_COLUMN = "__label__"
 MIN_TRAIN_SAMPLES = 2

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from augkit.errors import ModelError, UsageError
-from augkit.generators import PairedNetworkGenerator, run_per_index
-from augkit.intensity import unit_to_uint8
+from augkit.generators.contract import PairedNetworkGenerator, run_per_index
+from augkit.transforms.intensity import unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
-from augkit.table_encoding import TablePreprocessor
+from augkit.tables.encoding import TablePreprocessor
 
 from augkit_tabimage.data import (
     LABEL_COLUMN,
@@ -77,7 +77,7 @@ class TabImage(PairedNetworkGenerator):
         import keras
         import tensorflow as tf
 
-        from augkit.training import DiffAugment
+        from augkit.generators.training import DiffAugment
         from augkit_tabimage.model import TabImageDiscriminator, TabImageGAN, TabImageGenerator
 
         p = self.profile
@@ -124,7 +124,7 @@ class TabImage(PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.training import progress_bar, train_one_epoch, variable_arrays
+        from augkit.generators.training import progress_bar, train_one_epoch, variable_arrays
 
         train = check_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
         val = check_samples(val_samples, "validation", minimum=1) if val_samples else []
@@ -195,7 +195,7 @@ class TabImage(PairedNetworkGenerator):
         return float(np.mean(np.abs(np.asarray(rows).mean(axis=0) - reference.mean(axis=0))))
 
     def _write_reports(self, directory: Path, real_images: np.ndarray) -> None:
-        from augkit.training import save_image_grid, write_history
+        from augkit.generators.training import save_image_grid, write_history
 
         write_history({k: v for k, v in self.history.items() if k != "seconds"},
                       directory / "history.csv", directory / "losses.png",

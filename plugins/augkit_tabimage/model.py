@@ -20,7 +20,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from augkit.seeding import derive_seed
-from augkit.training import AdversarialModel, DiffAugment
+from augkit.generators.training import AdversarialModel, DiffAugment
 
 _SLOPE = 0.2
 

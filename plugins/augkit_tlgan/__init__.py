@@ -2,7 +2,7 @@
 frozen pretrained backbone with a small trainable head), registered through the ``augkit``
 entry-point group like any third-party plugin."""
 
-from augkit.hookspecs import hookimpl
+from augkit.registry.hookspecs import hookimpl
 
 
 @hookimpl

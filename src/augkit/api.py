@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from augkit.engine import ExpandResult, Shard, expand
+from augkit.expand.run import ExpandResult, Shard, expand
 from augkit import engines
-from augkit.engines import Engine
+from augkit.engines.base import Engine
 from augkit.errors import DataError, UsageError
-from augkit.generators import Generator, condition_for
-from augkit.transforms import ClassicalPipeline, load_config
+from augkit.generators.contract import Generator, condition_for
+from augkit.transforms.pipeline import ClassicalPipeline, load_config
 
 
 def pipeline_from(preset: str | None) -> ClassicalPipeline:
@@ -29,7 +29,7 @@ def default_out_dir(in_dir: Path, target: int) -> Path:
 
 
 def load_generator(name: str, model_dir: str | Path):
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
 
     return get_generator(name).load(model_dir)
 
@@ -57,12 +57,12 @@ def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = 
     gen = None
     dataset = None
     if generator and generator != "none":
-        from augkit.engine import _check_paths, is_volume_dataset, volume_generator_message
+        from augkit.expand.run import _check_paths, is_volume_dataset, volume_generator_message
         from augkit.io import read_dataset
 
         _check_paths(in_dir, out_dir, overwrite)  # fail before minutes of training
         dataset = read_dataset(in_dir, format=format, **read_options)  # volumes: nothing loaded yet
-        from augkit.plugins import get_generator
+        from augkit.registry.host import get_generator
 
         volumes = is_volume_dataset(dataset)
         if volumes and not get_generator(generator).volumes:  # before a model is loaded or trained
@@ -136,7 +136,7 @@ def load_model(model_dir: str | Path):
     import json
 
     from augkit.errors import ModelError
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
 
     config = Path(model_dir) / "config.json"
     try:
@@ -164,13 +164,13 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
     Checkpoints go to ``out_dir/checkpoints`` every epoch; running the same command again after
     a kill resumes from the newest one. Returns the trained generator. ``strategy``:
     ``default`` (one device), ``mirrored`` (every GPU here) or ``multiworker`` (the machines in
-    ``TF_CONFIG``; only the chief writes ``out_dir``), see ``augkit.distribute``.
+    ``TF_CONFIG``; only the chief writes ``out_dir``), see ``augkit.generators.distribute``.
     """
     import shutil
 
-    from augkit import distribute
+    from augkit.generators import distribute
     from augkit.io import read_dataset
-    from augkit.plugins import get_generator, registry
+    from augkit.registry.host import get_generator, registry
 
     from augkit.outputs import OutputLock, absolute, check_output, check_writable_parent
 
@@ -193,7 +193,7 @@ def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
     check_writable_parent(out_dir)
     read_options = read_options_for(unit, slices, read_options)
     train = read_dataset(in_dir, format=format, **read_options)
-    from augkit.engine import is_volume_dataset
+    from augkit.expand.run import is_volume_dataset
 
     if is_volume_dataset(train):
         raise UsageError(f"generator {generator!r} trains on 2D slices and {in_dir} holds 3D cases; "
@@ -285,10 +285,10 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
                     batch_size: int = 256, shards: list[int] | None = None, progress: bool = True,
                     read_options: dict[str, Any] | None = None,
                     engine: Engine | str | None = None, **engine_options: Any):
-    """Generate ``num_samples`` from a saved model into shard folders (``augkit.bulk``).
+    """Generate ``num_samples`` from a saved model into shard folders (``augkit.generate.bulk``).
     ``read_options`` read ``conditions_dir``. ``engine``: ``local`` (default) or ``ray`` (one
     shard per task; options as for ``expand_folder`` but ``chunk_size``)."""
-    from augkit.bulk import check_engine, generate_shards
+    from augkit.generate.bulk import check_engine, generate_shards
     from augkit.outputs import refuse_unsafe_output
 
     engine = check_engine(Engine.of(engine, **engine_options))
@@ -315,7 +315,7 @@ def _synthetic_part(path: Path):
     from augkit.io import read_slices
 
     if (path / "manifest.csv").exists():
-        from augkit.sampler import split_expanded
+        from augkit.sampling.sources import split_expanded
 
         return split_expanded(path)[1]
     return read_slices(path).samples

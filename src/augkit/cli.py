@@ -159,7 +159,7 @@ def merge(parts, out_dir, overwrite):
     """Join the --out folders of `expand --shard i/k` runs (run at the same time, one --out
     each) into one output: the same bytes as one run without --shard. The parts are kept;
     files are hard-linked from them where the filesystem allows."""
-    from augkit.merge import merge_shards
+    from augkit.expand.merge import merge_shards
 
     result = merge_shards(parts, out_dir, overwrite=overwrite)
     mix = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
@@ -190,7 +190,7 @@ def info(directory, format_name, as_json, read_options):
 @domain_errors
 def demo(out_dir, cases, size, seed, overwrite):
     """Write the built-in demo dataset (MRI-like slices with tumour masks, LGG layout)."""
-    from augkit.demo import write_demo
+    from augkit.io.demo import write_demo
 
     path = write_demo(out_dir, num_cases=cases, size=size, seed=seed, overwrite=overwrite)
     click.echo(f"wrote {cases} demo cases to {path}")
@@ -353,7 +353,7 @@ def _headline(results):
 @click.option("--json", "as_json", is_flag=True)
 def plugins(as_json):
     """List loaded plugins and what each registered (generators, formats, presets)."""
-    from augkit.plugins import get_plugin_manager, load_failures, registry
+    from augkit.registry.host import get_plugin_manager, load_failures, registry
 
     pm = get_plugin_manager()
     reg = registry()
@@ -375,7 +375,7 @@ def plugins(as_json):
 
 
 def _load_plugin_commands() -> None:
-    from augkit.plugins import get_plugin_manager
+    from augkit.registry.host import get_plugin_manager
 
     get_plugin_manager().hook.register_commands(cli=cli)
 

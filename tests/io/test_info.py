@@ -8,7 +8,7 @@ import numpy as np
 
 from augkit.io import read_dataset
 from augkit.io.info import describe, format_description
-from augkit.plugins import registry
+from augkit.registry.host import registry
 
 
 def test_builtin_formats_are_registered_through_the_entry_point():

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from augkit.cli import cli
-from augkit.engine import expand, read_manifest
+from augkit.expand.run import expand, read_manifest
 from augkit.io import read_dataset
-from augkit.sampler import FolderSource, MixedSampler
+from augkit.sampling import FolderSource, MixedSampler
 
 NUM_ADDED = 3
 

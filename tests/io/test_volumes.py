@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from augkit.cli import cli
-from augkit.engine import expand, read_manifest, staging_dir
+from augkit.expand.run import expand, read_manifest, staging_dir
 from augkit.io import read_dataset
 from augkit.io.nifti import MODALITIES
 from augkit.io.volumes import LazySamples
@@ -102,7 +102,7 @@ def test_expand_writes_whole_cases_in_the_brats_layout(tmp_path):
 
 
 def test_same_seed_same_bytes_and_a_killed_run_resumes(tmp_path, monkeypatch):
-    import augkit.maker as maker
+    import augkit.expand.maker as maker
 
     src = _brats(tmp_path / "in")
     reference = _digest(expand(src, 6, tmp_path / "ref", seed=3, progress=False).out_dir)

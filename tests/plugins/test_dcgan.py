@@ -36,7 +36,7 @@ def conditional(tmp_path_factory):
 
 
 def test_registered_through_entry_point():
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
 
     assert get_generator("dcgan") is DCGAN
     assert DCGAN.tasks == {"classification", "unconditional"}

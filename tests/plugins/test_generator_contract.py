@@ -16,7 +16,7 @@ import pytest
 import tensorflow  # noqa: F401  (required: a broken install fails, it is not skipped)
 
 from augkit.errors import ModelError  # noqa: E402
-from augkit.plugins import get_generator  # noqa: E402
+from augkit.registry.host import get_generator  # noqa: E402
 from augkit.sample import Provenance, Sample  # noqa: E402
 
 

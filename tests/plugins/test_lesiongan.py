@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from augkit.blend import feathered_alpha  # noqa: E402
+from augkit.transforms.blend import feathered_alpha  # noqa: E402
 from augkit.errors import DataError, UsageError  # noqa: E402
-from augkit.plugins import get_generator  # noqa: E402
+from augkit.registry.host import get_generator  # noqa: E402
 from augkit.sample import Provenance, Sample  # noqa: E402
 from augkit.seeding import rng_for  # noqa: E402
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from augkit.engine import expand, read_manifest
+from augkit.expand.run import expand, read_manifest
 from augkit.errors import DataError, UsageError
 from augkit.io import read_dataset
-from augkit.plugins import get_generator
+from augkit.registry.host import get_generator
 from augkit.sample import Provenance, Sample
 from augkit.seeding import rng_for
-from augkit.anatomy import brain_mask
+from augkit.transforms.anatomy import brain_mask
 from augkit_lesionmix.carve import fits, valid_centres
 
 

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from scipy import ndimage
 
 from augkit.cli import cli
-from augkit.engine import expand, read_manifest
+from augkit.expand.run import expand, read_manifest
 from augkit.errors import UsageError
 from augkit.io import read_dataset
-from augkit.transforms3d import VolumePipeline
-from augkit.anatomy import brain_mask
+from augkit.transforms.volume import VolumePipeline
+from augkit.transforms.anatomy import brain_mask
 from augkit_lesionmix.generator import LesionMix
 
 _spec = importlib.util.spec_from_file_location(

@@ -11,7 +11,7 @@ import tensorflow  # noqa: F401  (required: a broken install fails, it is not sk
 
 from augkit.errors import DataError, ModelError, UsageError  # noqa: E402
 from augkit.sample import Provenance, Sample  # noqa: E402
-from augkit.training import CheckpointWarning  # noqa: E402
+from augkit.generators.training import CheckpointWarning  # noqa: E402
 from augkit_pix2pix.generator import Pix2Pix  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def test_registered_through_entry_point():
     import importlib.metadata
 
     import augkit_pix2pix
-    from augkit.plugins import _new_manager, collect
+    from augkit.registry.host import _new_manager, collect
 
     (ep,) = [e for e in importlib.metadata.entry_points(group="augkit") if e.name == "pix2pix"]
     assert ep.value == "augkit_pix2pix"

@@ -98,9 +98,9 @@ def test_label_map_setting_is_checked():
 def test_expand_paints_classical_variants_with_their_own_masks(tmp_dataset, tmp_path):
     """Through ``expand`` the tissue model edits each index's classical variant (condition
     "sample"): the mask is the variant's, the image the GAN's; ``--gan-region lesion`` is refused."""
-    from augkit.engine import expand
+    from augkit.expand.run import expand
     from augkit.io import read_dataset
-    from augkit.manifest import read_manifest
+    from augkit.expand.manifest import read_manifest
 
     src = head_folder(tmp_dataset)
     model = Pix2Pix("tiny", seed=1, label_map="tissue", tissue_classes=2)
@@ -120,8 +120,8 @@ def test_expand_paints_classical_variants_with_their_own_masks(tmp_dataset, tmp_
 def test_sampler_source_hands_the_moved_real_sample_to_a_sample_conditioned_generator():
     """In a live GeneratorSource the tissue model gets the real sample moved by the geometric
     transforms (image and mask together), not a bare mask it would refuse."""
-    from augkit.sources import GeneratorSource
-    from augkit.transforms import ClassicalPipeline
+    from augkit.sampling.sources import GeneratorSource
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     train = [head(i) for i in range(4)]
     model = Pix2Pix("tiny", seed=1, label_map="tissue", tissue_classes=2)

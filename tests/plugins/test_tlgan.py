@@ -46,7 +46,7 @@ def _backbone_of(model: TLGAN):
 
 
 def test_registered_and_paper_profile_is_seed_000():
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
 
     assert get_generator("tlgan") is TLGAN
     p = get_profile("paper")

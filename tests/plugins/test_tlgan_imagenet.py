@@ -84,7 +84,7 @@ def test_offline_the_cli_refuses_in_one_line_naming_the_file_for_real(keras_home
     """The real thing: Keras tries the real origin (a short socket timeout, so it cannot hang).
     This machine has no route to it, so augkit says which file to fetch and the PATH
     alternative; where a machine does reach it, the file lands in KERAS_HOME and is used."""
-    from augkit.demo import write_demo
+    from augkit.io.demo import write_demo
 
     monkeypatch.setattr(backbones, "DOWNLOAD_TIMEOUT_S", 10.0)
     demo = write_demo(tmp_path / "demo", num_cases=4, size=32, seed=0)

@@ -1,5 +1,5 @@
 """How close a synthetic table is to the real one, column by column and as a whole: the
-"indicator view" both are compared in, column statistics, per-column distribution scores,
+column statistics, per-column distribution scores,
 correlation difference, PCA and t-SNE views, and a real-vs-synthetic detection AUC.
 Used by ``augkit.evaluate.table_report``."""
 
@@ -11,32 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from augkit.table_encoding import TablePreprocessor
+from augkit.evaluate.table_view import frequencies
+from augkit.tables.encoding import TablePreprocessor
 
 STATS = ("median", "mean", "q25", "q75", "min", "max")
 MAX_TSNE_ROWS = 1000  # per table: t-SNE is quadratic-ish in rows
-
-
-def level_key(value):
-    return TablePreprocessor._key(value)
-
-
-def indicator_view(df: pd.DataFrame, prep: TablePreprocessor) -> pd.DataFrame:
-    """Numbers as they are; binary → 0/1; categorical → one 0/1 column per value; NaN = missing."""
-    out = {}
-    for c in prep.columns:
-        s = df[c.name]
-        missing = s.isna().to_numpy()
-        if c.kind == "numeric":
-            out[c.name] = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-            continue
-        keys = np.array([level_key(v) if not m else None for v, m in zip(s.tolist(), missing)], dtype=object)
-        levels = c.categories[1:] if c.kind == "binary" else c.categories
-        for level in levels:
-            col = (keys == level_key(level)).astype(float)
-            col[missing] = np.nan
-            out[c.name if c.kind == "binary" else f"{c.name}={level}"] = col
-    return pd.DataFrame(out)
 
 
 def describe_columns(ind: pd.DataFrame) -> np.ndarray:
@@ -92,12 +71,6 @@ def column_scores(real: pd.DataFrame, synth: pd.DataFrame, prep: TablePreprocess
     return scores
 
 
-def frequencies(s: pd.Series) -> dict[str, float]:
-    keys = ["(missing)" if pd.isna(v) else str(level_key(v)) for v in s.tolist()]
-    counts = pd.Series(keys).value_counts(normalize=True)
-    return {str(k): float(v) for k, v in counts.items()}
-
-
 def correlation_difference(real_ind: pd.DataFrame, synth_ind: pd.DataFrame) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # constant columns: undefined correlation
@@ -119,7 +92,7 @@ def correlation_difference(real_ind: pd.DataFrame, synth_ind: pd.DataFrame) -> d
 def pca_view(path: Path, real_enc: np.ndarray, synth_enc: np.ndarray, seed: int) -> dict:
     from sklearn.decomposition import PCA
 
-    from augkit.evaluate.table_plots import scatter  # table_plots reads this module's frequencies
+    from augkit.evaluate.table_plots import scatter
 
     k = min(2, real_enc.shape[1], len(real_enc))
     pca = PCA(n_components=k, random_state=seed).fit(real_enc)

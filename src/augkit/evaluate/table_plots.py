@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from augkit.evaluate.table_fidelity import frequencies, level_key
+from augkit.evaluate.table_view import frequencies, level_key
 from augkit.io.base import atomic_write_bytes
 
 REAL_COLOUR, SYNTH_COLOUR = "#1f77b4", "#d62728"

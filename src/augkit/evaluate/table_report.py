@@ -11,7 +11,7 @@ held-out patients, ``test_df``), ``dcr.png`` (distance of each synthetic row to 
 row against the real rows' own leave-one-out nearest-neighbour distances, and the held-out
 patients' distances), ``report.html`` and ``metrics.json``.
 
-Encoding: columns are typed by ``augkit.table_encoding.TablePreprocessor`` fitted on the real table
+Encoding: columns are typed by ``augkit.tables.encoding.TablePreprocessor`` fitted on the real table
 (numeric, binary, categorical, with missing-value flags). Statistics and correlations use the
 "indicator view": numbers as they are, a binary column as 0/1, a categorical column as one 0/1
 column per value. Distances, PCA, t-SNE and the utility models use the preprocessor's encoding
@@ -22,8 +22,9 @@ numeric column the Kolmogorov-Smirnov statistic (or the difference in missing sh
 for a binary or categorical column the total variation distance of the value frequencies
 (missing counted as a value). Both are in [0, 1], 0 for identical columns.
 
-The measures live in ``table_fidelity`` (statistics, scores, correlation, views, detection),
-``table_utility`` (TSTR vs TRTR), ``table_privacy`` (DCR) and ``table_plots`` (figures).
+The measures live in ``table_view`` (the indicator view), ``table_fidelity`` (statistics,
+scores, correlation, views, detection), ``table_utility`` (TSTR vs TRTR), ``table_privacy``
+(DCR) and ``table_plots`` (figures).
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ from augkit.evaluate.table_fidelity import (
     column_scores,
     correlation_difference,
     detection_auc,
-    indicator_view,
     pca_view,
     stats_difference,
     tsne_view,
@@ -54,8 +54,9 @@ from augkit.evaluate.table_fidelity import (
 from augkit.evaluate.table_plots import MAX_CATEGORY_PLOTS, category_bars, heatmap, utility_plot, violin
 from augkit.evaluate.table_privacy import distance_to_closest_record
 from augkit.evaluate.table_utility import utility
+from augkit.evaluate.table_view import indicator_view
 from augkit.io.base import atomic_write_bytes
-from augkit.table_encoding import TablePreprocessor
+from augkit.tables.encoding import TablePreprocessor
 
 
 def evaluate_tables(real_df: pd.DataFrame, synth_df: pd.DataFrame, out_dir, *,

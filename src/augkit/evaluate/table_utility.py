@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from augkit.errors import UsageError
-from augkit.evaluate.table_fidelity import level_key
-from augkit.table_encoding import TablePreprocessor
+from augkit.evaluate.table_view import level_key
+from augkit.tables.encoding import TablePreprocessor
 
 
 def utility(real: pd.DataFrame, synth: pd.DataFrame, test: pd.DataFrame, prep: TablePreprocessor,

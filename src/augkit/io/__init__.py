@@ -11,7 +11,7 @@ from augkit.io.base import Dataset, DatasetFormat
 
 
 def _formats() -> dict[str, DatasetFormat]:
-    from augkit.plugins import registry
+    from augkit.registry.host import registry
 
     return registry().formats
 
@@ -40,7 +40,7 @@ def detect_format(root: str | Path) -> DatasetFormat:
 
 
 def get_format(name: str) -> DatasetFormat:
-    from augkit.plugins import get_format as _get
+    from augkit.registry.host import get_format as _get
 
     return _get(name)
 

@@ -1,7 +1,7 @@
 """The shipped dataset formats, registered through the ``augkit`` entry-point group exactly as a
 third-party plugin's would be."""
 
-from augkit.hookspecs import hookimpl
+from augkit.registry.hookspecs import hookimpl
 from augkit.io.classfolders import ClassCsvFormat, ClassFoldersFormat
 from augkit.io.folder2d import Paired2DFormat
 from augkit.io.nifti import BratsFormat, NiftiFormat

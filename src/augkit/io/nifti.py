@@ -24,20 +24,20 @@ Header extensions are not carried over.
 from __future__ import annotations
 
 import functools
-import gzip
 import re
-import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 
 from augkit.errors import DataError, UsageError
-from augkit.io.arrays import as_labels, cast_labels, cast_like, check_finite
+from augkit.io.arrays import as_labels, cast_labels, cast_like
 from augkit.io.base import Dataset, DatasetFormat, atomic_copy, atomic_write_bytes
 from augkit.io.folder2d import (IMAGE_DIRS, MASK_DIRS, folder_pair_names, natural_key,
                                 posix_join, safe_name, safe_relpath, walk_visible)
+from augkit.io.nifti_file import (check_3d, check_loadable, encode_slice, encode_volume,
+                                header_info, header_shape, label_summary, load_volume, slice_affine)
+from augkit.io.volumes import LazySamples
 from augkit.sample import Provenance, Sample
 
 MODALITIES = ("flair", "t1", "t1ce", "t2")
@@ -46,20 +46,6 @@ UNIT_CHOICES = ("case", "slice")
 _BRATS_FILE = re.compile(r"^(?P<case>.+)_(?P<kind>flair|t1|t1ce|t2|seg)(?P<ext>\.nii(?:\.gz)?)$",
                          re.IGNORECASE)
 _NIFTI_FILE = re.compile(r"^(?P<stem>.+?)(?P<ext>\.nii(?:\.gz)?)$", re.IGNORECASE)
-_LOAD_ERRORS = (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError)
-
-
-# ---- shared volume helpers ---------------------------------------------------------------
-def load_volume(path: Path, what: str = "volume") -> tuple[np.ndarray, nib.Nifti1Image]:
-    """Load (header and data, so truncated files fail here) and check for NaN/inf."""
-    try:
-        img = nib.load(path)
-        data = np.asanyarray(img.dataobj)
-    except _LOAD_ERRORS as exc:
-        raise DataError(path, f"cannot read NIfTI {what} ({type(exc).__name__}: {exc})",
-                        "replace it with an intact copy (a truncated download is the usual cause)") from None
-    check_finite(data, path, what)
-    return data, img
 
 
 def _volume_meta(path: Path, img, dtype: np.dtype) -> dict:
@@ -101,39 +87,9 @@ def check_unit_option(options: dict[str, Any], label_paths: list[Path]) -> str:
     if unit is None:
         if options.get("slices") is not None:
             return "slice"
-        from augkit.io.volumes import header_shape
-
         shapes = [header_shape(p, "label volume") for p in label_paths]
         return "slice" if all(len(s) < 3 or s[2] == 1 for s in shapes) else "case"
     return unit
-
-
-def slice_affine(affine, k: int) -> np.ndarray:
-    """The affine of ``volume[:, :, k:k+1]``: the source affine after a shift of k voxels."""
-    shift = np.eye(4)
-    shift[2, 3] = k
-    return np.asarray(affine, dtype=float) @ shift
-
-
-def encode_slice(data: np.ndarray, volume: dict | None, k: int) -> bytes:
-    """One-slice NIfTI (``data`` is H×W×1[×C]) with the source volume's header, gzip'd
-    deterministically."""
-    affine = np.eye(4) if volume is None else slice_affine(volume["affine"], k)
-    return encode_nifti(data, volume, affine)
-
-
-def encode_nifti(data: np.ndarray, volume: dict | None, affine: np.ndarray,
-                 compresslevel: int = 6) -> bytes:
-    """NIfTI bytes of ``data`` with the source volume's header (a plain one without a source)
-    and ``affine``, gzip'd with mtime 0 (same arrays, same bytes)."""
-    header = nib.Nifti1Header() if volume is None else nib.Nifti1Header(binaryblock=volume["header"])
-    header.set_data_dtype(data.dtype)
-    header.set_slope_inter(None, None)  # values are stored as they are in memory
-    img = nib.Nifti1Image(data, affine, header=header)
-    # Nifti1Image drops a qform that differs from the new affine; keep both codes as they were.
-    img.set_qform(affine, code=int(header["qform_code"]) or 1)
-    img.set_sform(affine, code=int(header["sform_code"]) or 1)
-    return gzip.compress(img.to_bytes(), compresslevel=compresslevel, mtime=0)
 
 
 def _labels(data: np.ndarray, path: Path) -> np.ndarray:
@@ -225,9 +181,6 @@ class BratsFormat(DatasetFormat):
 
     def _read_volumes(self, root: Path, cases) -> Dataset:
         """Every case checked now (headers; seg values), loaded only when indexed."""
-        from augkit.io.volumes import (LazySamples, check_3d, check_loadable, header_info,
-                                       header_shape, label_summary)
-
         metas, ids, all_files = [], [], []
         for (folder, case), files in cases:
             flair, dtype = header_info(files["flair"], "flair volume")
@@ -315,8 +268,6 @@ class BratsFormat(DatasetFormat):
 
 
     def _write_volume(self, sample: Sample, out_dir: Path) -> list[str]:
-        from augkit.io.volumes import encode_volume
-
         meta = sample.meta if sample.meta.get("format") == self.name else {}
         copied = _copy_real(sample, meta, out_dir / safe_relpath(meta.get("rel_dir", "")))
         if copied is not None:
@@ -432,9 +383,6 @@ class NiftiFormat(DatasetFormat):
         return pairs
 
     def _read_volumes(self, root: Path, pairs) -> Dataset:
-        from augkit.io.volumes import (LazySamples, check_3d, check_loadable, header_info,
-                                       header_shape, label_summary)
-
         metas, paths = [], []
         for folder, image_path, label_path, names in pairs:
             shape, dtype = header_info(image_path, "image volume")
@@ -511,8 +459,6 @@ class NiftiFormat(DatasetFormat):
         return [p.relative_to(out_dir).as_posix() for p, _ in files]
 
     def _write_volume(self, sample: Sample, out_dir: Path) -> list[str]:
-        from augkit.io.volumes import encode_volume
-
         meta = sample.meta if sample.meta.get("format") == self.name else {}
         base = out_dir / safe_relpath(meta.get("rel_dir", ""))
         dirs = [meta.get("image_dir", "image"), meta.get("label_dir", "label")]

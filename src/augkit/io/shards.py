@@ -1,4 +1,4 @@
-"""``shards``: the folder ``augkit.bulk.generate_shards`` writes, read back as Samples.
+"""``shards``: the folder ``augkit.generate.bulk.generate_shards`` writes, read back as Samples.
 
 Layout: ``shard-00000/``, ``shard-00001/``, ... each holding the images (``<id>.png`` for uint8,
 ``<id>.npy`` otherwise), masks when there are any (``<id>_mask.png`` / ``.npy``) and one

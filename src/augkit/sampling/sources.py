@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from augkit.errors import DataError, UsageError
-from augkit.generators import Generator, condition_for
+from augkit.generators.contract import Generator, condition_for
 from augkit.sample import Sample
 from augkit.seeding import derive_seed, rng_for
-from augkit.transforms import ClassicalPipeline
+from augkit.transforms.pipeline import ClassicalPipeline
 
 SYNTHETIC_SOURCES = ("classical", "gan", "gan+classical")
 # Stream tag for the live generator's own draws, so they never coincide with the sampler's
@@ -90,7 +90,7 @@ def split_expanded(path: str | Path, *, cases: bool = False,
     files the writer listed for it). A whole-case (3D NIfTI) output is refused unless ``cases``
     (the sampler's way in): then both parts are ``ManifestCases``, read lazily, a case a time.
     """
-    from augkit.engine import MANIFEST, read_manifest
+    from augkit.expand.run import MANIFEST, read_manifest
     from augkit.io import read_dataset, read_slices
 
     path = Path(path)

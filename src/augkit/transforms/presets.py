@@ -1,7 +1,7 @@
 """Shipped classical-transform presets, registered like any plugin's."""
 
-from augkit.hookspecs import hookimpl
-from augkit.transforms import DEFAULT_CONFIG
+from augkit.registry.hookspecs import hookimpl
+from augkit.transforms.pipeline import DEFAULT_CONFIG
 
 PRESETS = {
     # The seeds' set: rotations, shifts, flips, brightness (seed 001 and 002).

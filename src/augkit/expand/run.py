@@ -27,21 +27,21 @@ from pathlib import Path
 from typing import Any
 
 from augkit import engines
-from augkit.blend import GAN_REGIONS
-from augkit.engines import Engine
+from augkit.transforms.blend import GAN_REGIONS
+from augkit.engines.base import Engine
 from augkit.errors import UsageError
-from augkit.generators import Generator
+from augkit.generators.contract import Generator
 from augkit.io import Dataset, read_dataset
 from augkit.io.base import atomic_write_bytes
-from augkit.manifest import (MANIFEST, MANIFEST_COLUMNS, NEAR_COPIES, NEAR_COPY_COLUMNS, csv_bytes,
+from augkit.expand.manifest import (MANIFEST, MANIFEST_COLUMNS, NEAR_COPIES, NEAR_COPY_COLUMNS, csv_bytes,
                              manifest_bytes, manifest_row)
-from augkit.manifest import read_manifest  # noqa: F401  (kept importable from here for scripts)
+from augkit.expand.manifest import read_manifest  # noqa: F401  (kept importable from here for scripts)
 from augkit.outputs import (MARKER, OutputLock, absolute, check_output, check_writable_parent,
                             foreign_by_marker, is_permission_error, marker_bytes, permission_error,
                             replace_output)
-from augkit.maker import SampleMaker, real_resize_for
-from augkit.plan import plan_parents, plan_sources
-from augkit.transforms import ClassicalPipeline
+from augkit.expand.maker import SampleMaker, real_resize_for
+from augkit.expand.plan import plan_parents, plan_sources
+from augkit.transforms.pipeline import ClassicalPipeline
 
 _STATE = ".augkit"  # inside the staging folder: run.json + one row file per finished index
 
@@ -167,7 +167,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     are listed in ``near_copies.csv``. ``balance`` (default: on for labelled data without
     masks) brings every class to the same count where the reals allow it. ``gan_region``
     ("image" or "lesion", segmentation data only): the GAN paints the whole image, or only the
-    lesion, blended into the real image under the same geometric transform (``augkit.blend``).
+    lesion, blended into the real image under the same geometric transform (``augkit.transforms.blend``).
     ``engine`` (``augkit.engines.Engine``): where the indices are made, here (default) or as
     chunks on a Ray cluster; the bytes are the same either way.
     """
@@ -205,7 +205,7 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
                          "lesion has no meaning for it; leave --gan-region at image.")
     pipeline = pipeline or ClassicalPipeline()
     if volumes:  # the same config on volumes; ops with no 3D meaning are refused here
-        from augkit.transforms3d import VolumePipeline
+        from augkit.transforms.volume import VolumePipeline
 
         pipeline = VolumePipeline(config=pipeline.get_config())
         balance = False  # cases have masks, not classes (and asking would load every case)

@@ -23,13 +23,13 @@ try:
     from torch.utils.data import Dataset
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without torch
     raise ModuleNotFoundError(
-        "augkit.torch needs PyTorch, which is not installed. Fix: pip install 'augkit[torch]'"
+        "augkit.sampling.torch needs PyTorch, which is not installed. Fix: pip install 'augkit[torch]'"
     ) from exc
 
 import numpy as np
 
-from augkit.encoding import Encoder
-from augkit.sampler import EpochRepeatWarning, MixedSampler, repeat_message
+from augkit.sampling.encoding import Encoder
+from augkit.sampling.sampler import EpochRepeatWarning, MixedSampler, repeat_message
 from augkit.seeding import derive_seed
 
 
@@ -37,7 +37,7 @@ class MixedTorchDataset(Dataset):
     """``dataset[k]`` -> (image C×H×W float32, mask H×W int64) or (image, label int64 scalar);
     volumes (and their patches) give (C×X×Y×Z float32, X×Y×Z int64);
     with ``one_hot`` the target is float32 (num_classes×H×W for masks, num_classes for labels).
-    Encoding options as in ``augkit.tfdata.as_tf_dataset``. ``as_dict=True`` gives MONAI-style
+    Encoding options as in ``augkit.sampling.tfdata.as_tf_dataset``. ``as_dict=True`` gives MONAI-style
     items ``{"image", "mask" (or "label"), "source", "id"}``, ``source`` (real, classical, gan,
     gan+classical) and ``id`` naming the stored sample drawn, before on-the-fly transforms."""
 

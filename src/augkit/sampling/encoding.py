@@ -4,15 +4,12 @@ target); shared by the tf.data and PyTorch adapters of the mixing sampler."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from augkit.errors import DataError, UsageError
 from augkit.sample import Sample
-
-if TYPE_CHECKING:
-    from augkit.sampler import MixedSampler
 
 
 class Encoder:
@@ -28,7 +25,7 @@ class Encoder:
     its case's range (``meta["intensity_range"]``), so patches of one case agree.
     """
 
-    def __init__(self, sampler: "MixedSampler", *, task: str = "segmentation", one_hot: bool = False,
+    def __init__(self, sampler: Any, *, task: str = "segmentation", one_hot: bool = False,
                  num_classes: int | None = None, label_values: Sequence[Any] | None = None,
                  image_dtype: str = "float32", scale: bool = True):
         if task not in ("segmentation", "classification"):

@@ -70,12 +70,12 @@ def plan_parents(dataset: Dataset, target: int, balance: bool, seed: int = 0) ->
     Rounds of ``parent_order``: every real is a parent once per round, and within a round the
     parents go round-robin over cases/patients (a run that adds fewer samples than there are
     reals still spreads them over every case). With ``balance``, the reals of each class in
-    that order until every class reaches its target count (``augkit.balance``)."""
+    that order until every class reaches its target count (``augkit.expand.balance``)."""
     num_real = len(dataset)
     order = parent_order(dataset, seed)
     if not balance:
         return [order[j % num_real] for j in range(target - num_real)]
-    from augkit.balance import label_order, plan_class_targets
+    from augkit.expand.balance import label_order, plan_class_targets
 
     labels = [s.label for s in dataset.samples]
     targets = plan_class_targets(labels, target)

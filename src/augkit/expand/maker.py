@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from augkit.blend import blend_lesion
+from augkit.transforms.blend import blend_lesion
 from augkit.errors import UsageError
-from augkit.generators import Generator
+from augkit.generators.contract import Generator
 from augkit.io import Dataset
-from augkit.plan import plan_parents
+from augkit.expand.plan import plan_parents
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed
-from augkit.transforms import ClassicalPipeline
+from augkit.transforms.pipeline import ClassicalPipeline
 
 MAX_NEAR_COPY_ATTEMPTS = 4
 

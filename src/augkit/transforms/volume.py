@@ -33,7 +33,7 @@ from scipy import ndimage
 
 from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
-from augkit.transforms import BORDER, DEFAULT_CONFIG, TRANSFORMS, _normalise_config, _range
+from augkit.transforms.pipeline import BORDER, DEFAULT_CONFIG, TRANSFORMS, _normalise_config, _range
 
 #: 3D-only keys, with their defaults, per op name (the 2D pipeline does not take them).
 EXTRA_3D = {"affine": {"tilt_range": [-5, 5]}, "rotate": {"tilt_range": [-5, 5]}}
@@ -90,7 +90,7 @@ class VolumePipeline:
         if config is not None and preset is not None:
             raise UsageError("give either a transform config or a preset name, not both.")
         if preset is not None:
-            from augkit.plugins import get_preset
+            from augkit.registry.host import get_preset
 
             config = get_preset(preset)
         self._config = normalise_config3d(config if config is not None else DEFAULT_CONFIG)

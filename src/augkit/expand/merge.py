@@ -19,10 +19,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from augkit.engine import ExpandResult, foreign_entries, write_expand_marker
+from augkit.expand.run import ExpandResult, foreign_entries, write_expand_marker
 from augkit.errors import UsageError
 from augkit.io.base import atomic_write_bytes
-from augkit.manifest import (MANIFEST, NEAR_COPIES, NEAR_COPY_COLUMNS, csv_bytes, manifest_bytes,
+from augkit.expand.manifest import (MANIFEST, NEAR_COPIES, NEAR_COPY_COLUMNS, csv_bytes, manifest_bytes,
                              read_manifest)
 from augkit.outputs import (MARKER, OutputLock, absolute, check_output, check_writable_parent,
                             is_permission_error, permission_error, read_marker, replace_output)

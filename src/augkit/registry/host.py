@@ -11,7 +11,7 @@ from typing import Any
 
 import pluggy
 
-from augkit import hookspecs
+from augkit.registry import hookspecs
 from augkit.errors import PluginError
 
 GROUP = "augkit"
@@ -98,7 +98,7 @@ def collect(pm: pluggy.PluginManager | None = None, *, strict: bool = False) -> 
     reported by name and skipped, so one broken plugin cannot take the others down; ``strict``
     raises instead (tests).
     """
-    from augkit.generators import Generator
+    from augkit.generators.contract import Generator
     from augkit.io.base import DatasetFormat
 
     pm = pm or get_plugin_manager()

@@ -134,7 +134,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-#: Keys that only volumes use (augkit.transforms3d): a preset file may give them for 3D data;
+#: Keys that only volumes use (augkit.transforms.volume): a preset file may give them for 3D data;
 #: the 2D pipeline keeps them in its config and ignores them.
 VOLUME_ONLY_KEYS = {"affine": {"tilt_range"}, "rotate": {"tilt_range"}}
 
@@ -167,7 +167,7 @@ def _normalise_config(config: dict[str, Any]) -> dict[str, Any]:
             raise UsageError(f"transform {name!r}: p must be in [0, 1]. Received: p={full['p']}")
         _check_fills(name, full)
         entries.append(full)
-    if "interpolation" in config:  # volumes only (augkit.transforms3d checks it); kept so a
+    if "interpolation" in config:  # volumes only (augkit.transforms.volume checks it); kept so a
         return {"transforms": entries, "interpolation": config["interpolation"]}  # preset file keeps it
     return {"transforms": entries}
 
@@ -267,7 +267,7 @@ class ClassicalPipeline:
         if config is not None and preset is not None:
             raise UsageError("give either a transform config or a preset name, not both.")
         if preset is not None:
-            from augkit.plugins import get_preset
+            from augkit.registry.host import get_preset
 
             config = get_preset(preset)
         self._config = _normalise_config(config if config is not None else DEFAULT_CONFIG)

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import UsageError
-from augkit.encoding import Encoder
-from augkit.sampler import MixedSampler
+from augkit.sampling.encoding import Encoder
+from augkit.sampling.sampler import MixedSampler
 
 AUTOTUNE = -1  # tf.data.AUTOTUNE, without importing TensorFlow at module import
 

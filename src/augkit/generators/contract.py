@@ -1,5 +1,5 @@
 """The generator contract every GAN plugin implements. Training helpers shared by the GAN
-plugins (differentiable augmentation, checkpoints, history, grids) live in ``augkit.training``."""
+plugins (differentiable augmentation, checkpoints, history, grids) live in ``augkit.generators.training``."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class Generator(abc.ABC):
     # True where the generator also works on whole NIfTI cases (X×Y×Z×C images; ``augkit
     # expand`` on cases refuses the others, naming --unit slice).
     volumes: ClassVar[bool] = False
-    # True where ``fit`` runs under ``augkit.distribute``'s strategies (``augkit train
+    # True where ``fit`` runs under ``augkit.generators.distribute``'s strategies (``augkit train
     # --strategy mirrored|multiworker``); the others train on one device and refuse them.
     distributable: ClassVar[bool] = False
 
@@ -269,7 +269,7 @@ class PairedNetworkGenerator(Generator):
         """Before the epoch loop: a fresh or just-loaded model starts a training stream from
         ``seed``; a ``checkpoint_dir`` holding a later epoch is resumed from. Returns its
         CheckpointManager, or None without a folder."""
-        from augkit.training import CheckpointManager
+        from augkit.generators.training import CheckpointManager
 
         if self.epochs_trained == 0 or self._fit_seed is None:
             self._reseed(seed)
@@ -297,7 +297,7 @@ class PairedNetworkGenerator(Generator):
         """Reset what belongs to one training stream (e.g. best-weights tracking)."""
 
     def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import assign_arrays, check_resumable
+        from augkit.generators.training import assign_arrays, check_resumable
 
         check_resumable(ckpt, self._identity(), seed)
         assign_arrays(self._checkpoint_groups(), ckpt.arrays, ckpt.path)
@@ -321,7 +321,7 @@ class PairedNetworkGenerator(Generator):
         if self._gan is None:
             raise ModelError(f"{self.name} model has no weights yet. Fix: call fit() or load() first.")
         if self._hash is None:
-            from augkit.training import weights_hash
+            from augkit.generators.training import weights_hash
 
             self._hash = weights_hash([np.asarray(w) for w in self._gan.generator.weights])
         return self._hash
@@ -363,12 +363,12 @@ class KeepsBestGenerator:
     blob, a resumed run restores them, and after ``fit`` they are on show while the last
     weights wait for the next ``fit``. List it before PairedNetworkGenerator."""
 
-    _best = None  # augkit.training.BestWeights, from _new_stream / _restore
+    _best = None  # augkit.generators.training.BestWeights, from _new_stream / _restore
     _best_blob: tuple[int | None, str | None] = (None, None)  # (epoch, checkpoint blob name)
     _last_weights: list | None = None  # the last weights while the best ones are on show
 
     def _new_stream(self) -> None:
-        from augkit.training import BestWeights
+        from augkit.generators.training import BestWeights
 
         self._best = BestWeights()
 
@@ -377,7 +377,7 @@ class KeepsBestGenerator:
                 "best": {**self._best.to_state(), "blob": blobs[0] if blobs else None}}
 
     def _restore(self, ckpt, seed: int) -> None:
-        from augkit.training import BestWeights
+        from augkit.generators.training import BestWeights
 
         super()._restore(ckpt, seed)
         best = ckpt.state.get("best", {})
@@ -402,7 +402,7 @@ class KeepsBestGenerator:
         """After an epoch's steps: the validation L1 joins the record and the best-weights
         tracking, the epoch is booked, and with a checkpoint folder the checkpoint (best weights
         as a blob) is saved and ``report(directory)`` writes the curves and sample grids."""
-        from augkit.training import variable_arrays
+        from augkit.generators.training import variable_arrays
 
         if val_l1 is not None:
             record["val_l1"] = val_l1

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from augkit import engines
-from augkit.engines import Engine
+from augkit.engines.base import Engine
 from augkit.errors import UsageError
-from augkit.generators import Generator
+from augkit.generators.contract import Generator
 from augkit.io.base import atomic_write_bytes
 from augkit.io.shards import (LEAD_COLUMNS, SHARD_TABLE, SUMMARY, TAIL_COLUMNS, encode_array,
                               encode_array_kind, sample_row, shard_name)

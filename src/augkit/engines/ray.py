@@ -29,9 +29,9 @@ from typing import Any
 import ray
 from ray import cloudpickle
 
-from augkit.engines import Engine, Work
+from augkit.engines.base import Engine, Work
 from augkit.errors import AugkitError, ModelError, UsageError
-from augkit.generators import Generator
+from augkit.generators.contract import Generator
 
 _TAG = "augkit-generator"
 _CACHE: dict[str, Any] = {}  # in a worker process: the work of the run it last served
@@ -187,7 +187,7 @@ def _saved_folder_bytes(generator: Generator) -> bytes:
 
 
 def _load_generator(name: str, blob: bytes, checkpoint_hash: str) -> Generator:
-    from augkit.plugins import get_generator
+    from augkit.registry.host import get_generator
 
     folder = Path(tempfile.mkdtemp(prefix="augkit-ray-"))
     try:

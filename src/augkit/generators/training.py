@@ -153,7 +153,7 @@ class AdversarialModel(keras.Model):
         self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars))
 
     def _log(self, *values) -> dict[str, Any]:
-        from augkit.distribute import log_value, unscaled
+        from augkit.generators.distribute import log_value, unscaled
 
         for tracker, value in zip(self.trackers, values, strict=True):
             tracker.update_state(unscaled(value))  # a replica's share of a loss -> its own mean

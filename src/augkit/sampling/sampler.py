@@ -11,16 +11,16 @@ for the same seed, and no two workers share a position.
 Epochs follow the DistributedSampler convention: the caller says which epoch it is
 (``set_epoch``, or ``epoch=`` of the tf.data adapter). Serving a position of an epoch a second
 time (a loop that forgot ``set_epoch``) repeats that epoch's draws; it is warned about once
-(``EpochRepeatWarning``). ``augkit.tfdata`` and ``augkit.torch`` turn a sampler into framework
+(``EpochRepeatWarning``). ``augkit.sampling.tfdata`` and ``augkit.sampling.torch`` turn a sampler into framework
 datasets; the ``Encoder`` here turns a Sample into the arrays a model expects, shared by both.
 
 Volumes (whole NIfTI cases, X×Y×Z×C) are served whole, or as one patch per position with
-``patch_size=(x, y, z)``: the patch is drawn from (seed, epoch, k) too (``augkit.patches``),
+``patch_size=(x, y, z)``: the patch is drawn from (seed, epoch, k) too (``augkit.sampling.patches``),
 optionally centred on a labelled voxel (``patch_foreground``), after the on-the-fly transforms,
 which for volumes are the ``VolumePipeline`` of the same config.
 
 Synthetic sources (a list of Samples, an ``augkit expand`` folder, a live generator) live in
-``augkit.sources``; their names are importable from here too.
+``augkit.sampling.sources``; their names are importable from here too.
 """
 
 from __future__ import annotations
@@ -39,12 +39,11 @@ import numpy as np
 from augkit.errors import DataError, UsageError
 from augkit.sample import Sample
 from augkit.seeding import derive_seed, rng_for
-from augkit.sources import (SYNTHETIC_SOURCES, FolderSource, GeneratorSource,  # noqa: F401
-                            SampleListSource, SyntheticSource, as_source, split_expanded)
-from augkit.encoding import Encoder  # noqa: F401  (part of the sampler's API)
-from augkit.patches import check_patch_size, crop_padded, draw_patch_start
-from augkit.transforms import ClassicalPipeline
-from augkit.transforms3d import VolumePipeline
+from augkit.sampling.sources import (SYNTHETIC_SOURCES, FolderSource, GeneratorSource,  # noqa: F401
+                                     SampleListSource, SyntheticSource, as_source, split_expanded)
+from augkit.sampling.patches import check_patch_size, crop_padded, draw_patch_start
+from augkit.transforms.pipeline import ClassicalPipeline
+from augkit.transforms.volume import VolumePipeline
 
 # Stream tag of the per-epoch plan (which positions are synthetic).
 _PLAN_STREAM = 0x706C616E

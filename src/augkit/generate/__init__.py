@@ -1,0 +1,6 @@
+"""``augkit generate``: many samples from a saved model, written in shards (``bulk``)."""
+
+from augkit import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {"generate_shards": "augkit.generate.bulk"})
+__all__ = ["generate_shards"]

@@ -1,0 +1,2 @@
+"""Patient tables: ``encoding`` turns a table row into a network vector and back (tabimage
+training, table evaluation)."""
