@@ -215,7 +215,7 @@ def finetune(args, cfg: SegmenterConfig, model, condition: str, num_real: int, s
 def mix_of(folder: str, num_samples: int) -> dict:
     """Sources in an expanded set (from its manifest) and how the added samples fall on the real
     parents: does each real slice get both classical and GAN variants, or only one kind?"""
-    from augkit.expand.run import read_manifest
+    from augkit.expand.manifest import read_manifest
 
     manifest = Path(folder) / "manifest.csv"
     if not manifest.exists():

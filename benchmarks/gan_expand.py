@@ -25,7 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from augkit.api import load_model  # noqa: E402
-from augkit.expand.run import expand, read_manifest  # noqa: E402
+from augkit.expand.manifest import read_manifest  # noqa: E402
+from augkit.expand.run import expand  # noqa: E402
 from augkit.io import read_dataset  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

@@ -74,7 +74,7 @@ def grid(args) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from augkit.expand.run import plan_parents
+    from augkit.expand.plan import plan_parents
     from augkit.io import read_dataset
     from augkit.registry.host import get_generator
     from augkit.seeding import derive_seed, rng_for

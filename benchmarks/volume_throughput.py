@@ -71,7 +71,7 @@ def plain_loop(data: Path, num: int, out: Path) -> float:
 
 def check_output(data: Path, out: Path) -> dict:
     """Every new case: labels within {0,1,2,4}, affine = the parent's, BraTS layout."""
-    from augkit.expand.run import read_manifest
+    from augkit.expand.manifest import read_manifest
 
     rows = [r for r in read_manifest(out / "manifest.csv") if r["source"] != "real"]
     bad_labels, bad_affine = [], []
@@ -95,7 +95,7 @@ def overlay(data: Path, out: Path, path: Path) -> list[str]:
     from matplotlib.colors import to_rgba
     from skimage.segmentation import find_boundaries
 
-    from augkit.expand.run import read_manifest
+    from augkit.expand.manifest import read_manifest
 
     rows = [r for r in read_manifest(out / "manifest.csv") if r["source"] != "real"][:2]
     colours = {1: "red", 2: "yellow", 4: "cyan"}

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from augkit import __version__
 from augkit.cli import cli
-from augkit.expand.run import staging_dir
+from augkit.expand.staging import staging_dir
 
 IMG = np.full((16, 16, 3), 90, np.uint8)
 MASK = np.zeros((16, 16), np.uint8)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from augkit.cli import cli
 from augkit.io.demo import write_demo
-from augkit.expand.run import read_manifest
+from augkit.expand.manifest import read_manifest
 from augkit.io import read_dataset
 
 

@@ -15,7 +15,10 @@ import pytest
 import tifffile
 
 from augkit.io.demo import write_demo
-from augkit.expand.run import expand, read_manifest, staging_dir, Shard
+from augkit.expand.manifest import read_manifest
+from augkit.expand.options import Shard
+from augkit.expand.run import expand
+from augkit.expand.staging import staging_dir
 from augkit.expand.plan import plan_sources
 from augkit.io import read_dataset
 

@@ -15,7 +15,10 @@ from click.testing import CliRunner
 
 from augkit.cli import cli
 from augkit.io.demo import write_demo
-from augkit.expand.run import Shard, expand, read_manifest, staging_dir
+from augkit.expand.manifest import read_manifest
+from augkit.expand.options import Shard
+from augkit.expand.run import expand
+from augkit.expand.staging import staging_dir
 from augkit.outputs import MARKER, lock_path
 
 

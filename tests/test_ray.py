@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from augkit.api import expand_folder, generate_folder, train_generator
 from augkit.cli import cli
 from augkit.io.demo import write_demo
-from augkit.expand.run import read_manifest, staging_dir
+from augkit.expand.manifest import read_manifest
+from augkit.expand.staging import staging_dir
 from augkit.engines.base import Engine
 from augkit.errors import UsageError
 

@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from augkit.expand.run import ExpandResult, Shard, expand
 from augkit import engines
+from augkit.expand.options import ExpandOptions, read_options_for
+from augkit.expand.run import ExpandResult, expand_dataset, is_volume_dataset, volume_generator_message
+from augkit.expand.staging import check_paths
+from augkit.io import read_dataset
 from augkit.engines.base import Engine
 from augkit.errors import DataError, UsageError
 from augkit.generators.contract import Generator, condition_for
@@ -34,70 +37,41 @@ def load_generator(name: str, model_dir: str | Path):
     return get_generator(name).load(model_dir)
 
 
-def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = None, *,
-                  seed: int = 0, format: str | None = None, preset: str | None = None,
-                  slices: str | None = None, generator: str | None = None,
-                  model_dir: str | Path | None = None, gan_fraction: float = 0.5,
-                  shard: str | None = None, overwrite: bool = False,
-                  progress: bool = True, train_options: dict[str, Any] | None = None,
-                  drop_near_copies: float | None = None, balance: bool | None = None,
-                  gan_region: str = "image", unit: str | None = None,
-                  read_options: dict[str, Any] | None = None,
-                  engine: Engine | str | None = None, **engine_options: Any) -> ExpandResult:
-    """``unit``: for NIfTI input, ``case`` (whole volumes; the default for 3D) or ``slice``
-    (axial slices, chosen by ``slices``). ``read_options``: the input format's other options
-    (e.g. tabimage's ``table``, ``id_column``, ``id_pattern``). ``engine``: ``local`` (default)
-    or ``ray``, with the ``augkit.engines.Engine`` options (``address``, ``num_workers``,
-    ``chunk_size``, ``gpus_per_worker``) as keywords."""
-    in_dir = Path(in_dir)
-    engine = Engine.of(engine, **engine_options)  # bad engine options fail before any training
-    engines.check(engine)  # so do a missing Ray and an address where no cluster answers
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(in_dir, target)
-    read_options = read_options_for(unit, slices, read_options)
-    gen = None
-    dataset = None
-    if generator and generator != "none":
-        from augkit.expand.run import _check_paths, is_volume_dataset, volume_generator_message
-        from augkit.io import read_dataset
+def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = None,
+                  **options: Any) -> ExpandResult:
+    """``augkit expand`` from Python, with the command's options as keywords (the fields of
+    ``ExpandOptions``, plus ``unit``/``slices``, ``shard="i/k"``, ``engine="ray"`` and the
+    engine's ``address``, ``num_workers``, ``chunk_size``, ``gpus_per_worker``)."""
+    return expand_with(in_dir, ExpandOptions.build(target, **options), out_dir)
 
-        _check_paths(in_dir, out_dir, overwrite)  # fail before minutes of training
-        dataset = read_dataset(in_dir, format=format, **read_options)  # volumes: nothing loaded yet
+
+def expand_with(in_dir: str | Path, options: ExpandOptions, out_dir: str | Path | None = None) -> ExpandResult:
+    """Run ``options`` on ``in_dir``: read the dataset once, build the classical pipeline from
+    the preset, load the model (or train one on the same reals first, seed 001's workflow),
+    and hand all of it to the run. Everything that can be refused is refused before a model
+    is trained."""
+    in_dir = Path(in_dir)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(in_dir, options.target)
+    engines.check(options.engine)  # a missing Ray and an address where no cluster answers
+    pipeline = pipeline_from(options.preset)
+    check_paths(in_dir, out_dir, options.overwrite)
+    dataset = read_dataset(in_dir, format=options.format, **options.read_options)  # volumes: nothing loaded yet
+    gen = None
+    if options.generator is not None:
         from augkit.registry.host import get_generator
 
         volumes = is_volume_dataset(dataset)
-        if volumes and not get_generator(generator).volumes:  # before a model is loaded or trained
-            raise UsageError(volume_generator_message(generator, in_dir))
-        if volumes and model_dir is not None:
-            raise UsageError(f"generator {generator!r} on whole cases is fitted on the cases themselves; "
+        if volumes and not get_generator(options.generator).volumes:  # before a model is loaded or trained
+            raise UsageError(volume_generator_message(options.generator, in_dir))
+        if volumes and options.model_dir is not None:
+            raise UsageError(f"generator {options.generator!r} on whole cases is fitted on the cases themselves; "
                              "leave out --model.")
-        if model_dir is not None:
-            gen = load_generator(generator, model_dir)
+        if options.model_dir is not None:
+            gen = load_generator(options.generator, options.model_dir)
         else:
-            # No model given: train one on the same real samples first (seed 001's workflow).
-            gen = get_generator(generator)(**(train_options or {}))
-            gen.fit(dataset.samples, seed=seed, progress=progress)
-    elif model_dir is not None:
-        raise UsageError("--model needs --generator NAME (the generator that made the model).")
-    return expand(
-        in_dir, target, out_dir, seed=seed, format=format, read_options=read_options,
-        pipeline=pipeline_from(preset), generator=gen, gan_fraction=gan_fraction,
-        shard=Shard.parse(shard) if shard else None, overwrite=overwrite, progress=progress,
-        dataset=dataset, drop_near_copies=drop_near_copies, balance=balance, gan_region=gan_region,
-        engine=engine,
-    )
-
-
-def read_options_for(unit: str | None, slices: str | None,
-                     others: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The read options given on the command line: ``--unit``/``--slices`` (NIfTI) and the
-    ``--read-option KEY=VALUE`` ones (none: each format's defaults)."""
-    named = {k: v for k, v in (("unit", unit), ("slices", slices)) if v}
-    others = dict(others or {})
-    twice = sorted(k for k in named if k in others)
-    if twice:
-        raise UsageError(f"{', '.join(twice)} given both as --{twice[0]} and as --read-option "
-                         f"{twice[0]}=...; give it once.")
-    return {**others, **named}
+            gen = get_generator(options.generator)(**options.train_options)
+            gen.fit(dataset.samples, seed=options.seed, progress=options.progress)
+    return expand_dataset(in_dir, out_dir, options, dataset=dataset, pipeline=pipeline, generator=gen)
 
 
 def parse_read_options(pairs, flag: str = "--read-option") -> dict[str, str]:

@@ -132,15 +132,17 @@ def expand(in_dir, target, out_dir, seed, format_name, preset, unit, slices, gen
     NIfTI volumes (BraTS case folders, image/label volumes) are expanded case by case: 30 cases
     --to 300 writes 270 new whole cases. --unit slice expands axial slices instead (the 2D
     flow, which GAN generators need)."""
-    from augkit.api import expand_folder, parse_read_options
+    from augkit.api import expand_with, parse_read_options
+    from augkit.expand.options import ExpandOptions
 
-    result = expand_folder(
-        in_dir, target, out_dir, seed=seed, format=format_name, preset=preset, slices=slices,
-        generator=generator_name, model_dir=model_dir, gan_fraction=gan_fraction, shard=shard,
-        overwrite=overwrite, progress=not quiet, drop_near_copies=drop_near_copies, balance=balance,
-        gan_region=gan_region, unit=unit, read_options=parse_read_options(read_options),
+    options = ExpandOptions.build(
+        target, seed=seed, format=format_name, preset=preset, unit=unit, slices=slices,
+        read_options=parse_read_options(read_options), generator=generator_name, model_dir=model_dir,
+        gan_fraction=gan_fraction, gan_region=gan_region, drop_near_copies=drop_near_copies,
+        balance=balance, shard=shard, overwrite=overwrite, progress=not quiet,
         **engine_settings(engine_name, address, num_workers, gpus_per_worker, chunk_size),
     )
+    result = expand_with(in_dir, options, out_dir)
     mix = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items()))
     click.echo(f"wrote {result.num_samples} samples ({mix}) to {result.out_dir} "
                f"in {result.seconds:.1f} s")

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from augkit.cli import cli
-from augkit.expand.run import expand, read_manifest
+from augkit.expand.manifest import read_manifest
+from augkit.expand.run import expand
 from augkit.io import read_dataset
 from augkit.sampling import FolderSource, MixedSampler
 

@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from augkit.cli import cli
-from augkit.expand.run import expand, read_manifest, staging_dir
+from augkit.expand.manifest import read_manifest
+from augkit.expand.run import expand
+from augkit.expand.staging import staging_dir
 from augkit.io import read_dataset
 from augkit.io.nifti import MODALITIES
 from augkit.io.volumes import LazySamples

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from augkit.expand.run import expand, read_manifest
+from augkit.expand.manifest import read_manifest
+from augkit.expand.run import expand
 from augkit.errors import DataError, UsageError
 from augkit.io import read_dataset
 from augkit.registry.host import get_generator

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from scipy import ndimage
 
 from augkit.cli import cli
-from augkit.expand.run import expand, read_manifest
+from augkit.expand.manifest import read_manifest
+from augkit.expand.run import expand
 from augkit.errors import UsageError
 from augkit.io import read_dataset
 from augkit.transforms.volume import VolumePipeline

@@ -9,7 +9,7 @@ from typing import Any
 
 from augkit.transforms.blend import blend_lesion
 from augkit.errors import UsageError
-from augkit.generators.contract import Generator
+from augkit.generators.contract import Generator, is_sample_conditioned
 from augkit.io import Dataset
 from augkit.expand.plan import plan_parents
 from augkit.sample import Provenance, Sample
@@ -75,7 +75,7 @@ class SampleMaker:
         return self.reals[best].id, float(sims[0, best])
 
     def _paint(self, parent: Sample, index: int, sample_seed: int) -> Sample:
-        if parent.mask is not None and getattr(self.generator, "condition", "mask") == "sample":
+        if parent.mask is not None and is_sample_conditioned(self.generator):
             return self._edit(parent, index, sample_seed)
         if parent.mask is not None:
             # New masks come from real masks through label-safe geometry; the generator paints

@@ -19,7 +19,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from augkit.expand.run import ExpandResult, foreign_entries, write_expand_marker
+from augkit.expand.run import ExpandResult
+from augkit.expand.staging import foreign_entries, write_expand_marker
 from augkit.errors import UsageError
 from augkit.io.base import atomic_write_bytes
 from augkit.expand.manifest import (MANIFEST, NEAR_COPIES, NEAR_COPY_COLUMNS, csv_bytes, manifest_bytes,

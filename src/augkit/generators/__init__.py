@@ -8,7 +8,8 @@ from augkit import lazy_exports
 
 __getattr__ = lazy_exports(__name__, {name: "augkit.generators.contract" for name in (
     "Generator", "PairedNetworkGenerator", "KeepsBestGenerator", "TASKS", "CONFIG_FILE", "condition_for",
+    "is_sample_conditioned",
     "run_per_index", "save_weight_files", "load_weight_files", "write_saved_config", "read_saved_config")})
 __all__ = ["CONFIG_FILE", "Generator", "KeepsBestGenerator", "PairedNetworkGenerator", "TASKS",
-           "condition_for", "load_weight_files", "read_saved_config", "run_per_index",
+           "condition_for", "is_sample_conditioned", "load_weight_files", "read_saved_config", "run_per_index",
            "save_weight_files", "write_saved_config"]

@@ -74,13 +74,19 @@ class Generator(abc.ABC):
 
 # ---- running a network so that an index's output never depends on its neighbours
 
+def is_sample_conditioned(generator: Any) -> bool:
+    """Does ``generator`` build its condition from a real sample (``condition = "sample"``:
+    lesionmix, lesiongan, pix2pix with a tissue map) rather than from a bare mask?"""
+    return generator is not None and getattr(generator, "condition", "mask") == "sample"
+
+
 def condition_for(generator: Any, sample: Sample, image: Any = None, mask: Any = None) -> Any:
     """What a segmentation generator is asked to paint for ``sample`` (moved to ``image`` /
     ``mask`` when given): the mask, or, for one that builds its condition from the image too
     (``condition = "sample"``: lesionmix, pix2pix with a tissue map), the sample itself."""
     image = sample.image if image is None else image
     mask = sample.mask if mask is None else mask
-    if getattr(generator, "condition", "mask") == "sample":
+    if is_sample_conditioned(generator):
         return sample.derive(image=image, mask=mask, provenance=sample.provenance)
     return mask
 

@@ -90,7 +90,7 @@ def split_expanded(path: str | Path, *, cases: bool = False,
     files the writer listed for it). A whole-case (3D NIfTI) output is refused unless ``cases``
     (the sampler's way in): then both parts are ``ManifestCases``, read lazily, a case a time.
     """
-    from augkit.expand.run import MANIFEST, read_manifest
+    from augkit.expand.manifest import MANIFEST, read_manifest
     from augkit.io import read_dataset, read_slices
 
     path = Path(path)
