@@ -145,3 +145,29 @@ def test_old_documented_import_lines_still_run():
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["augkit.sampler moved to augkit.sampling.sampler; import it from "
                                           "there (the old path goes in augkit 0.3).", "ok"]
+
+
+def readme_layout() -> dict[str, set[str]]:
+    """``{folder: module names}`` for the ``src/augkit`` lines of the README's Layout section."""
+    text = (REPO / "README.md").read_text()
+    block = text[text.index("## Layout"):]
+    block = block[block.index("```\n") + 4:]
+    block = block[:block.index("```")]
+    listed: dict[str, set[str]] = {"": set()}
+    for line in block.splitlines()[1:]:
+        if not line.startswith("  "):
+            break  # past src/augkit
+        words = line.split()
+        if words[0].endswith("/"):
+            listed[words[0].rstrip("/")] = set(words[1:])
+        else:  # top-level modules, then a description
+            listed[""] |= {w for w in words if w.isidentifier() and (REPO / "src" / "augkit" / f"{w}.py").exists()}
+    return listed
+
+
+def test_readme_layout_names_every_module_and_no_other():
+    root = REPO / "src" / "augkit"
+    actual = {"": {p.stem for p in root.glob("*.py")}}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        actual[folder.name] = {p.stem for p in folder.glob("*.py")}
+    assert readme_layout() == actual
