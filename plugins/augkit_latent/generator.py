@@ -21,12 +21,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
+from augkit.generators.checks import check_training_data
 from augkit.generators.contract import PairedNetworkGenerator, run_per_index
 from augkit.transforms.intensity import resize_image, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
-from augkit_latent.images import ImageSpec, check_training_samples
+from augkit_latent.images import ImageSpec
 
 MIN_TRAIN_SAMPLES = 2
 _GRID_KEY = 0x6A1D  # sample grids use fixed latent vectors derived from the fit seed
@@ -96,9 +97,9 @@ class LatentGenerator(PairedNetworkGenerator):
         GAN has no paired validation loss: ``val_samples`` are checked, not used."""
         from augkit.generators.training import progress_bar, train_one_epoch, variable_arrays
 
-        train = check_training_samples(train_samples, self.name, minimum=MIN_TRAIN_SAMPLES)
+        train = check_training_data(train_samples, self.name, minimum=MIN_TRAIN_SAMPLES, labels_all_or_none=True)
         if val_samples:
-            check_training_samples(list(train) + list(val_samples), self.name, minimum=1)
+            check_training_data(list(train) + list(val_samples), self.name, labels_all_or_none=True)
         epochs = self.profile.epochs if epochs is None else int(epochs)
         if epochs < 1:
             raise UsageError(f"{self.name} fit: epochs must be >= 1. Received: epochs={epochs}")

@@ -81,32 +81,3 @@ def _json_label(label: Any) -> Any:
         return label
     raise UsageError(f"class labels must be strings or integers. Received: {label!r} "
                      f"({type(label).__name__})")
-
-
-def check_training_samples(samples: Sequence[Sample], name: str, *, minimum: int) -> list[Sample]:
-    """Samples fit to train on: Sample objects, one channel count and dtype, labels all-or-none."""
-    samples = list(samples)
-    if len(samples) < minimum:
-        raise DataError(None, f"{name} needs at least {minimum} training images, got {len(samples)}",
-                        "give more images")
-    for s in samples:
-        if not isinstance(s, Sample):
-            raise UsageError(f"{name} training samples must be augkit.Sample objects. "
-                             f"Received: {type(s).__name__}")
-    first = samples[0]
-    labelled = [s.label is not None for s in samples]
-    for s in samples:
-        if s.image.shape[-1] != first.image.shape[-1] or s.image.dtype != first.image.dtype:
-            raise DataError(_where(s), f"training sample {s.id!r} is {s.image.shape[-1]}-channel "
-                            f"{s.image.dtype}, but {first.id!r} is {first.image.shape[-1]}-channel "
-                            f"{first.image.dtype}", "train on images of one kind")
-    if any(labelled) and not all(labelled):
-        bad = samples[labelled.index(False)]
-        raise DataError(_where(bad), f"training sample {bad.id!r} has no label while others have "
-                        "one", "label every sample or none")
-    return samples
-
-
-def _where(sample: Sample):
-    files = (sample.meta or {}).get("source_files")
-    return files[0] if isinstance(files, (list, tuple)) and files else None

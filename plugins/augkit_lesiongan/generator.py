@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from augkit.errors import DataError, ModelError, PluginError, UsageError
+from augkit.errors import ModelError, PluginError, UsageError
+from augkit.generators.checks import check_training_data
 from augkit.generators.contract import KeepsBestGenerator, PairedNetworkGenerator
 from augkit.transforms.intensity import IntensityScale, robust_range, unit_to_uint8
 from augkit.sample import Provenance, Sample
@@ -34,6 +35,8 @@ from augkit.seeding import derive_seed, rng_for
 from augkit_lesiongan.crops import (dihedral, foreground_range, lesion_components,
                                     network_input, put_back, region_alpha, to_size, window_around)
 from augkit_lesiongan.profiles import get_profile
+
+LESION_MASKS = "paints lesions learnt from labelled slices and needs every lesion mask"  # why the checks want masks, in their refusal
 
 PLACEMENT_DIR = "placement"
 _VAL_KEY = 0x1E5  # validation crops and sample grids are fixed per fit seed
@@ -133,8 +136,10 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
             progress: bool = True) -> dict[str, list[float]]:
         from augkit.generators.training import progress_bar, train_one_epoch
 
-        train = check_lesion_data(train_samples, "training")
-        val = check_lesion_data(val_samples, "validation", need_lesion=False) if val_samples else []
+        train = check_training_data(train_samples, "lesiongan", "training", one_kind=False,
+                                    masks=LESION_MASKS, need_lesion=True)
+        val = check_training_data(val_samples, "lesiongan", "validation", one_kind=False,
+                                  masks=LESION_MASKS) if val_samples else []
         epochs = self.profile.epochs if epochs is None else int(epochs)
         if epochs < 1:
             raise UsageError(f"lesiongan fit: epochs must be >= 1. Received: epochs={epochs}")
@@ -321,28 +326,3 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         placer_cls = type(obj._new_placer())
         obj._placer = placer_cls.load(Path(directory) / PLACEMENT_DIR)
         return obj
-
-
-def check_lesion_data(samples: Sequence[Sample] | None, role: str, *, need_lesion: bool = True) -> list[Sample]:
-    """Refuse data a lesion painter cannot learn from, in one line: no samples, a sample without
-    a mask, or (training) no lesion at all."""
-    samples = list(samples or [])
-    if not samples:
-        raise UsageError(f"lesiongan needs {role} image + mask samples with lesions; received none.")
-    for s in samples:
-        if not isinstance(s, Sample):
-            raise UsageError(f"lesiongan {role} samples must be augkit.Sample objects. Received: {type(s).__name__}")
-        if s.mask is None:
-            raise DataError(_where(s), f"lesiongan learns to paint lesions from labelled slices, and this "
-                            f"{role} sample ({s.id}) has no lesion mask",
-                            "give a segmentation dataset (x.tif + x_mask.tif, image/ + label/, or BraTS "
-                            "with _seg), or expand it with --generator none")
-    if need_lesion and not any((s.mask > 0).any() for s in samples):
-        raise DataError(_where(samples[0]), f"lesiongan found no lesion (mask > 0) in any of the "
-                        f"{len(samples)} {role} masks", "give slices with lesions (BraTS: slices='tumour')")
-    return samples
-
-
-def _where(sample: Sample):
-    files = (sample.meta or {}).get("source_files") or []
-    return files[0] if files else sample.id

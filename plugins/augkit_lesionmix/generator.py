@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import ndimage
 
+from augkit.generators.checks import check_training_data
 from augkit.transforms.anatomy import brain_mask
 from augkit.errors import DataError, ModelError, UsageError
 from augkit.generators.contract import Generator, read_saved_config, write_saved_config
@@ -136,7 +137,8 @@ class LesionMix(Generator):
             progress: bool = True) -> dict[str, list[float]]:
         if isinstance(train_samples, LazySamples):
             return self._fit_cases(train_samples)
-        check_lesion_data(train_samples)
+        check_training_data(train_samples, "lesionmix", one_kind=False, need_lesion=True,
+                            masks="transplants lesions between labelled slices and needs every lesion mask")
         side = max(train_samples[0].image.shape[:2])
         room = self.settings.room(side)
         inset = self.settings.brain_inset * side
@@ -359,26 +361,6 @@ class LesionMix(Generator):
             raise ModelError(f"{directory}: lesions do not match the hash in config.json (damaged or "
                              "mixed files). Fix: save it again.")
         return obj
-
-
-def check_lesion_data(samples: Sequence[Sample]) -> None:
-    """Refuse data a lesion transplant cannot use: no samples, no masks, or no lesion at all."""
-    if not samples:
-        raise UsageError("lesionmix needs image + mask samples to carve lesions from; received none.")
-    unmasked = next((s for s in samples if s.mask is None), None)
-    if unmasked is not None:
-        raise DataError(_where(unmasked), "lesionmix transplants lesions between labelled slices, and "
-                        f"this sample ({unmasked.id}) has no lesion mask",
-                        "give a segmentation dataset (x.tif + x_mask.tif, image/ + label/, or BraTS "
-                        "with _seg), or expand it with --generator pix2pix / none")
-    if not any((s.mask > 0).any() for s in samples):
-        raise DataError(_where(samples[0]), f"lesionmix found no lesion (mask > 0) in any of the "
-                        f"{len(samples)} masks", "give slices with lesions (BraTS: slices='tumour')")
-
-
-def _where(sample: Sample):
-    files = (sample.meta or {}).get("source_files") or []
-    return files[0] if files else sample.id
 
 
 def _grow(inside: np.ndarray, pixels: float) -> np.ndarray:

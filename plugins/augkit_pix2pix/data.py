@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from augkit.errors import DataError, UsageError
+from augkit.errors import UsageError
 from augkit.transforms.intensity import IntensityScale, robust_range
 from augkit.sample import Sample
 
@@ -99,39 +99,6 @@ def resize_nearest(mask: np.ndarray, size: int) -> np.ndarray:
     rows = np.minimum((np.arange(size) + 0.5) * mask.shape[0] / size, mask.shape[0] - 1).astype(int)
     cols = np.minimum((np.arange(size) + 0.5) * mask.shape[1] / size, mask.shape[1] - 1).astype(int)
     return mask[rows[:, None], cols[None, :]]
-
-
-def check_training_samples(samples: Sequence[Sample], role: str, *, minimum: int) -> list[Sample]:
-    """Samples fit to train on: masks present, one channel count and dtype, enough of them."""
-    samples = list(samples)
-    if len(samples) < minimum:
-        raise DataError(None, f"pix2pix needs at least {minimum} {role} samples with masks, got "
-                        f"{len(samples)}", "give more image/mask pairs")
-    first = samples[0]
-    for s in samples:
-        where = _where(s)
-        if not isinstance(s, Sample):
-            raise UsageError(f"pix2pix {role} samples must be augkit.Sample objects. "
-                             f"Received: {type(s).__name__}")
-        if s.mask is None:
-            raise DataError(where, f"{role} sample {s.id!r} has no mask; pix2pix learns mask → "
-                            "image and needs a mask for every sample", "pair every image with a mask")
-        if not np.issubdtype(s.mask.dtype, np.integer) and not np.issubdtype(s.mask.dtype, np.bool_):
-            raise DataError(where, f"mask of {role} sample {s.id!r} has dtype {s.mask.dtype}, "
-                            "expected integer labels", "save masks as integer label images")
-        if s.image.shape[-1] != first.image.shape[-1] or s.image.dtype != first.image.dtype:
-            raise DataError(where, f"{role} sample {s.id!r} is {s.image.shape[-1]}-channel "
-                            f"{s.image.dtype}, but {first.id!r} is {first.image.shape[-1]}-channel "
-                            f"{first.image.dtype}", "train on images of one kind")
-    return samples
-
-
-def _where(sample: Any):
-    meta = getattr(sample, "meta", None) or {}
-    files = meta.get("source_files") or meta.get("path")
-    if isinstance(files, (list, tuple)) and files:
-        return files[0]
-    return files if isinstance(files, str) else None
 
 
 def condition_mask(condition: Any, index: int) -> tuple[np.ndarray, Sample | None]:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import ModelError, UsageError
+from augkit.generators.checks import check_training_data
 from augkit.generators.contract import KeepsBestGenerator, PairedNetworkGenerator, run_per_index
 from augkit.transforms.intensity import resize_image, unit_to_uint8
 from augkit.sample import Provenance, Sample
@@ -30,10 +31,11 @@ from augkit.seeding import derive_seed, rng_for
 from augkit_pix2pix.data import (
     MIN_TRAIN_SAMPLES,
     DataSpec,
-    check_training_samples,
     condition_mask,
 )
 from augkit_pix2pix.profiles import get_profile
+
+PIX2PIX_MASKS = "learns mask → image and needs a mask for every sample"  # why the checks want masks, in their refusal
 
 _VAL_NOISE_KEY = 0x7A1  # validation and sample grids use fixed dropout noise
 #: curves in losses.png (g_loss = g_gan + l1_weight·g_l1 would flatten the others)
@@ -126,8 +128,10 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         from augkit.generators.distribute import split_batches
         from augkit.generators.training import progress_bar, train_one_epoch
 
-        train = check_training_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
-        val = check_training_samples(val_samples, "validation", minimum=1) if val_samples else []
+        train = check_training_data(train_samples, "pix2pix", "training", minimum=MIN_TRAIN_SAMPLES,
+                                    masks=PIX2PIX_MASKS)
+        val = check_training_data(val_samples, "pix2pix", "validation", masks=PIX2PIX_MASKS) \
+            if val_samples else []
         epochs = self.profile.epochs if epochs is None else int(epochs)
         if epochs < 1:
             raise UsageError(f"pix2pix fit: epochs must be >= 1. Received: epochs={epochs}")

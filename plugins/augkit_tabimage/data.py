@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from augkit.errors import DataError, UsageError
+from augkit.errors import DataError
+from augkit.generators.checks import check_training_data, source_file
 from augkit.transforms.intensity import IntensityScale, resize_image
 from augkit.sample import Sample
 from augkit.tables.encoding import rows_to_frame
@@ -55,32 +56,13 @@ class ImageSpec(IntensityScale):
 
 
 def check_samples(samples: Sequence[Sample], role: str, *, minimum: int) -> list[Sample]:
-    """Samples fit to train on: each with a table row, one channel count and image dtype."""
-    samples = list(samples)
-    if len(samples) < minimum:
-        raise DataError(None, f"tabimage needs at least {minimum} {role} samples, got {len(samples)}",
-                        "give more image + table samples")
-    first = samples[0]
-    has_label = first.label is not None
+    """Samples fit to train on: each with a table row, one channel count and image dtype,
+    labels on all or none, and no feature column named like the label's."""
+    samples = check_training_data(samples, "tabimage", role, minimum=minimum,
+                                  features="learns image and row together", labels_all_or_none=True)
     for s in samples:
-        if not isinstance(s, Sample):
-            raise UsageError(f"tabimage {role} samples must be augkit.Sample objects. "
-                             f"Received: {type(s).__name__}")
-        where = (s.meta.get("source_files") or [None])[0]
-        if s.features is None:
-            raise DataError(where, f"{role} sample {s.id!r} has no table row; tabimage learns image "
-                            "and row together", "read the data with format 'tabimage' (table=..., "
-                            "id_column=...)")
-        if s.image.shape[-1] != first.image.shape[-1] or s.image.dtype != first.image.dtype:
-            raise DataError(where, f"{role} sample {s.id!r} is {s.image.shape[-1]}-channel "
-                            f"{s.image.dtype}, but {first.id!r} is {first.image.shape[-1]}-channel "
-                            f"{first.image.dtype}", "train on images of one kind (see channels=)")
-        if (s.label is not None) != has_label:
-            raise DataError(where, f"{role} sample {s.id!r} {'lacks' if has_label else 'has'} a label "
-                            f"while {first.id!r} {'has' if has_label else 'lacks'} one",
-                            "give every sample a label or none")
         if LABEL_COLUMN in s.features:
-            raise DataError(where, f"feature column {LABEL_COLUMN!r} is reserved", "rename that column")
+            raise DataError(source_file(s), f"feature column {LABEL_COLUMN!r} is reserved", "rename that column")
     return samples
 
 

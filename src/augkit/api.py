@@ -31,12 +31,6 @@ def default_out_dir(in_dir: Path, target: int) -> Path:
     return in_dir.resolve().parent / f"{in_dir.resolve().name}_x{target}"
 
 
-def load_generator(name: str, model_dir: str | Path):
-    from augkit.registry.host import get_generator
-
-    return get_generator(name).load(model_dir)
-
-
 def expand_folder(in_dir: str | Path, target: int, out_dir: str | Path | None = None,
                   **options: Any) -> ExpandResult:
     """``augkit expand`` from Python, with the command's options as keywords (the fields of
@@ -67,7 +61,7 @@ def expand_with(in_dir: str | Path, options: ExpandOptions, out_dir: str | Path 
             raise UsageError(f"generator {options.generator!r} on whole cases is fitted on the cases themselves; "
                              "leave out --model.")
         if options.model_dir is not None:
-            gen = load_generator(options.generator, options.model_dir)
+            gen = load_model(options.model_dir, options.generator)
         else:
             gen = get_generator(options.generator)(**options.train_options)
             gen.fit(dataset.samples, seed=options.seed, progress=options.progress)
@@ -105,22 +99,16 @@ def _parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return overrides
 
 
-def load_model(model_dir: str | Path):
-    """Load any saved generator: its ``config.json`` names the generator that wrote it."""
-    import json
-
-    from augkit.errors import ModelError
+def load_model(model_dir: str | Path, generator: str | None = None):
+    """Load a saved generator. ``generator``: the name the user gave (``--generator``), whose
+    plugin then refuses a folder another generator wrote; None: the name in the folder's
+    ``config.json``."""
+    from augkit.generators.contract import saved_generator_name
     from augkit.registry.host import get_generator
 
-    config = Path(model_dir) / "config.json"
-    try:
-        name = json.loads(config.read_text())["generator"]
-    except FileNotFoundError:
-        raise ModelError(f"{model_dir}: no saved model here (config.json missing). Fix: give a "
-                         "folder written by `augkit train`.") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{config}: unreadable model config ({exc}). Fix: train the model again.") from None
-    return get_generator(name).load(model_dir)
+    if generator is None:
+        generator = saved_generator_name(model_dir)
+    return get_generator(generator).load(model_dir)
 
 
 def train_generator(in_dir: str | Path, generator: str, out_dir: str | Path, *,
@@ -358,13 +346,8 @@ def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: s
     return results
 
 
-def _patient_key(sample) -> str:
-    """The patient a real sample belongs to: its table row's id (tabimage), else its group."""
-    return str(sample.meta.get("table_id") or sample.meta.get("group") or sample.id)
-
-
 def _refuse_shared_patients(real, test, real_dir, test_dir) -> None:
-    shared = sorted({_patient_key(s) for s in real} & {_patient_key(s) for s in test})
+    shared = sorted({s.group for s in real} & {s.group for s in test})
     if shared:
         raise DataError(test_dir, f"{len(shared)} patient(s) are in --real {real_dir} too ({', '.join(shared[:5])}"
                         f"{' ...' if len(shared) > 5 else ''}); the utility test would score on seen patients",

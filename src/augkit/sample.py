@@ -68,6 +68,13 @@ class Sample:
         return self.image.ndim == 4
 
     @property
+    def group(self) -> str:
+        """The case or patient the sample belongs to: ``meta["group"]`` where its reader knows
+        it (BraTS case, LGG patient folder, patient-table row), else the sample on its own.
+        What ``expand`` spreads parents over and what a train/test split must keep apart."""
+        return str(self.meta.get("group") or self.id)
+
+    @property
     def id(self) -> str:
         return self.provenance.id
 

@@ -118,7 +118,7 @@ def test_same_seed_and_index_same_bytes_whatever_the_batch_size_and_after_save_l
 def test_refuses_data_without_lesion_masks_in_one_line():
     unmasked = [Sample(np.zeros((16, 16, 3), np.uint8), Provenance("a/x"), label="G2",
                        meta={"source_files": ["G2/x.png"]})]
-    with pytest.raises(DataError, match="no lesion mask") as info:
+    with pytest.raises(DataError, match="has no mask") as info:
         fitted(unmasked)
     assert "\n" not in str(info.value) and "G2/x.png" in str(info.value)
     empty = [Sample(np.zeros((16, 16, 3), np.uint8), Provenance("a/x"), mask=np.zeros((16, 16), np.uint8))]
@@ -146,4 +146,4 @@ def test_cli_refuses_a_dataset_without_masks_in_one_line(tmp_dataset, tmp_path):
                                       str(tmp_path / "out"), "--generator", "lesiongan", "--quiet"])
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "has no lesion mask" in lines[0], result.output
+    assert len(lines) == 1 and "has no mask" in lines[0], result.output

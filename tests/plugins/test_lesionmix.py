@@ -159,7 +159,7 @@ def test_expand_lgg_records_donor_placement_and_blend(shared_data, tmp_path):
 
 def test_refuses_data_without_lesion_masks():
     unmasked = [Sample(np.zeros((16, 16, 3), np.uint8), Provenance("a/x"), label="G2")]
-    with pytest.raises(DataError, match="no lesion mask"):
+    with pytest.raises(DataError, match="has no mask"):
         fitted(unmasked)
     empty = [Sample(np.zeros((16, 16, 3), np.uint8), Provenance("a/x"), mask=np.zeros((16, 16), np.uint8))]
     with pytest.raises(DataError, match="found no lesion"):

@@ -5,7 +5,6 @@ any subset of indices be made on its own (shards, resume, any number of workers)
 from __future__ import annotations
 
 from augkit.io import Dataset
-from augkit.sample import Sample
 from augkit.seeding import rng_for
 
 
@@ -36,18 +35,12 @@ def plan_sources(num_real: int, target: int, gan_fraction: float) -> list[str]:
 _PARENT_STREAM = 0x706172  # "par": the parent order's own random stream
 
 
-def parent_group(sample: Sample) -> str:
-    """The case or patient a real sample belongs to: ``meta["group"]`` where its reader knows
-    it (BraTS case, LGG patient folder, patient table row), else the sample on its own."""
-    return str(sample.meta.get("group") or sample.id)
-
-
 def _groups(dataset: Dataset) -> list[str]:
     """Every real sample's group; for lazily read volumes from their metas, loading nothing."""
     metas = getattr(dataset.samples, "metas", None)
     if metas is not None:
         return [str(m.get("group") or i) for i, m in enumerate(metas)]
-    return [parent_group(s) for s in dataset.samples]
+    return [s.group for s in dataset.samples]
 
 
 def parent_order(dataset: Dataset, seed: int) -> list[int]:

@@ -149,17 +149,29 @@ def write_saved_config(directory: str | Path, meta: dict[str, Any]) -> None:
     atomic_write_bytes(Path(directory) / CONFIG_FILE, json.dumps(meta, indent=1).encode())
 
 
-def read_saved_config(directory: str | Path, generator_name: str, format_version: int) -> dict[str, Any]:
-    """The config.json of a saved model, refusing folders of other generators or newer formats."""
-    directory = Path(directory)
+def _config_of(directory: Path) -> Any:
     try:
-        meta = json.loads((directory / CONFIG_FILE).read_text())
+        return json.loads((directory / CONFIG_FILE).read_text())
     except FileNotFoundError:
         raise ModelError(f"{directory}: no saved model here ({CONFIG_FILE} missing). Fix: give the "
                          "folder written by `augkit train` (or the generator's save()).") from None
     except (OSError, ValueError) as exc:
         raise ModelError(f"{directory}: {CONFIG_FILE} is unreadable ({exc}). Fix: save the model "
                          "again.") from None
+
+
+def saved_generator_name(directory: str | Path) -> str:
+    """The name of the generator that saved the model in ``directory`` (its config.json)."""
+    meta = _config_of(Path(directory))
+    if not isinstance(meta, dict) or not isinstance(meta.get("generator"), str):
+        raise ModelError(f"{directory}: {CONFIG_FILE} names no generator. Fix: save the model again.")
+    return meta["generator"]
+
+
+def read_saved_config(directory: str | Path, generator_name: str, format_version: int) -> dict[str, Any]:
+    """The config.json of a saved model, refusing folders of other generators or newer formats."""
+    directory = Path(directory)
+    meta = _config_of(directory)
     if not isinstance(meta, dict) or meta.get("generator") != generator_name:
         other = meta.get("generator") if isinstance(meta, dict) else None
         raise ModelError(f"{directory}: holds a {other!r} model, not a {generator_name} one. Fix: load "
