@@ -151,3 +151,12 @@ def test_a_stray_value_is_not_copied_by_expand(shared_data, tmp_dataset, tmp_pat
     result = CliRunner().invoke(cli, ["expand", "--in", str(root), "--to", "6", "--out", str(out)])
     assert result.exit_code == 2 and "mask value 128" in result.output and name.split("/")[-1] in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_info_header_shows_only_the_read_options_given(tmp_dataset):
+    root = tmp_dataset({"a.png": IMAGE, "a_mask.png": square(255), "b.png": IMAGE, "b_mask.png": square(255)})
+    header = CliRunner().invoke(cli, ["info", str(root)]).output.splitlines()[0]
+    assert header == f"{root}: paired2d"  # info reads leniently, but nobody asked for labels=as-is
+    assert json.loads(CliRunner().invoke(cli, ["info", str(root), "--json"]).output)["options"] == {}
+    asked = CliRunner().invoke(cli, ["info", str(root), "--read-option", "labels=as-is"]).output.splitlines()[0]
+    assert asked == f"{root}: paired2d (labels=as-is)"
