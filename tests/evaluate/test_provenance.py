@@ -65,6 +65,10 @@ def test_code_hash_follows_src_and_plugins_only(tmp_path):
     assert code_hash(root) != after_plugin
 
 
+def test_no_source_tree_gives_an_unknown_code_hash(tmp_path):
+    assert code_hash(tmp_path) == "unknown"  # not the hash of nothing, which would look like a version
+
+
 def test_check_same_code_refuses_other_code_naming_the_file(tmp_path):
     check_same_code({"code_hash": "abc"}, "abc", tmp_path / "run.json")
     with pytest.raises(ProvenanceError, match=r"run\.json: made on code abc, this is code def.*Fix: delete it"):

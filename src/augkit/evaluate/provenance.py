@@ -23,16 +23,19 @@ PACKAGES = ("augkit", "tensorflow-cpu", "tensorflow", "keras", "numpy", "albumen
 def code_hash(root: Path | str = REPO, dirs: tuple[str, ...] = CODE_DIRS) -> str:
     """sha256 (first 16 hex digits) over every ``*.py`` under ``root/<dir>`` for ``dirs``: each
     file's path relative to ``root`` and its bytes, in sorted order. Same code, same hash,
-    whatever git says (uncommitted edits count)."""
+    whatever git says (uncommitted edits count). "unknown" when there is no such file (augkit
+    installed from a wheel, not run from its repository)."""
     root = Path(root)
     digest = hashlib.sha256()
+    found = False
     for folder in dirs:
         for path in sorted((root / folder).rglob("*.py")):
             if "__pycache__" in path.parts:
                 continue
+            found = True
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()[:16] if found else "unknown"
 
 
 def git_revision(root: Path | str = REPO) -> tuple[str, bool | None]:
