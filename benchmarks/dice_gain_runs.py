@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from augkit.evaluate.provenance import check_same_code
 from dice_gain_setup import (FINETUNED, GAN_FRACTION, GAN_REGION, RUN_VERSION, BenchProfile, code_hash, fingerprint,
                              log, read_cached)
 from segmenter import (SegmenterConfig, count_params, scheduled_batch_indices, score, to_arrays,
@@ -81,7 +82,9 @@ def _trained_or_cached(args, untrained, folder: Path, train_samples, val_samples
     """``untrained`` fitted on the training reals (val for its best-by-val weights) and saved in
     ``folder`` with an info.json, or loaded from there when an earlier run did it."""
     if (folder / "model" / "config.json").exists():
-        cached = read_cached(folder / "info.json") or {}  # refused if made on other code
+        cached = read_cached(folder / "info.json")  # refused if made on other code
+        if cached is None:  # a model without its record: nothing says which code made it
+            check_same_code(None, code_hash(), folder / "info.json")
         log(f"{what} loaded from the cache {folder}")
         info = {**cached, "source": f"loaded from the cache {folder} (trained there by an earlier run "
                 f"of this benchmark on this code, in {cached.get('train_seconds', '?')} s)", "train_seconds": None}

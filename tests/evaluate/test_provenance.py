@@ -133,3 +133,6 @@ def test_cached_gan_says_it_was_loaded_from_the_cache_and_refuses_other_code(ben
     current["hash"] = "c0de2"
     with pytest.raises(ProvenanceError, match="info.json: made on code c0de, this is code c0de2"):
         runs._trained_or_cached(args, Painter(), folder, ["s1"], ["v1"], "painter")
+    (folder / "info.json").unlink()  # a model with no record of the code that made it
+    with pytest.raises(ProvenanceError, match="info.json: made on code of unknown hash"):
+        runs._trained_or_cached(args, Painter(), folder, ["s1"], ["v1"], "painter")
