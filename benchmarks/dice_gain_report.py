@@ -178,7 +178,12 @@ def write_markdown(results: dict, path: Path) -> None:
               f"(expand + train + score; {tm['mean_run_train_seconds']:.0f} s training, "
               f"{tm['mean_run_cpu_seconds']:.0f} CPU-seconds); {results['machine']}, load average at the "
               f"end {tm['load_average_at_end'][0]:.1f}.",
-              f"- Command: `{results['command']}`", ""]
+              f"- Command: `{results['command']}`",
+              *([f"- Code: git {prov['git_revision']}{' (with uncommitted edits)' if prov['git_dirty'] else ''}, "
+                 f"code hash {prov['code_hash']} (src/ + plugins/); Python {prov['python']}, "
+                 + ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if k in ("tensorflow-cpu", "keras", "numpy"))]
+                if (prov := results.get("provenance")) else
+                ["- Code: not recorded (results made before the provenance field)"]), ""]
     path.write_text("\n".join(lines))
 
 

@@ -133,6 +133,12 @@ def test_only_training_slices_reach_expand_fit_and_training_and_choices_read_val
     with pytest.raises(SystemExit, match=r"other\.json differs in \['code'\]"):
         dice_gain.main(argv(folders, tmp_path, "--conditions", "none", "--reference", str(other),
                             "--out", str(tmp_path / "out3")))
+    other.write_text(json.dumps({**results, "data": {**results["data"], "val": {
+        **results["data"]["val"], "slice_ids": results["data"]["val"]["slice_ids"][1:]}}}))
+    with pytest.raises(SystemExit, match=r"differs in \['val slices'\]"):
+        dice_gain.main(argv(folders, tmp_path, "--conditions", "none", "--reference", str(other),
+                            "--out", str(tmp_path / "out3")))
+    assert "- Code: git " in (tmp_path / "out" / "results.md").read_text()
 
 
 @pytest.mark.parametrize("split", ["val", "test"])
