@@ -44,7 +44,9 @@ subsets of train30 drawn with a fixed seed). Everything lands in ``--out``: resu
 results.md, dice_by_condition.png, dice_vs_num_real.png, examples.png.
 
 Finished runs are cached in ``--work``: a killed run started again with the same command
-resumes where it stopped. The driver is this file; ``dice_gain_setup`` holds the conditions and
+resumes where it stopped. Every cache key holds the hash of ``src/`` + ``plugins/``, so a run on
+changed code starts afresh, and results.json records that hash with the git revision, package
+versions and machine (``provenance``). The driver is this file; ``dice_gain_setup`` holds the conditions and
 profiles, ``dice_gain_runs`` one run (generator, expanded set, U-Net), ``dice_gain_report`` the
 report; the paired statistics are ``augkit.evaluate.paired``.
 """
