@@ -439,6 +439,8 @@ def main() -> None:
             # re-read: another run (the other plugin) may have written meanwhile
             results = json.loads(results_path.read_text()) if results_path.is_file() else results
             results[plugin + args.tag] = result
+            from augkit.evaluate.provenance import provenance
+            result["provenance"] = provenance()  # the code, packages and machine of this result
             OUT.mkdir(parents=True, exist_ok=True)
             results_path.write_text(json.dumps(results, indent=1) + "\n")
             (OUT / "classgan.md").write_text(summary(results))

@@ -24,7 +24,8 @@ and, at the largest number of real slices, two attempts to make the GAN data hel
 With ``--profile converge``: none, classical and classical+lesionmix@f (a share f of the added
 samples get a lesion transplanted from another training slice by the ``lesionmix`` plugin), every
 run trained to convergence (1,500-2,000 steps, early stop on validation Dice); f in {0.5, 1} is
-chosen on validation Dice at the first seed and only the winner runs at the other seeds;
+chosen on validation Dice at the selection seed (its own seed, 100, outside the reported seeds;
+``--selection-seed``) and only the winner runs at the reported seeds;
 classical+lesiongan@f (a share f of the added samples get a lesion painted by the trained
 ``lesiongan`` plugin at a lesionmix placement; f chosen on validation the same way); and
 classical+gan against classical+gan-tissue (pix2pix conditioned on the lesion mask, or on a
@@ -43,7 +44,9 @@ subsets of train30 drawn with a fixed seed). Everything lands in ``--out``: resu
 results.md, dice_by_condition.png, dice_vs_num_real.png, examples.png.
 
 Finished runs are cached in ``--work``: a killed run started again with the same command
-resumes where it stopped. The driver is this file; ``dice_gain_setup`` holds the conditions and
+resumes where it stopped. Every cache key holds the hash of ``src/`` + ``plugins/``, so a run on
+changed code starts afresh, and results.json records that hash with the git revision, package
+versions and machine (``provenance``). The driver is this file; ``dice_gain_setup`` holds the conditions and
 profiles, ``dice_gain_runs`` one run (generator, expanded set, U-Net), ``dice_gain_report`` the
 report; the paired statistics are ``augkit.evaluate.paired``.
 """
@@ -66,8 +69,8 @@ from dice_gain_report import as_selections, plot, plot_examples, summarise, writ
 from dice_gain_runs import (_example_samples, get_gan, get_lesiongan, get_lesionmix,  # noqa: E402
                             run_one)
 from dice_gain_setup import (ALL_CONDITIONS, CURVE_CONDITIONS, GAN_FRACTION, GAN_REGION, LGG,  # noqa: E402
-                             PROFILES, SUBSET_SEED, TISSUE_CONDITIONS, BenchProfile, check_segmentation, log,
-                             patient_of, rel, subset_indices)
+                             PROFILES, SUBSET_SEED, TISSUE_CONDITIONS, BenchProfile, check_disjoint,
+                             check_segmentation, code_hash, log, patient_of, rel, subset_indices)
 from segmenter import count_params, to_arrays  # noqa: E402
 
 
@@ -83,6 +86,10 @@ def parse_args(argv=None):
     ap.add_argument("--quick", action="store_const", const="quick", dest="profile",
                     help="same as --profile quick")
     ap.add_argument("--seeds", type=int, nargs="+", help="run seeds (default: the profile's)")
+    ap.add_argument("--selection-seed", type=int,
+                    help="seed at which the candidates of a val sweep run and the choice is made (default: "
+                         "the profile's); when it is not one of --seeds, its runs are kept out of the reported "
+                         "means, else the report gives the chosen condition's mean with and without it")
     ap.add_argument("--num-real", type=int, nargs="+", help="real-slice counts for the curve "
                     "(default 10 20 30; the largest gets all four conditions)")
     ap.add_argument("--conditions", nargs="+", choices=ALL_CONDITIONS,
@@ -137,6 +144,8 @@ def main(argv=None) -> int:
         splits = {"val": read_dataset(args.val).samples, "test": read_dataset(args.test).samples}
         for ds, role in ((train, "training"), (read_dataset(args.val), "validation")):
             check_segmentation(ds, role)
+        check_disjoint({"train": (args.train, train.samples), "val": (args.val, splits["val"]),
+                        "test": (args.test, splits["test"])})
     except AugkitError as exc:
         print(f"dice_gain: {exc}", file=sys.stderr)
         return 2
@@ -158,15 +167,19 @@ def main(argv=None) -> int:
             for s in seeds if c in args.conditions]
     sweeps = [g for g in ([c for c in group if c in args.conditions] for group in profile.val_sweeps)
               if len(g) > 1]
+    sel_seed = next(s for s in (args.selection_seed, profile.selection_seed, seeds[0]) if s is not None)
+    order = [sel_seed] + [s for s in seeds if s != sel_seed]  # the choices are made first
     if sweeps:
-        # the candidates run at the first seed only; the winner on validation joins the later seeds
+        # the candidates run at the selection seed only; the winner on validation joins the reported
+        # seeds. A selection seed outside ``seeds`` keeps the choosing runs out of the reported means.
         swept = {c for g in sweeps for c in g}
-        plan = [(k, c, s) for k, c, s in plan if c not in swept or s == seeds[0]]
-        plan.sort(key=lambda r: seeds.index(r[2]))
+        plan = [(k, c, s) for k, c, s in plan if c not in swept]
+        plan += [(k_main, c, sel_seed) for c in ALL_CONDITIONS if c in swept]
+        plan.sort(key=lambda r: order.index(r[2]))
     selections: list[dict[str, Any]] = []
     gans: dict[Any, Any] = {}
     gan_info: dict[Any, dict] = {}
-    runs, examples = [], {}
+    runs, examples, selection_runs = [], {}, []
     run_started = time.perf_counter()
     n = 0
     while n < len(plan):
@@ -198,42 +211,53 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         record = run_one(args, profile, condition, k, seed, subset, gan, val_xy, splits, work)
         record["gan_trained_on_num_real"] = None if gan is None else (k if subset_gan == "retrain" else k_main)
-        runs.append(record)
+        kept = runs if seed in seeds else selection_runs  # choosing runs off the reported seeds
+        kept.append(record)
         if "finetuned" in record:
-            runs.append({**record.pop("finetuned"), "gan_trained_on_num_real": record["gan_trained_on_num_real"]})
-        if k == k_main and seed == seeds[0] and condition != "none":
+            kept.append({**record.pop("finetuned"), "gan_trained_on_num_real": record["gan_trained_on_num_real"]})
+        if k == k_main and seed in (seeds[0], sel_seed) and condition != "none" and condition not in examples:
             picked = _example_samples(args, profile, condition, k, seed, subset, gan, work)
             examples.setdefault("real", picked["real"])
             examples[condition] = picked["added"]
         done = time.perf_counter() - run_started
         eta = done / n * (len(plan) - n)
-        log(f"[{n}/{len(plan)}] n={k} {condition:<13} seed {seed}: test Dice "
-            f"{record['scores']['test']['dice']:.3f} (val {record['scores']['val']['dice']:.3f}, best step "
+        # validation only while runs remain: test scores are shown once, after the last run
+        log(f"[{n}/{len(plan)}] n={k} {condition:<13} seed {seed}: val Dice "
+            f"{record['scores']['val']['dice']:.3f} (best step "
             f"{record['best_step']}, {time.perf_counter() - t0:.0f} s); about {eta / 60:.1f} min left")
         for sweep in sweeps:
-            done_sweep = [r for r in runs if r["condition"] in sweep and r["seed"] == seeds[0]
+            done_sweep = [r for r in runs + selection_runs if r["condition"] in sweep and r["seed"] == sel_seed
                           and r["num_real"] == k_main]
             if any(x["candidates"] == sweep for x in selections) or len(done_sweep) < len(sweep):
                 continue
-            val = {r["condition"]: r["scores"]["val"]["dice"] for r in done_sweep}
-            chosen = max(sweep, key=lambda c: val[c])  # validation only; ties go to the first
+            chosen, val = choose_on_val(sweep, done_sweep)
             selections.append({"candidates": sweep, "val_dice_at_first_seed": val, "chosen": chosen,
-                               "rule": f"highest validation Dice at seed {seeds[0]}; only the chosen one "
-                                       "is run at the other seeds"})
+                               "selection_seed": sel_seed, "selection_seed_reported": sel_seed in seeds,
+                               "rule": f"highest validation Dice at seed {sel_seed}; only the chosen one "
+                                       "is run at the reported seeds"
+                                       + (" (the choosing run is one of them)" if sel_seed in seeds else
+                                          " (the choosing run is not one of them)")})
             log(f"chosen on validation: {chosen} ({json.dumps(val)})")
-            plan += [(k_main, chosen, s) for s in seeds[1:]]
-            plan[n:] = sorted(plan[n:], key=lambda r: (seeds.index(r[2]), ALL_CONDITIONS.index(r[1])))
+            plan += [(k_main, chosen, s) for s in seeds if s != sel_seed]
+            plan[n:] = sorted(plan[n:], key=lambda r: (order.index(r[2]), ALL_CONDITIONS.index(r[1])))
+    for condition in dict.fromkeys(r["condition"] for r in runs):  # the test scores, now that all ran
+        dice = [r["scores"]["test"]["dice"] for r in runs if r["condition"] == condition and r["num_real"] == k_main]
+        if dice:
+            log(f"test Dice n={k_main} {condition}: {np.mean(dice):.3f} over {len(dice)} seed(s)")
 
     if args.reference:
-        runs = reference_runs(args, profile, seeds, splits) + runs
+        runs = reference_runs(args, profile, seeds, splits, train, num_real, gan_info) + runs
         gan_info = {**json.loads(args.reference.read_text()).get("gan", {}), **gan_info}
         selections = selections or as_selections(json.loads(args.reference.read_text())["settings"])
 
     import keras
 
+    from augkit.evaluate.provenance import provenance
+
     probe = __import__("segmenter").build_unet(cfg, train.samples[0].image.shape[-1], seed=0)
     results = {
         "command": "python benchmarks/dice_gain.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "provenance": provenance(),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores, Keras "
                    f"{keras.__version__} ({keras.backend.backend()})",
         "settings": {"profile": profile.name, "note": profile.note, "seeds": list(seeds), "num_real": num_real,
@@ -242,7 +266,8 @@ def main(argv=None) -> int:
                      "subset_gan": subset_gan, "subset_seed": SUBSET_SEED, "segmenter": cfg.to_dict(),
                      "transforms": ClassicalPipeline().get_config()["transforms"],
                      "gan_profile": profile.gan_profile, "gan_overrides": profile.gan_overrides,
-                     "val_selections": selections, "schedule": args.schedule,
+                     "val_selections": selections, "selection_seed": sel_seed if sweeps else None,
+                     "schedule": args.schedule,
                      "finetune_steps": args.finetune_steps,
                      "model_selection": "best validation Dice (per-slice mean at network size), "
                                         f"checked every {cfg.eval_every} steps and at the end",
@@ -259,11 +284,13 @@ def main(argv=None) -> int:
                                                 (range(len(train)) if k == len(train) else subset_indices(len(train), k))]
                                        for k in num_real}},
                  "val": {"folder": rel(args.val), "num_slices": len(splits["val"]),
-                         "num_patients": len({patient_of(s) for s in splits["val"]})},
+                         "num_patients": len({patient_of(s) for s in splits["val"]}),
+                         "slice_ids": [s.id for s in splits["val"]]},
                  "test": {"folder": rel(args.test), "num_slices": len(splits["test"]),
                           "num_patients": len(set(test_patients)), "slice_ids": [s.id for s in splits["test"]]}},
         "gan": {str(k): v for k, v in gan_info.items()},
         "runs": runs,
+        "selection_runs": selection_runs,
         "summary": summarise(runs, test_patients),
         "timing": {"total_seconds": round(time.perf_counter() - started, 1),
                    "gan_train_seconds": sum(g.get("train_seconds") or 0 for g in gan_info.values()),
@@ -280,17 +307,35 @@ def main(argv=None) -> int:
     return 0
 
 
-def reference_runs(args, profile: BenchProfile, seeds, splits: dict) -> list[dict]:
+def choose_on_val(sweep, runs: list[dict]) -> tuple[str, dict[str, float]]:
+    """The candidate of ``sweep`` with the highest validation Dice among ``runs`` (one run per
+    candidate, at the selection seed), and the val Dice of each. Reads validation scores only;
+    ties go to the first candidate."""
+    val = {r["condition"]: r["scores"]["val"]["dice"] for r in runs if r["condition"] in sweep}
+    return max(sweep, key=lambda c: val[c]), val
+
+
+def reference_runs(args, profile: BenchProfile, seeds, splits: dict, train, num_real, gan_info: dict) -> list[dict]:
     """The runs of ``--reference`` for conditions not run now, after checking that they were
-    made under the same profile, segmenter, seeds and test slices (so they pair by seed)."""
+    made on this code (its code hash), under the same profile, segmenter and seeds, on the same
+    train subsets, val and test slices, with the same generators (so they pair by seed)."""
     ref = json.loads(args.reference.read_text())
-    st = ref["settings"]
-    same = {"profile": st["profile"] == profile.name, "segmenter": st["segmenter"] == profile.segmenter.to_dict(),
-            "test slices": ref["data"]["test"]["slice_ids"] == [s.id for s in splits["test"]],
-            "seeds": set(seeds) <= set(st["seeds"])}
+    st, data = ref["settings"], ref["data"]
+    current_gans = {str(k): v for k, v in gan_info.items()}
+    subsets = {str(k): [train.samples[i].id for i in
+                        (range(len(train)) if k == len(train) else subset_indices(len(train), k))] for k in num_real}
+    same = {"code": ref.get("provenance", {}).get("code_hash") == code_hash(),
+            "profile": st["profile"] == profile.name, "segmenter": st["segmenter"] == profile.segmenter.to_dict(),
+            "train slices": all(data["train"].get("subsets", {}).get(k) == v for k, v in subsets.items()),
+            "val slices": data["val"].get("slice_ids") == [s.id for s in splits["val"]],
+            "test slices": data["test"]["slice_ids"] == [s.id for s in splits["test"]],
+            "seeds": set(seeds) <= set(st["seeds"]),
+            "generators": all(g.get("checkpoint_hash") == current_gans[k].get("checkpoint_hash")
+                              for k, g in ref.get("gan", {}).items() if k in current_gans)}
     if not all(same.values()):
         raise SystemExit(f"dice_gain: {args.reference} differs in {[k for k, v in same.items() if not v]}; "
-                         "its runs cannot be paired with these.")
+                         "its runs cannot be paired with these. Fix: rerun those conditions on this code and data "
+                         "(or drop --reference).")
     return [r for r in ref["runs"] if r["condition"] not in args.conditions and r["seed"] in seeds]
 
 

@@ -90,8 +90,8 @@ def write_markdown(results: dict, path: Path) -> None:
         for sel in selections:
             lines += [f"Chosen on validation only ({sel['rule']}): "
                       + ", ".join(f"`{c}` val Dice {v:.3f}" for c, v in sel["val_dice_at_first_seed"].items())
-                      + f" → **`{sel['chosen']}`** run at every seed; the other candidate has one seed, so "
-                      "no t-interval.", ""]
+                      + f" → **`{sel['chosen']}`** run at every reported seed; the other candidate ran at the "
+                      "choosing seed only, so no t-interval." + choosing_seed_effect(results, sel, k_main), ""]
         if any(c.endswith(FINETUNED) for c in variants):
             lines += [f"`…{FINETUNED}`: the same run, then fine-tuned on the real slices alone for "
                       f"{p.get('finetune_steps')} steps from its best weights (best validation Dice kept, the "
@@ -178,8 +178,43 @@ def write_markdown(results: dict, path: Path) -> None:
               f"(expand + train + score; {tm['mean_run_train_seconds']:.0f} s training, "
               f"{tm['mean_run_cpu_seconds']:.0f} CPU-seconds); {results['machine']}, load average at the "
               f"end {tm['load_average_at_end'][0]:.1f}.",
-              f"- Command: `{results['command']}`", ""]
+              f"- Command: `{results['command']}`",
+              *([f"- Code: git {prov['git_revision']}{' (with uncommitted edits)' if prov['git_dirty'] else ''}, "
+                 f"code hash {prov['code_hash']} (src/ + plugins/); Python {prov['python']}, "
+                 + ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if k in ("tensorflow-cpu", "keras", "numpy"))]
+                if (prov := results.get("provenance")) else
+                ["- Code: not recorded (results made before the provenance field)"]), ""]
     path.write_text("\n".join(lines))
+
+
+def choosing_seed_effect(results: dict, sel: dict, k_main: str) -> str:
+    """When the run that made a val choice is also one of the reported seeds (the rule before
+    ``selection_seed``), the chosen condition's test Dice and Δ vs classical with and without that
+    seed, from the per-seed runs; "" when the choosing run is not reported."""
+    seeds = results["settings"]["seeds"]
+    chosen_at = sel.get("selection_seed", seeds[0])
+    if chosen_at not in seeds:
+        return ""
+    test = {(r["condition"], r["seed"]): r["scores"]["test"]["dice"] for r in results["runs"]
+            if r["num_real"] == int(k_main)}
+    both = [s for s in seeds if (sel["chosen"], s) in test]
+    without = [s for s in both if s != chosen_at]
+    if not without:
+        return ""
+
+    def mean(values) -> float:
+        return float(np.mean(list(values)))
+
+    text = (f" **Selection bias:** the choosing run (seed {chosen_at}) is one of the reported seeds; "
+            f"`{sel['chosen']}` test Dice {mean(test[sel['chosen'], s] for s in both):.3f} over seeds {both}, "
+            f"{mean(test[sel['chosen'], s] for s in without):.3f} over seeds {without} without it")
+    paired = [s for s in both if ("classical", s) in test]
+    paired_without = [s for s in paired if s != chosen_at]
+    if paired_without:
+        text += (f"; Δ vs classical {mean(test[sel['chosen'], s] - test['classical', s] for s in paired):+.3f} "
+                 f"with it, {mean(test[sel['chosen'], s] - test['classical', s] for s in paired_without):+.3f} "
+                 "without it")
+    return text + "."
 
 
 def plot(results: dict, out: Path) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from dice_gain_setup import FINETUNED, GAN_FRACTION, GAN_REGION, RUN_VERSION, BenchProfile, fingerprint, log
+from augkit.evaluate.provenance import check_same_code
+from dice_gain_setup import (FINETUNED, GAN_FRACTION, GAN_REGION, RUN_VERSION, BenchProfile, code_hash, fingerprint,
+                             log, read_cached)
 from segmenter import (SegmenterConfig, count_params, scheduled_batch_indices, score, to_arrays,
                        train_segmenter)
 
@@ -31,7 +33,8 @@ def get_gan(args, profile: BenchProfile, train_samples, val_samples, num_real: i
         overrides = {**profile.gan_overrides, **({"label_map": label_map} if label_map != "mask" else {})}
         untrained = pix2pix(profile=profile.gan_profile, seed=args.gan_seed, **overrides)
         settings = {"config": untrained.get_config(), "resolved": getattr(untrained, "profile", None),
-                    "train": [s.id for s in train_samples], "val": [s.id for s in val_samples]}
+                    "train": [s.id for s in train_samples], "val": [s.id for s in val_samples],
+                    "code": code_hash()}
         prefix = "" if label_map == "mask" else label_map + "-"
         folder = work / "gan" / f"{prefix}n{num_real}-{fingerprint(settings)}"
         model, info = _trained_or_cached(args, untrained, folder, train_samples, val_samples,
@@ -67,7 +70,7 @@ def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, g
     else:
         untrained = cls("cpu", seed=args.gan_seed)
         settings = {"config": untrained.get_config(), "train": [s.id for s in train_samples],
-                    "val": [s.id for s in val_samples]}
+                    "val": [s.id for s in val_samples], "code": code_hash()}
         folder = work / "gan" / f"lesiongan-n{num_real}-{fingerprint(settings)}"
         model, info = _trained_or_cached(args, untrained, folder, train_samples, val_samples,
                                          "lesiongan (cpu profile)")
@@ -79,15 +82,21 @@ def _trained_or_cached(args, untrained, folder: Path, train_samples, val_samples
     """``untrained`` fitted on the training reals (val for its best-by-val weights) and saved in
     ``folder`` with an info.json, or loaded from there when an earlier run did it."""
     if (folder / "model" / "config.json").exists():
-        log(f"{what} loaded from {folder}")
-        return type(untrained).load(folder / "model"), json.loads((folder / "info.json").read_text())
+        cached = read_cached(folder / "info.json")  # refused if made on other code
+        if cached is None:  # a model without its record: nothing says which code made it
+            check_same_code(None, code_hash(), folder / "info.json")
+        log(f"{what} loaded from the cache {folder}")
+        info = {**cached, "source": f"loaded from the cache {folder} (trained there by an earlier run "
+                f"of this benchmark on this code, in {cached.get('train_seconds', '?')} s)", "train_seconds": None}
+        return type(untrained).load(folder / "model"), info
     log(f"training {what} on {len(train_samples)} real slices ...")
     started = time.perf_counter()
     model = untrained
     model.fit(train_samples, val_samples=val_samples, seed=args.gan_seed,
               checkpoint_dir=folder / "checkpoints", progress=args.progress)
     model.save(folder / "model")
-    info = {"source": "trained by this benchmark", "train_seconds": round(time.perf_counter() - started, 1)}
+    info = {"source": "trained by this benchmark", "train_seconds": round(time.perf_counter() - started, 1),
+            "code_hash": code_hash()}
     (folder / "info.json").write_text(json.dumps(info, indent=1))
     log(f"{what} trained in {info['train_seconds']:.0f} s")
     return model, info
@@ -114,7 +123,7 @@ def training_samples(args, profile: BenchProfile, condition: str, num_real: int,
     pipeline = ClassicalPipeline()
     generator = None if condition == "classical" else gan
     region = GAN_REGION.get(condition, "image")
-    key = {"condition": condition, "gan_region": region, "num_real": num_real, "seed": seed, "target": target,
+    key = {"code": code_hash(), "condition": condition, "gan_region": region, "num_real": num_real, "seed": seed, "target": target,
            "reals": [s.id for s in subset.samples], "transforms": pipeline.get_config(),
            "gan": None if generator is None else generator.checkpoint_hash}
     out_dir = work / "data" / f"n{num_real}-{condition.replace('+', '_')}-s{seed}-{fingerprint(key)}"
@@ -134,7 +143,7 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
     cfg = profile.segmenter
     started, cpu_started = time.perf_counter(), time.process_time()
     samples, folder = training_samples(args, profile, condition, num_real, seed, subset, gan, work)
-    key = {"version": RUN_VERSION, "condition": condition, "num_real": num_real, "seed": seed,
+    key = {"version": RUN_VERSION, "code": code_hash(), "condition": condition, "num_real": num_real, "seed": seed,
            "segmenter": cfg.to_dict(),
            "train": folder, "reals": [s.id for s in subset.samples],
            "val": [s.id for s in splits["val"]], "test": [s.id for s in splits["test"]],
@@ -146,8 +155,9 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
     if args.finetune_steps and condition not in ("none", "classical"):
         key["finetune_steps"] = args.finetune_steps
     cache = work / "runs" / f"n{num_real}-{condition.replace('+', '_')}-s{seed}-{fingerprint(key)}.json"
-    if cache.exists():
-        return json.loads(cache.read_text())
+    cached = read_cached(cache)  # refused if made on other code
+    if cached is not None:
+        return cached
     x, y = to_arrays(samples, cfg.size)
     batches = None
     if scheduled:
@@ -166,7 +176,7 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
               "test": score(result.model, splits["test"], cfg)}
     for split in ("train", "val"):
         scores[split].pop("per_slice_dice")  # only test slices are bootstrapped
-    record = {"condition": condition, "num_real": num_real, "seed": seed,
+    record = {"condition": condition, "num_real": num_real, "seed": seed, "code_hash": code_hash(),
               "num_train_samples": len(samples),
               **mix_of(folder, len(samples)),
               "best_step": result.best_step, "best_val_dice_at_network_size": result.best_val_dice,

@@ -87,6 +87,8 @@ def main() -> None:
         "lgg_30_to_300_wall_s_runs": walls,
     }
     args.out.mkdir(parents=True, exist_ok=True)
+    from augkit.evaluate.provenance import provenance
+    results["provenance"] = provenance()  # the code, packages and machine of this result
     (args.out / "expand_throughput.json").write_text(json.dumps(results, indent=2) + "\n")
     md = (
         "# Classical expand throughput\n\n"

@@ -94,6 +94,8 @@ def main() -> None:
         "gan_rows_with_generator_and_hash": sum(1 for r in gan_rows if r["generator"] and r["checkpoint_hash"]),
         "wall_s": round(wall, 1), "format": result.out_dir and read_dataset(args.in_dir).format,
     }
+    from augkit.evaluate.provenance import provenance
+    summary["provenance"] = provenance()  # the code, packages and machine of this result
     (args.out / f"{args.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 

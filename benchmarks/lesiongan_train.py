@@ -57,6 +57,8 @@ def train(args) -> None:
            "best_val_epoch": best, "best_val_l1": round(float(min(history["val_l1"])), 4) if best else None,
            "last": {k: round(float(v[-1]), 4) for k, v in history.items()},
            "checkpoint_hash": gen.checkpoint_hash}
+    from augkit.evaluate.provenance import provenance
+    run["provenance"] = provenance()  # the code, packages and machine of this result
     (args.out / "run.json").write_text(json.dumps(run, indent=1) + "\n")
     print(json.dumps(run, indent=1))
 
@@ -134,6 +136,8 @@ def grid(args) -> None:
     fig.tight_layout()
     args.out.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out / "grid_train30.png", dpi=args.dpi)
+    from augkit.evaluate.provenance import provenance
+    report["provenance"] = provenance()  # the code, packages and machine of this result
     (args.out / "grid_train30.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
 

@@ -109,6 +109,8 @@ def main(argv=None) -> int:
         report[blend] = {"grid": str(path.relative_to(REPO)), "num_placed": len(inside_shares),
                          "lesion_pixels_within_recipient_brain_range": inside_shares}
         print(f"{blend}: {path}", file=sys.stderr)
+    from augkit.evaluate.provenance import provenance
+    report["provenance"] = provenance()  # the code, packages and machine of this result
     (args.out / f"grid_{tag}.json").write_text(json.dumps(report, indent=1))
     return 0
 

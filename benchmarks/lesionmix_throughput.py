@@ -61,6 +61,8 @@ def main(argv=None) -> int:
         "command": "python benchmarks/lesionmix_throughput.py",
     }
     args.out.mkdir(parents=True, exist_ok=True)
+    from augkit.evaluate.provenance import provenance
+    result["provenance"] = provenance()  # the code, packages and machine of this result
     (args.out / "throughput.json").write_text(json.dumps(result, indent=1))
     lines = ["# lesionmix expand throughput", "",
              f"`expand` {result['data']} {len(data)} → {args.to} with I/O (read once, transform, write "

@@ -186,6 +186,8 @@ def main(argv=None) -> int:
     }
     if args.paper_steps:
         report["paper_profile_timing"] = time_paper(args.paper_steps)
+    from augkit.evaluate.provenance import provenance
+    report["provenance"] = provenance()  # the code, packages and machine of this result
     (args.results / f"train_{tag}.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps({k: report[k] for k in ("epochs", "seconds_training_all_epochs",
                                               "seconds_per_epoch_mean", "flair_check")}, indent=1))

@@ -149,6 +149,8 @@ def main() -> None:
         "projection_1_5M_seed004": projection,
     }
     args.out.mkdir(parents=True, exist_ok=True)
+    from augkit.evaluate.provenance import provenance
+    results["provenance"] = provenance()  # the code, packages and machine of this result
     (args.out / "ray_throughput.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "ray_throughput.md").write_text(report(results))
     print(report(results))

@@ -149,6 +149,8 @@ def main() -> None:
     results["goal"] = {"ratio": GOAL, "met": min(results["ratio_to_consumer"].values()) >= GOAL}
 
     args.out.mkdir(parents=True, exist_ok=True)
+    from augkit.evaluate.provenance import provenance
+    results["provenance"] = provenance()  # the code, packages and machine of this result
     (args.out / "sampler_throughput.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "sampler_throughput.md").write_text(markdown(results))
     print(markdown(results))

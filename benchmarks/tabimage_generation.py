@@ -136,6 +136,8 @@ def run_report(args) -> None:
         "privacy": metrics["privacy"],
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
+    from augkit.evaluate.provenance import provenance
+    run["provenance"] = provenance()  # the code, packages and machine of this result
     (RESULTS / "lgg_run.json").write_text(json.dumps(run, indent=1, default=str))
     (RESULTS / "lgg_run.md").write_text(_report_md(run))
     print(json.dumps(run, indent=1, default=str))
@@ -179,6 +181,8 @@ def run_redraw(args) -> None:
                               RESULTS / "report", target=list(TARGETS), test_df=patient_rows(read_split(TEST_SPLIT)),
                               seed=run.get("seed", 0), age_column="age_at_initial_pathologic")
     run.update(utility=metrics.get("utility"), privacy=metrics["privacy"], correlation=metrics["correlation"])
+    from augkit.evaluate.provenance import provenance
+    run["provenance"] = provenance()  # the code, packages and machine of this result
     (RESULTS / "lgg_run.json").write_text(json.dumps(run, indent=1, default=str))
     (RESULTS / "lgg_run.md").write_text(_report_md(run))
 
@@ -228,6 +232,8 @@ def run_agreement(args) -> None:
                             "features (intensity, GLCM, LBP, gradient) of FLAIR, fitted on the training slices",
               "target": grade, "train_slices": len(train), "checkpoint_hash": run["checkpoint_hash"],
               "real_test": scores(test, "test"), "synthetic": scores(synthetic, "synthetic")}
+    from augkit.evaluate.provenance import provenance
+    result["provenance"] = provenance()  # the code, packages and machine of this result
     (RESULTS / "agreement.json").write_text(json.dumps(result, indent=1))
     t, g = result["real_test"], result["synthetic"]
     (RESULTS / "agreement.md").write_text(f"""# Does a generated image agree with its generated grade?
@@ -407,6 +413,8 @@ def run_throughput(args) -> None:
         "peak_memory": memory,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
+    from augkit.evaluate.provenance import provenance
+    result["provenance"] = provenance()  # the code, packages and machine of this result
     (RESULTS / "throughput.json").write_text(json.dumps(result, indent=1))
     (RESULTS / "throughput.md").write_text(_throughput_md(result))
     print(json.dumps(result, indent=1))
@@ -421,6 +429,8 @@ def run_memory(args) -> None:
     result["peak_memory"] = {str(n): _memory_child(n, work / f"mem-{n}") for n in args.sizes}
     result["peak_memory_load_average"] = os.getloadavg()
     shutil.rmtree(work, ignore_errors=True)
+    from augkit.evaluate.provenance import provenance
+    result["provenance"] = provenance()  # the code, packages and machine of this result
     path.write_text(json.dumps(result, indent=1))
     (RESULTS / "throughput.md").write_text(_throughput_md(result))
     print(json.dumps(result["peak_memory"], indent=1))

@@ -174,6 +174,8 @@ def main() -> None:
                        "cases_per_s": round(plain_rate, 4)},
         "ratio_augkit_over_plain": round(largest["new_cases_per_s"] / plain_rate, 3),
     }
+    from augkit.evaluate.provenance import provenance
+    results["provenance"] = provenance()  # the code, packages and machine of this result
     (OUT / "volume_throughput.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["# Whole-case expand on the shared BraTS cases", "",
              f"{num_real} real cases, 240×240×155×4 int16 + seg; default transforms (affine with "

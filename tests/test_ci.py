@@ -30,3 +30,21 @@ def test_missing_shared_data_fails_the_tests_that_need_it(pytester):
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*real data not found at*shared/data*"])
+
+
+def test_no_test_skips_when_a_required_dependency_is_missing():
+    """A required dependency (pyproject ``dependencies``) missing must fail the tests, not skip
+    them: ``importorskip`` is only for the optional extras (torch, ray)."""
+    import re
+    import tomllib
+
+    deps = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[<>=!~\[; ]", d)[0].lower() for d in deps}
+    modules = names | {n.split("-")[0] for n in names} | {"sklearn", "skimage", "yaml", "PIL".lower()}
+    offenders = []
+    for path in sorted((REPO_ROOT / "tests").rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            found = re.search(r"importorskip\(\s*[\"']([\w.]+)", line)
+            if found and found.group(1).split(".")[0].lower() in modules:
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{number} {found.group(1)}")
+    assert not offenders, f"importorskip of required dependencies: {offenders}"

@@ -109,6 +109,20 @@ def test_missing_and_empty_folders(tmp_path):
     assert_refused(run("expand", "--in", tmp_path / "empty", "--to", 5, "--out", out), out, "empty")
 
 
+@pytest.mark.parametrize("command, flag", [
+    (["evaluate", "--real", "{missing}", "--synthetic", "{good}", "--out", "{out}"], "--real"),
+    (["evaluate", "--real", "{good}", "--synthetic", "{missing}", "--out", "{out}"], "--synthetic"),
+    (["evaluate", "--real", "{good}", "--synthetic", "{good}", "--test", "{missing}", "--out", "{out}"], "--test"),
+    (["train", "--in", "{good}", "--generator", "pix2pix", "--val", "{missing}", "--out", "{out}"], "--val"),
+    (["info", "{missing}"], "the DIRECTORY argument"),
+])
+def test_a_missing_folder_is_named_by_the_flag_given(tmp_path, tmp_dataset, command, flag):
+    good, missing, out = tmp_dataset({**good_pair("a/x"), **good_pair("a/y")}), tmp_path / "nope", tmp_path / "out"
+    result = run(*[a.format(good=good, missing=missing, out=out) for a in command])
+    assert_refused(result, out, f"{missing}: folder does not exist", f"check the path given to {flag}")
+    assert "--in" not in result.stderr
+
+
 def test_target_smaller_than_input(tmp_path, tmp_dataset):
     src = tmp_dataset({**good_pair("a/x"), **good_pair("a/y")})
     out = tmp_path / "out"

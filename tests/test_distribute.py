@@ -24,6 +24,10 @@ from augkit.io.demo import write_demo
 #: losses and weights of the two runs agree to this relative tolerance: synchronised batch norm
 #: and the all-reduce sum in another order than one device's reductions (seen: ~5e-7)
 RTOL = 1e-5
+#: two worker processes all-reduce in yet another order: after 3 epochs of Adam their weights
+#: differ from one device's by up to 1.2e-6 (seen: 1 of 17,028 above 1e-6); 1e-5 is 10x that and
+#: still ~1/3000 of a typical weight, far below what a wrong batch split or a lost step moves
+MULTIWORKER_WEIGHT_ATOL = 1e-5
 
 PRELUDE = """
 import json, os, sys
@@ -116,7 +120,7 @@ def free_ports(count: int) -> list[int]:
 
 def test_multiworker_on_two_local_workers_trains_as_one_device(demo, tmp_path):
     """Two processes on 127.0.0.1 (one CPU device each) under TF_CONFIG: the chief's saved
-    model has the single-device losses; the other worker leaves nothing behind."""
+    model has the single-device losses and weights; the other worker leaves nothing behind."""
     train = [sys.executable, "-m", "augkit", "train", "--in", str(demo), "--generator", "pix2pix",
              "--profile", "tiny", "--epochs", "3", "--seed", "1", "--set", "batch_size=4", "--quiet"]
     single = subprocess.run(train + ["--out", str(tmp_path / "one")], capture_output=True, text=True,
@@ -137,4 +141,20 @@ def test_multiworker_on_two_local_workers_trains_as_one_device(demo, tmp_path):
     for key, values in one["history"].items():
         if key != "seconds":
             assert two["history"][key] == pytest.approx(values, rel=RTOL), key
+    # the weights too, not only the losses: both saved models loaded back, every variable compared
+    assert saved_weights(tmp_path / "two") == pytest.approx(saved_weights(tmp_path / "one"), rel=RTOL,
+                                                           abs=MULTIWORKER_WEIGHT_ATOL)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # worker 1's scratch is gone
+
+
+def saved_weights(folder) -> list[float]:
+    """Every weight of a saved pix2pix (generator and discriminator), flattened in layer order."""
+    import numpy as np
+
+    from augkit.registry.host import get_generator
+
+    model = get_generator("pix2pix").load(folder)
+    parts = [np.ravel(np.asarray(w)) for net in (model._gan.generator, model._gan.discriminator)
+             for w in net.weights]
+    assert parts, f"no weights loaded from {folder}"
+    return np.concatenate(parts).tolist()

@@ -237,3 +237,72 @@ def test_a_missing_ray_is_one_line_naming_the_extra(demo, tmp_path):
     assert exit_code == "2" and len(lines) == 1, done.stdout + done.stderr
     assert 'pip install -e ".[ray]"' in lines[0]
     assert list(tmp_path.iterdir()) == []  # no staging folder either
+
+
+class _Probe:
+    """Work that reports, per item, the worker process, the generator object it holds and how
+    many items this copy of the work has run: a work unpacked again (the generator reloaded)
+    restarts its count at 1."""
+
+    def __init__(self, generator):
+        self.generator = generator
+        self.calls = 0
+
+    def run(self, item: int):
+        self.calls += 1
+        return {"item": item, "pid": os.getpid(), "generator": id(self.generator), "calls": self.calls,
+                "hash": self.generator.checkpoint_hash}
+
+
+@pytest.fixture(scope="module")
+def lesionmix(demo):
+    from augkit.io import read_dataset
+    from augkit.registry.host import get_generator
+
+    model = get_generator("lesionmix")()
+    model.fit(read_dataset(demo).samples, progress=False)
+    return model
+
+
+def _run_probe(generator, num_items: int, chunk_size: int) -> list[dict]:
+    from ray import cloudpickle
+
+    from augkit.engines import ray as ray_engine
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
+    results: list[dict] = []
+    ray_engine.run(_Probe(generator), list(range(num_items)), Engine("ray", num_workers=2, chunk_size=chunk_size),
+                   lambda chunk, out: results.extend(out))
+    return sorted(results, key=lambda r: r["item"])
+
+
+def test_a_worker_loads_the_generator_once_for_all_its_chunks(cluster, lesionmix):
+    results = _run_probe(lesionmix, 24, chunk_size=2)  # 12 chunks on 2 workers
+    assert [r["item"] for r in results] == list(range(24))
+    assert all(r["hash"] == lesionmix.checkpoint_hash for r in results)
+    by_worker: dict[int, list[dict]] = {}
+    for r in results:
+        by_worker.setdefault(r["pid"], []).append(r)
+    assert all(r["pid"] != os.getpid() for r in results)  # ran on workers, not in the driver
+    for pid, rows in by_worker.items():
+        assert len({r["generator"] for r in rows}) == 1, f"worker {pid} loaded the generator more than once"
+        # one copy of the work ran all of this worker's items, across its chunks
+        assert sorted(r["calls"] for r in rows) == list(range(1, len(rows) + 1))
+    assert max(len(rows) for rows in by_worker.values()) > 2  # some worker served several chunks
+
+
+def test_a_generator_that_reloads_with_another_checkpoint_hash_is_refused_on_the_worker(cluster, lesionmix,
+                                                                                        monkeypatch):
+    from augkit.engines import ray as ray_engine
+    from augkit.errors import ModelError
+
+    real_id = ray_engine._Packer.persistent_id
+
+    def shipped_with_a_wrong_hash(self, obj):
+        pid = real_id(self, obj)
+        return None if pid is None else (*pid[:3], "0" * len(pid[3]))
+
+    monkeypatch.setattr(ray_engine._Packer, "persistent_id", shipped_with_a_wrong_hash)
+    with pytest.raises(ModelError, match=f"reloads on a Ray worker with checkpoint {lesionmix.checkpoint_hash}, "
+                                         "not 0+; its samples would differ"):
+        _run_probe(lesionmix, 4, chunk_size=2)

@@ -97,7 +97,8 @@ def test_from_expanded_reads_cases_lazily_with_their_provenance(expanded, monkey
 
 
 def test_tf_dataset_gives_3d_batches(expanded):
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf  # a required dependency: missing, the test fails rather than skips
+
     from augkit.sampling.tfdata import as_tf_dataset
 
     sampler = MixedSampler.from_expanded(expanded, synthetic_fraction=0.5, patch_size=PATCH, seed=0)

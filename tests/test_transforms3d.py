@@ -137,3 +137,64 @@ def test_ops_without_a_3d_meaning_are_refused_clearly():
     assert flat.apply(image, None, 0)[0].shape == (16, 16, 1)
     with pytest.raises(UsageError, match="does not take"):
         ClassicalPipeline(config={"transforms": [{"name": "hflip", "tilt_range": [-2, 2]}]})
+
+
+ZOOMS = (1.0, 3.0, 1.0)  # anisotropic voxels: 3 mm along y, 1 mm along x and z
+TURN = {"transforms": [{"name": "rotate", "limit": [90, 90], "tilt_range": [0, 0], "p": 1.0}]}
+
+
+def _rod_along_x(shape=(33, 11, 5)):
+    """A 25 mm rod along x through the centre of a 33 × 33 × 5 mm field of 1 × 3 × 1 mm voxels."""
+    image = np.zeros((*shape, 1), np.int16)
+    mask = np.zeros(shape, np.int16)
+    mask[4:29, 5, 2] = 1
+    image[..., 0] = 500 * mask
+    return image, mask
+
+
+def test_a_rotation_on_anisotropic_voxels_turns_the_anatomy_in_millimetres():
+    """A quarter turn about z takes a 25 mm rod along x (25 voxels of 1 mm) to a 25 mm rod along
+    y: about 25 / 3 ≈ 8 voxels of 3 mm, not 25 voxels (a turn in voxel units) nor all 11."""
+    image, mask = _rod_along_x()
+    out, out_mask, _ = VolumePipeline(config=TURN).apply(image, mask, 0, zooms=ZOOMS)
+    xs, ys, zs = np.nonzero(out_mask)
+    assert set(zs.tolist()) == {2}  # along y on the centre line; its 3 mm thickness (one 3 mm
+    assert set(xs.tolist()) == {15, 16, 17}  # voxel in y) is now 3 voxels of 1 mm in x
+    length_mm = (ys.max() - ys.min() + 1) * ZOOMS[1]
+    assert 24 <= length_mm <= 30, f"rod of {length_mm} mm after the turn, was 25 mm"
+    assert abs((ys.min() + ys.max()) / 2 - 5) <= 0.5  # still centred
+
+
+def test_a_ball_in_millimetres_stays_a_ball_under_any_rotation_on_anisotropic_voxels():
+    """A 10 mm ball is an ellipsoid on 1 × 3 × 1 mm voxels; turned about z by 37° (in mm) it is
+    the same ball, so only surface voxels change, whereas a turn in voxel units moves most."""
+    shape = (41, 15, 21)
+    x, y, z = np.indices(shape).astype(float)
+    c = (np.asarray(shape) - 1) / 2
+    ball = (((x - c[0]) * ZOOMS[0]) ** 2 + ((y - c[1]) * ZOOMS[1]) ** 2 + ((z - c[2]) * ZOOMS[2]) ** 2) < 10 ** 2
+    mask = ball.astype(np.int16)
+    image = (300 * mask)[..., None].astype(np.int16)
+    pipe = VolumePipeline(config={"transforms": [{"name": "rotate", "limit": [37, 37], "tilt_range": [0, 0],
+                                                  "p": 1.0}]})
+    _, out_mask, _ = pipe.apply(image, mask, 0, zooms=ZOOMS)
+    changed = np.count_nonzero(out_mask != mask) / np.count_nonzero(mask)
+    # only the surface voxels flip (14 % here, the ball is 7 voxels across in y); a turn taken in
+    # voxel units moves 84 % of them
+    assert changed < 0.2, f"{changed:.0%} of the ball's voxels changed under a rotation in mm"
+    _, wrong, _ = pipe.apply(image, mask, 0, zooms=(1.0, 1.0, 1.0))  # the same turn taken in voxels
+    assert np.count_nonzero(wrong != mask) / np.count_nonzero(mask) > 0.6
+
+
+def test_the_voxel_sizes_come_from_the_source_affine():
+    """Through ``VolumePipeline(sample)`` the zooms are read from the NIfTI affine of the case."""
+    from augkit.sample import Provenance, Sample
+
+    image, mask = _rod_along_x()
+    affine = np.diag([*ZOOMS, 1.0])
+    sample = Sample(image, Provenance("rod"), mask=mask,
+                    meta={"source_volumes": {"t1": {"affine": affine.tolist()}}})
+    out = VolumePipeline(config=TURN)(sample, seed=0, new_id="rod_aug")
+    expected, expected_mask, _ = VolumePipeline(config=TURN).apply(image, mask, 0, zooms=ZOOMS)
+    np.testing.assert_array_equal(out.mask, expected_mask)
+    ys = np.nonzero(out.mask)[1]
+    assert (ys.max() - ys.min() + 1) * ZOOMS[1] <= 30

@@ -22,6 +22,15 @@ class AugkitCLIError(click.ClickException):
     exit_code = 2
 
 
+def existing_folder(ctx, param, value):
+    """Click callback for an input folder: a missing one is refused in one line naming the flag
+    (or argument) the user gave it with."""
+    if value is not None and not Path(value).exists():
+        flag = param.opts[0] if param.param_type_name == "option" else f"the {param.name.upper()} argument"
+        raise AugkitCLIError(f"{value}: folder does not exist. Fix: check the path given to {flag}.")
+    return value
+
+
 def domain_errors(func):
     """Turn augkit's own exceptions into a one-line message and exit status 2."""
 
@@ -169,7 +178,7 @@ def merge(parts, out_dir, overwrite):
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("directory", type=click.Path(path_type=Path), callback=existing_folder)
 @click.option("--format", "format_name", default=None, help="Force the format.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @read_option(what="the folder")
@@ -206,7 +215,7 @@ def demo(out_dir, cases, size, seed, overwrite):
               help="Model folder to write (checkpoints go to OUT/checkpoints).")
 @click.option("--profile", default=None, help="Size profile: cpu (default), paper, tiny.")
 @click.option("--epochs", default=None, type=click.IntRange(min=1), help="Total epochs (profile default).")
-@click.option("--val", "val_dir", default=None, type=click.Path(path_type=Path),
+@click.option("--val", "val_dir", default=None, type=click.Path(path_type=Path), callback=existing_folder,
               help="Validation folder: best weights are kept by validation loss.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--format", "format_name", default=None)
@@ -291,14 +300,14 @@ def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, 
 
 
 @cli.command()
-@click.option("--real", "real_dir", required=True, type=click.Path(path_type=Path))
-@click.option("--synthetic", "synthetic_dir", required=True, type=click.Path(path_type=Path),
+@click.option("--real", "real_dir", required=True, type=click.Path(path_type=Path), callback=existing_folder)
+@click.option("--synthetic", "synthetic_dir", required=True, type=click.Path(path_type=Path), callback=existing_folder,
               help="Synthetic folder: an expand output (its real samples are left out), "
                    "a generate output, or any dataset folder.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @click.option("--target", "targets", multiple=True,
               help="Tables: column for the train-synthetic-test-real check (repeatable); needs --test.")
-@click.option("--test", "test_dir", default=None, type=click.Path(path_type=Path),
+@click.option("--test", "test_dir", default=None, type=click.Path(path_type=Path), callback=existing_folder,
               help="Real samples of held-out patients (neither the generator nor the real baseline "
                    "saw them): the test rows of the --target check.")
 @click.option("--format", "format_name", default=None, help="Force the format of --real and --test.")

@@ -34,3 +34,13 @@ class PluginError(AugkitError):
 
 class ModelError(AugkitError):
     """A saved generator cannot be loaded or trained as asked."""
+
+
+class ProvenanceError(AugkitError):
+    """A cached or reference result was made on other code or data than the run that reads it."""
+
+    def __init__(self, what: str | Path, recorded: str | None, current: str | None):
+        self.what, self.recorded, self.current = what, recorded, current
+        super().__init__(f"{what}: made on code {recorded or 'of unknown hash'}, this is code {current}; "
+                         "its result cannot stand for this code. Fix: delete it (or point the run at a "
+                         "fresh --work folder) so it is made again on this code.")

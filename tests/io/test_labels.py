@@ -107,3 +107,56 @@ def test_real_classes_are_not_taken_for_antialiasing(masks):
 def test_the_shared_data_passes(shared_data):
     for name in ("lgg/train30", "membrane"):
         assert describe(read_dataset(shared_data / name))["label_notes"] == []
+
+
+def _stray(mask: np.ndarray, pattern: str) -> np.ndarray:
+    """20 pixels of 128 in a {0, 255} mask, placed by ``pattern``."""
+    from scipy import ndimage
+
+    mask = mask.copy()
+    tumour = mask == 255
+    where = {"inside": tumour & ndimage.binary_erosion(tumour, iterations=3),
+             "background": ~ndimage.binary_dilation(tumour, iterations=10),
+             "edge": ndimage.binary_dilation(tumour) & ~tumour}[pattern] if pattern != "scattered" else None
+    if where is None:
+        ys, xs = np.random.default_rng(0).integers(0, mask.shape[0], (2, 20))
+    else:
+        ys, xs = np.nonzero(where)
+        pick = np.random.default_rng(0).choice(len(ys), 20, replace=False)
+        ys, xs = ys[pick], xs[pick]
+    mask[ys, xs] = 128
+    assert (mask == 128).sum() == 20
+    return mask
+
+
+@pytest.mark.parametrize("pattern", ["inside", "background", "scattered", "edge"])
+def test_a_stray_value_in_a_real_lgg_mask_is_refused_in_any_pattern(shared_data, tmp_dataset, pattern):
+    files = _lgg_pairs(shared_data)
+    name = next(k for k in files if k.endswith("_mask.tif"))
+    files[name] = _stray(files[name], pattern)
+    root = tmp_dataset(files)
+    with pytest.raises(DataError, match="mask value 128 covers only 20 pixels in 1 of 3 masks") as info:
+        read_dataset(root)
+    message = str(info.value)
+    assert name.split("/")[-1] in message and "\n" not in message
+    assert "labels=as-is" in message  # how to read them as they are, if that is what is wanted
+
+
+def test_a_stray_value_is_not_copied_by_expand(shared_data, tmp_dataset, tmp_path):
+    files = _lgg_pairs(shared_data)
+    name = next(k for k in files if k.endswith("_mask.tif"))
+    files[name] = _stray(files[name], "inside")
+    root = tmp_dataset(files)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["expand", "--in", str(root), "--to", "6", "--out", str(out)])
+    assert result.exit_code == 2 and "mask value 128" in result.output and name.split("/")[-1] in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_info_header_shows_only_the_read_options_given(tmp_dataset):
+    root = tmp_dataset({"a.png": IMAGE, "a_mask.png": square(255), "b.png": IMAGE, "b_mask.png": square(255)})
+    header = CliRunner().invoke(cli, ["info", str(root)]).output.splitlines()[0]
+    assert header == f"{root}: paired2d"  # info reads leniently, but nobody asked for labels=as-is
+    assert json.loads(CliRunner().invoke(cli, ["info", str(root), "--json"]).output)["options"] == {}
+    asked = CliRunner().invoke(cli, ["info", str(root), "--read-option", "labels=as-is"]).output.splitlines()[0]
+    assert asked == f"{root}: paired2d (labels=as-is)"

@@ -153,6 +153,10 @@ def _cli_error(args):
     ({"c2_seg": np.zeros((32, 32, 12), np.int16)}, "c2/c2_seg.nii.gz", "does not match c2_flair.nii.gz"),
     ({"c2_t2": np.zeros((32, 32), np.int16)}, "c2/c2_t2.nii.gz", "is 2D (shape (32, 32)) in a set of 3D cases"),
     ({"c2_seg": np.full(SHAPE, 0.5, np.float32)}, "c2/c2_seg.nii.gz", "non-integer values"),
+    ({"c2_flair": np.where(np.arange(np.prod(SHAPE)).reshape(SHAPE) == 100, np.nan, 7.0).astype(np.float32)},
+     "c2/c2_flair.nii.gz", "has 1 NaN or infinite values"),
+    ({"c2_t2": np.where(np.arange(np.prod(SHAPE)).reshape(SHAPE) == 5, np.inf, 7.0).astype(np.float32)},
+     "c2/c2_t2.nii.gz", "has 1 NaN or infinite values"),
 ])
 def test_bad_cases_get_one_line_and_nothing_is_written(tmp_path, bad, file, says):
     src, out = _brats(tmp_path / "in", **bad), tmp_path / "out"
@@ -175,6 +179,16 @@ def test_the_2d_tools_say_a_case_output_needs_the_slice_flow(tmp_path):
     expand(src, 3, out, seed=0, progress=False)
     line = _cli_error(["evaluate", "--real", str(src), "--synthetic", str(out), "--out", str(tmp_path / "rep")])
     assert "holds whole 3D cases" in line and "--unit slice" in line
+
+
+def test_info_header_says_how_a_slices_one_output_was_read(tmp_path):
+    src, out = _brats(tmp_path / "in"), tmp_path / "out"
+    assert CliRunner().invoke(cli, ["expand", "--in", str(src), "--to", "4", "--out", str(out),
+                                    "--unit", "slice", "--slices", "one", "--quiet"]).exit_code == 0
+    header = CliRunner().invoke(cli, ["info", str(out)]).output.splitlines()[0]
+    assert header == f"{out}: brats (unit=slice)"  # one-slice cases read whole: no slice rule applied
+    asked = CliRunner().invoke(cli, ["info", str(src), "--read-option", "slices=one"]).output.splitlines()[0]
+    assert asked == f"{src}: brats (slices=one)"
 
 
 def test_info_reports_cases_and_slices(tmp_path):

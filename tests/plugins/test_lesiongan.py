@@ -8,13 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
-
-from augkit.transforms.blend import feathered_alpha  # noqa: E402
-from augkit.errors import DataError, UsageError  # noqa: E402
-from augkit.registry.host import get_generator  # noqa: E402
-from augkit.sample import Provenance, Sample  # noqa: E402
-from augkit.seeding import rng_for  # noqa: E402
+from augkit.errors import DataError, UsageError
+from augkit.registry.host import get_generator
+from augkit.sample import Provenance, Sample
+from augkit.seeding import rng_for
+from augkit.transforms.blend import feathered_alpha
 
 
 def head_slice(seed: int, size=64, channels=3, labels=(255,), dtype=np.uint8) -> Sample:

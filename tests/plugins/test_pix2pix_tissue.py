@@ -95,23 +95,49 @@ def test_label_map_setting_is_checked():
         Pix2Pix("tiny", label_map="tissues")
 
 
+def spy_generate(model, calls: list):
+    """Wrap ``model.generate`` to record each call's conditions and the samples it returned."""
+    real = model.generate
+
+    def generate(n, seed=None, conditions=None, **kwargs):
+        made = list(real(n, seed=seed, conditions=conditions, **kwargs))
+        calls.append((list(conditions or []), made))
+        return made
+
+    model.generate = generate
+
+
 def test_expand_paints_classical_variants_with_their_own_masks(tmp_dataset, tmp_path):
     """Through ``expand`` the tissue model edits each index's classical variant (condition
     "sample"): the mask is the variant's, the image the GAN's; ``--gan-region lesion`` is refused."""
     from augkit.expand.run import expand
     from augkit.io import read_dataset
     from augkit.expand.manifest import read_manifest
+    from augkit.transforms.pipeline import ClassicalPipeline
 
     src = head_folder(tmp_dataset)
+    reals = {s.id: s for s in read_dataset(src).samples}
     model = Pix2Pix("tiny", seed=1, label_map="tissue", tissue_classes=2)
-    model.fit(read_dataset(src).samples, epochs=1, progress=False)
+    model.fit(list(reals.values()), epochs=1, progress=False)
+    calls: list = []
+    spy_generate(model, calls)
     expand(src, 9, tmp_path / "out", seed=2, generator=model, gan_fraction=1.0, progress=False)
     rows = [r for r in read_manifest(tmp_path / "out" / "manifest.csv") if r["source"] == "gan"]
-    assert len(rows) == 6
+    assert len(rows) == 6 and len(calls) == 6
     assert "transforms" in json.loads(rows[0]["params"])  # the classical variant was the condition
     made = {s.id: s for s in read_dataset(tmp_path / "out").samples}
+    asked = {cond[0].id: (cond[0], out[0]) for cond, out in calls}
     for r in rows:
-        assert set(np.unique(made[r["id"]].mask)) <= {0, 255}
+        written, parent = made[r["id"]], reals[r["parent_id"]]
+        condition, painted = asked[r["id"]]
+        # the condition is the parent's classical variant for this index (same seed, same bytes)
+        variant = ClassicalPipeline()(parent, seed=int(r["seed"]), new_id=r["id"])
+        assert np.array_equal(condition.image, variant.image) and np.array_equal(condition.mask, variant.mask)
+        # the mask written is the variant's (moved, not the parent's) ...
+        assert np.array_equal(written.mask, variant.mask) and not np.array_equal(written.mask, parent.mask)
+        # ... and the image the GAN's: what it painted, not the variant it was given
+        assert np.array_equal(written.image, painted.image)
+        assert not np.array_equal(written.image, variant.image)
     with pytest.raises(UsageError, match="gan-region"):
         expand(src, 9, tmp_path / "out2", seed=2, generator=model, gan_fraction=1.0, progress=False,
                gan_region="lesion")
@@ -119,20 +145,34 @@ def test_expand_paints_classical_variants_with_their_own_masks(tmp_dataset, tmp_
 
 def test_sampler_source_hands_the_moved_real_sample_to_a_sample_conditioned_generator():
     """In a live GeneratorSource the tissue model gets the real sample moved by the geometric
-    transforms (image and mask together), not a bare mask it would refuse."""
-    from augkit.sampling.sources import GeneratorSource
+    transforms (image and mask together), not a bare mask it would refuse; what comes out is
+    that moved mask with the image the GAN painted."""
+    from augkit.seeding import derive_seed
+    from augkit.sampling.sources import _GENERATOR_STREAM, GeneratorSource
     from augkit.transforms.pipeline import ClassicalPipeline
 
     train = [head(i) for i in range(4)]
+    by_id = {t.id: t for t in train}
     model = Pix2Pix("tiny", seed=1, label_map="tissue", tissue_classes=2)
     model.fit(train, epochs=1, progress=False)
-    source = GeneratorSource(model, train, pool_size=4, batch_size=2, seed=3,
-                             mask_transforms=ClassicalPipeline())
+    calls: list = []
+    spy_generate(model, calls)
+    moves = ClassicalPipeline()
+    source = GeneratorSource(model, train, pool_size=4, batch_size=2, seed=3, mask_transforms=moves)
     made = [source.get(i) for i in range(4)]
-    masks = {s.mask.tobytes() for s in train}
-    assert all(s.mask is not None and set(np.unique(s.mask)) <= {0, 255} for s in made)
-    assert any(s.mask.tobytes() not in masks for s in made)  # moved, not the reals' masks
-    assert all(s.provenance.parent_id in {t.id for t in train} for s in made)
+    conditions = [c for cond, _ in calls for c in cond]
+    painted = [p for _, out in calls for p in out]
+    assert len(conditions) == 4 and all(isinstance(c, Sample) for c in conditions)
+    for i, (sample, condition, image) in enumerate(zip(made, conditions, painted)):
+        parent = by_id[sample.provenance.parent_id]
+        moved_image, moved_mask, _ = moves.geometric_only().apply(parent.image, parent.mask,
+                                                                  derive_seed(3, _GENERATOR_STREAM, 0, i))
+        # the generator was handed the parent moved by the geometry (image and mask together) ...
+        assert np.array_equal(condition.image, moved_image) and np.array_equal(condition.mask, moved_mask)
+        # ... and the sample is that moved real mask with the GAN's image
+        assert np.array_equal(sample.mask, moved_mask)
+        assert np.array_equal(sample.image, image.image) and not np.array_equal(sample.image, moved_image)
+    assert any(not np.array_equal(s.mask, by_id[s.provenance.parent_id].mask) for s in made)  # moved
 
 
 def test_cli_generate_with_a_tissue_model_paints_moved_real_slices(tmp_dataset, tmp_path):

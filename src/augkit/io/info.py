@@ -23,7 +23,10 @@ def read_for_info(directory: str | Path, format: str | None = None, **options: A
         return read_dataset(directory, **options)  # says which --format the options need
     fmt = get_format(format) if format else detect_format(directory)
     lenient = {"labels": "as-is"} if isinstance(fmt, Paired2DFormat) else {}
-    return read_dataset(directory, format=fmt.name, **{**lenient, **options})
+    dataset = read_dataset(directory, format=fmt.name, **{**lenient, **options})
+    if "labels" not in options:  # the header says what the user asked for, not info's leniency
+        dataset.options = {k: v for k, v in dataset.options.items() if k != "labels"}
+    return dataset
 
 
 def _mask_name(sample) -> str:

@@ -11,7 +11,10 @@ variant:
   between the mask's lowest and highest labels, and sits almost only (``ANTIALIAS_EDGE_SHARE``
   of its pixels) on edges where it touches both a lower and a higher label. A real small class
   (a lesion core inside oedema) does not touch both; a real boundary class (cell contours
-  between background and interior) is in most masks.
+  between background and interior) is in most masks;
+- a stray value anywhere: in a set of two-label masks (``{0, 255}``), a value between the two
+  labels found in few masks (at most half) and covering few pixels of each, wherever it lies
+  (edge, interior or scattered), is not a class either.
 
 ``mask_label_findings`` reports both; ``check_mask_labels`` turns the first finding into a
 ``DataError`` (the ``paired2d`` reader runs it; ``augkit info`` lists the findings instead).
@@ -34,11 +37,12 @@ _CONVENTIONS = {(255,): "{0, 255}", (1,): "{0, 1}"}  # non-zero labels of a bina
 
 @dataclass
 class LabelFinding:
-    kind: str  # "mixed-convention" | "anti-aliasing"
+    kind: str  # "mixed-convention" | "anti-aliasing" | "stray-value"
     problem: str
     fix: str
     path: Path | None = None
     names: list[str] = field(default_factory=list)
+    value: int | float | None = None  # the label value the finding is about (anti-aliasing, stray)
 
     def note(self) -> str:
         return f"{self.problem}. Fix: {self.fix}"
@@ -79,8 +83,15 @@ def mask_label_findings(masks: Sequence[tuple[str, np.ndarray]]) -> list[LabelFi
     candidate: dict = {}  # value -> names of the masks where it looks like anti-aliasing
     pixels: dict = {}
     conventions: dict[str, list[str]] = {}
+    labels: dict[str, set] = {}  # name -> its label values
+    small: dict = {}  # value -> pixels in the masks where it is a small share between two labels
     for name, mask in masks:
-        values = np.unique(mask).tolist()
+        values, counts = np.unique(mask, return_counts=True)
+        labels[name] = set(values.tolist())
+        for v, n in zip(values[1:-1].tolist(), counts[1:-1].tolist()):
+            if n / mask.size <= ANTIALIAS_MAX_SHARE:
+                small.setdefault(v, {})[name] = n
+        values = values.tolist()
         for v in values:
             present.setdefault(v, []).append(name)
         for v in _antialias_candidates(mask):
@@ -100,7 +111,21 @@ def mask_label_findings(masks: Sequence[tuple[str, np.ndarray]]) -> list[LabelFi
                 "higher label: likely anti-aliasing, not a class",
                 f"re-save those masks without smoothing (nearest-neighbour resize, hard brush) or "
                 f"map {v} to the nearest real label",
-                Path(str(names[0])), names))
+                Path(str(names[0])), names, value=v))
+    for v in sorted(set(small) - {f.value for f in findings}):
+        names = present[v]
+        if len(small[v]) < len(names):
+            continue  # a large share (or a lowest/highest label) in some mask: a class
+        others = set().union(*(labels[n] for n in labels if v not in labels[n]))
+        if len(names) <= max(1, len(masks) // 2) and len(others) == 2 and min(others) < v < max(others):
+            more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
+            findings.append(LabelFinding(
+                "stray-value",
+                f"mask value {v} covers only {sum(small[v].values())} pixels in {len(names)} of "
+                f"{len(masks)} masks ({Path(str(names[0])).name}{more}), while the other masks hold "
+                f"only {sorted(others)}: a stray value, not a class",
+                f"set those pixels to {min(others)} or {max(others)} (or re-save the masks without "
+                "smoothing)", Path(str(names[0])), list(names), value=v))
     if len(conventions) > 1:
         (kind_a, a), (kind_b, b) = sorted(conventions.items(), key=lambda kv: -len(kv[1]))[:2]
         more = f" (and {len(a) - 1} more)" if len(a) > 1 else ""

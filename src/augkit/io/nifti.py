@@ -92,6 +92,15 @@ def check_unit_option(options: dict[str, Any], label_paths: list[Path]) -> str:
     return unit
 
 
+def slice_read_options(options: dict[str, Any], slices: str) -> dict[str, Any]:
+    """How slices were read, for ``Dataset.options``: the ``slices`` rule when the caller asked
+    for slices, else (one-slice volumes, e.g. an ``expand --unit slice`` output, read whole)
+    ``unit="slice"`` alone: no slice rule was applied."""
+    if options.get("slices") is not None or options.get("unit") == "slice":
+        return {"slices": slices}
+    return {"unit": "slice"}
+
+
 def _labels(data: np.ndarray, path: Path) -> np.ndarray:
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
@@ -148,7 +157,7 @@ class BratsFormat(DatasetFormat):
         if not samples:
             raise DataError(root, "no slice has a non-zero label in any seg volume",
                             "check the seg files, or read every slice with slices='all'")
-        return Dataset(root=root, format=self.name, samples=samples, options={"slices": slices})
+        return Dataset(root=root, format=self.name, samples=samples, options=slice_read_options(options, slices))
 
     def _cases(self, root: Path) -> list[tuple[tuple[Path, str], dict[str, Path]]]:
         cases: dict[tuple[Path, str], dict[str, Path]] = {}
@@ -345,7 +354,7 @@ class NiftiFormat(DatasetFormat):
         if not samples:
             raise DataError(root, "no slice has a non-zero label in any label volume",
                             "check the label files, or read every slice with slices='all'")
-        return Dataset(root=root, format=self.name, samples=samples, options={"slices": slices})
+        return Dataset(root=root, format=self.name, samples=samples, options=slice_read_options(options, slices))
 
     def _pairs(self, root: Path) -> list[tuple[Path, Path, Path, tuple[str, str]]]:
         pairs, any_file = [], False
