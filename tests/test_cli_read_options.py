@@ -115,7 +115,8 @@ def lgg_table_options(lgg, split):
 def test_evaluate_scores_utility_on_the_test_patients_only(shared_data, tmp_path):
     """The table check through the same path as the CLI (images left out to stay fast): the
     baseline trains on train30's patients, both models are tested on the test patients."""
-    from augkit.api import evaluate_folders, parse_read_options
+    from augkit.api import evaluate_folders
+    from augkit.cli import parse_read_options
 
     lgg = shared_data / "lgg"
     out = tmp_path / "x40"

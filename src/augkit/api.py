@@ -68,37 +68,6 @@ def expand_with(in_dir: str | Path, options: ExpandOptions, out_dir: str | Path 
     return expand_dataset(in_dir, out_dir, options, dataset=dataset, pipeline=pipeline, generator=gen)
 
 
-def parse_read_options(pairs, flag: str = "--read-option") -> dict[str, str]:
-    """``KEY=VALUE`` strings → a dict of read options. Values stay strings (a path, a regular
-    expression such as ``[0-9]+``); each format parses its own (``channels=0,2``)."""
-    options: dict[str, str] = {}
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(f"{flag} takes KEY=VALUE (e.g. {flag} table=patients.csv). Received: {pair!r}")
-        if key in options:
-            raise UsageError(f"{flag} {key}= is given twice ({options[key]!r} and {value!r}); give it once.")
-        options[key] = value
-    return options
-
-
-def _parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """``key=value`` strings from ``--set``; values parsed as JSON when they can be."""
-    import json
-
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--set takes key=value (e.g. --set epochs=50). Received: {pair!r}")
-        try:
-            overrides[key] = json.loads(value)
-        except ValueError:
-            overrides[key] = value
-    return overrides
-
-
 def load_model(model_dir: str | Path, generator: str | None = None):
     """Load a saved generator. ``generator``: the name the user gave (``--generator``), whose
     plugin then refuses a folder another generator wrote; None: the name in the folder's

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,7 +16,7 @@ import click
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from augkit import __version__
-from augkit.errors import AugkitError
+from augkit.errors import AugkitError, UsageError
 
 
 class AugkitCLIError(click.ClickException):
@@ -29,6 +30,35 @@ def existing_folder(ctx, param, value):
         flag = param.opts[0] if param.param_type_name == "option" else f"the {param.name.upper()} argument"
         raise AugkitCLIError(f"{value}: folder does not exist. Fix: check the path given to {flag}.")
     return value
+
+
+def parse_read_options(pairs, flag: str = "--read-option") -> dict[str, str]:
+    """``KEY=VALUE`` strings → a dict of read options. Values stay strings (a path, a regular
+    expression such as ``[0-9]+``); each format parses its own (``channels=0,2``)."""
+    options: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"{flag} takes KEY=VALUE (e.g. {flag} table=patients.csv). Received: {pair!r}")
+        if key in options:
+            raise UsageError(f"{flag} {key}= is given twice ({options[key]!r} and {value!r}); give it once.")
+        options[key] = value
+    return options
+
+
+def parse_overrides(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` strings from ``--set``; values parsed as JSON when they can be."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes key=value (e.g. --set epochs=50). Received: {pair!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except ValueError:
+            overrides[key] = value
+    return overrides
 
 
 def domain_errors(func):
@@ -141,7 +171,7 @@ def expand(in_dir, target, out_dir, seed, format_name, preset, unit, slices, gen
     NIfTI volumes (BraTS case folders, image/label volumes) are expanded case by case: 30 cases
     --to 300 writes 270 new whole cases. --unit slice expands axial slices instead (the 2D
     flow, which GAN generators need)."""
-    from augkit.api import expand_with, parse_read_options
+    from augkit.api import expand_with
     from augkit.expand.options import ExpandOptions
 
     options = ExpandOptions.build(
@@ -185,7 +215,6 @@ def merge(parts, out_dir, overwrite):
 @domain_errors
 def info(directory, format_name, as_json, read_options):
     """Describe a dataset folder: format, counts, shapes, dtypes, label values."""
-    from augkit.api import parse_read_options
     from augkit.io.info import describe, format_description, read_for_info
 
     summary = describe(read_for_info(directory, format=format_name, **parse_read_options(read_options)))
@@ -244,11 +273,11 @@ def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, forma
           val_read_options):
     """Train a generator on real samples and save it. Rerun after an interruption to resume
     from the last checkpoint."""
-    from augkit.api import _parse_overrides, parse_read_options, train_generator
+    from augkit.api import train_generator
 
     if val_read_options and val_dir is None:
         raise AugkitCLIError("--val-read-option applies to --val DIR; give --val or leave it out.")
-    settings = _parse_overrides(overrides)
+    settings = parse_overrides(overrides)
     if backbone_weights is not None:
         settings["backbone_weights"] = str(backbone_weights)
     if random_backbone:
@@ -282,7 +311,7 @@ def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, 
     """Generate N samples from a trained model into shard folders (images + one table per
     shard). Memory stays flat; a rerun skips finished shards; each shard is reproducible from
     (seed, shard number), so shards can run on different machines."""
-    from augkit.api import generate_folder, parse_read_options
+    from augkit.api import generate_folder
 
     if read_options and conditions_dir is None:
         raise AugkitCLIError("--read-option applies to --conditions DIR; give --conditions or leave it out.")
@@ -325,7 +354,7 @@ def evaluate(real_dir, synthetic_dir, out_dir, targets, test_dir, format_name, n
              seed, read_options, test_read_options):
     """Compare synthetic data with real data: fidelity, diversity, memorisation (images) and
     column statistics, correlations, utility, privacy (tables). Writes PNGs and report.html."""
-    from augkit.api import evaluate_folders, parse_read_options
+    from augkit.api import evaluate_folders
 
     if test_read_options and test_dir is None:
         raise AugkitCLIError("--test-read-option applies to --test DIR; give --test or leave it out.")

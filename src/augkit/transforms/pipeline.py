@@ -28,6 +28,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from augkit.transforms.presets import DEFAULT_CONFIG
 from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
 
@@ -120,19 +121,6 @@ TRANSFORMS: dict[str, tuple[Any, dict[str, Any], bool]] = {
         p, std_range=tuple(p["std_range"]), p=p["p"]),
         {"std_range": [0.01, 0.05], "p": 0.3, "region": "foreground"}, False),
 }
-
-#: The seeds' set: rotations, shifts, flips, brightness (seed 001 and 002). The affine part is
-#: always drawn: at p<1 about one variant in twenty came out as a brightness-only copy of its
-#: parent, which the near-copy check rightly flags.
-DEFAULT_CONFIG: dict[str, Any] = {
-    "transforms": [
-        {"name": "affine", "rotate_range": [-20, 20], "shift_range": [-0.1, 0.1],
-         "scale_range": [0.9, 1.1], "p": 1.0},
-        {"name": "hflip", "p": 0.5},
-        {"name": "brightness", "limit": 0.15, "p": 0.5},
-    ]
-}
-
 
 #: Keys that only volumes use (augkit.transforms.volume): a preset file may give them for 3D data;
 #: the 2D pipeline keeps them in its config and ignores them.

@@ -33,7 +33,8 @@ from scipy import ndimage
 
 from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
-from augkit.transforms.pipeline import BORDER, DEFAULT_CONFIG, TRANSFORMS, _normalise_config, _range
+from augkit.transforms.pipeline import BORDER, TRANSFORMS, _normalise_config, _range
+from augkit.transforms.presets import DEFAULT_CONFIG
 
 #: 3D-only keys, with their defaults, per op name (the 2D pipeline does not take them).
 EXTRA_3D = {"affine": {"tilt_range": [-5, 5]}, "rotate": {"tilt_range": [-5, 5]}}
