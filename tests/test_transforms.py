@@ -6,7 +6,8 @@ from scipy import ndimage
 
 from augkit.errors import PluginError, UsageError
 from augkit.sample import Provenance, Sample
-from augkit.transforms.pipeline import DEFAULT_CONFIG, ClassicalPipeline, load_config
+from augkit.transforms.pipeline import ClassicalPipeline, load_config
+from augkit.transforms.presets import DEFAULT_CONFIG
 
 
 def smooth_image(seed=0, size=64, channels=3):

@@ -7,12 +7,12 @@ of up-sampling blocks follows the size: 4 → size doubles once per block."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from augkit.errors import UsageError
+from augkit.generators.profiles import check_ranges, named_profile
 
 #: seed 002 at ``width_multiplier=1``: the 4×4 block's depth, each up block's and each
 #: discriminator conv's filters
@@ -70,10 +70,7 @@ class Profile:
             "mode_seeking": self.mode_seeking >= 0,
             "sample_every": self.sample_every >= 1,
         }
-        for key, ok in checks.items():
-            if not ok:
-                raise UsageError(f"dcgan profile {self.name!r}: {key}={getattr(self, key)!r} is "
-                                 "out of range.")
+        check_ranges("dcgan", self, checks)
 
     @property
     def num_up_blocks(self) -> int:
@@ -113,10 +110,4 @@ PROFILES = {
 
 def get_profile(name: str, **overrides: Any) -> Profile:
     """The named profile with ``overrides`` applied; one-line UsageError on unknown names."""
-    if name not in PROFILES:
-        raise UsageError(f"unknown dcgan profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}.")
-    fields = {f.name for f in dataclasses.fields(Profile)} - {"name"}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise UsageError(f"unknown dcgan setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}.")
-    return dataclasses.replace(PROFILES[name], **overrides)
+    return named_profile("dcgan", PROFILES, name, overrides)

@@ -95,14 +95,12 @@ class LatentGenerator(PairedNetworkGenerator):
         """Train to ``epochs`` in total (a model that has trained 4 epochs and is asked for 10
         trains 6 more; a ``checkpoint_dir`` holding a later epoch is resumed from). A latent
         GAN has no paired validation loss: ``val_samples`` are checked, not used."""
-        from augkit.generators.training import progress_bar, train_one_epoch, variable_arrays
+        from augkit.generators.training import train_one_epoch, variable_arrays
 
         train = check_training_data(train_samples, self.name, minimum=MIN_TRAIN_SAMPLES, labels_all_or_none=True)
         if val_samples:
             check_training_data(list(train) + list(val_samples), self.name, labels_all_or_none=True)
-        epochs = self.profile.epochs if epochs is None else int(epochs)
-        if epochs < 1:
-            raise UsageError(f"{self.name} fit: epochs must be >= 1. Received: epochs={epochs}")
+        epochs = self._epochs_to_train(epochs)
         spec = self.spec or ImageSpec.from_samples(train, conditional=self.profile.conditional)
         self._check_compatible(spec, train)
         fresh = self._gan is None
@@ -116,8 +114,7 @@ class LatentGenerator(PairedNetworkGenerator):
         half = max(1, min(self.profile.batch_size // 2, len(train)))
         steps = len(train) // half  # fixed batch shape: one traced step; order changes each epoch
         gan = self._gan
-        bar = progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
-                           enabled=progress, desc=self.name)
+        bar = self._epoch_bar(epochs, steps, progress)
         try:
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()

@@ -134,15 +134,13 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.generators.training import progress_bar, train_one_epoch
+        from augkit.generators.training import train_one_epoch
 
         train = check_training_data(train_samples, "lesiongan", "training", one_kind=False,
                                     masks=LESION_MASKS, need_lesion=True)
         val = check_training_data(val_samples, "lesiongan", "validation", one_kind=False,
                                   masks=LESION_MASKS) if val_samples else []
-        epochs = self.profile.epochs if epochs is None else int(epochs)
-        if epochs < 1:
-            raise UsageError(f"lesiongan fit: epochs must be >= 1. Received: epochs={epochs}")
+        epochs = self._epochs_to_train(epochs)
         spec = self.spec or CropSpec.from_samples(train)
         for s in train + val:
             if s.image.shape[-1] != spec.num_channels or s.image.dtype.name != spec.dtype:
@@ -167,8 +165,7 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         batch_size = min(self.profile.batch_size, per_epoch)
         steps = per_epoch // batch_size
         gan = self._gan
-        bar = progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
-                           enabled=progress, desc="lesiongan")
+        bar = self._epoch_bar(epochs, steps, progress)
         try:
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()

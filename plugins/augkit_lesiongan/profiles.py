@@ -4,11 +4,11 @@ wider networks); ``tiny`` exists for tests."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from augkit.errors import UsageError
+from augkit.generators.profiles import check_ranges, named_profile
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,7 @@ class Profile:
             and self.zoom_range[0] * self.context >= 1,
             "val_max_crops": self.val_max_crops >= 1, "sample_every": self.sample_every >= 1,
         }
-        for key, ok in checks.items():
-            if not ok:
-                raise UsageError(f"lesiongan profile {self.name!r}: {key}={getattr(self, key)!r} is out of range.")
+        check_ranges("lesiongan", self, checks)
 
 
 PROFILES = {
@@ -73,13 +71,4 @@ PROFILES["tiny"] = Profile("tiny", size=16, generator_widths=(4, 8), discriminat
 
 def get_profile(name: str, **overrides: Any) -> Profile:
     """The named profile with ``overrides`` applied; one-line UsageError on unknown names."""
-    if name not in PROFILES:
-        raise UsageError(f"unknown lesiongan profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}.")
-    fields = {f.name for f in dataclasses.fields(Profile)} - {"name"}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise UsageError(f"unknown lesiongan setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}.")
-    for key in ("generator_widths", "discriminator_widths", "zoom_range", "diff_augment_policy"):
-        if key in overrides:
-            overrides[key] = tuple(overrides[key])
-    return dataclasses.replace(PROFILES[name], **overrides)
+    return named_profile("lesiongan", PROFILES, name, overrides)

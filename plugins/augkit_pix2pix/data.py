@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import UsageError
-from augkit.transforms.intensity import IntensityScale, robust_range
+from augkit.transforms.intensity import IntensityScale, resize_labels, robust_range
 from augkit.sample import Sample
 
 MIN_TRAIN_SAMPLES = 2
@@ -76,11 +76,11 @@ class DataSpec(IntensityScale):
 
         classes = tissue_label_map(self.to_unit(image), np.asarray(mask), np.asarray(self.tissue_centres),
                                    self.label_values)
-        return np.eye(self.num_classes, dtype=np.float32)[resize_nearest(classes, size)]
+        return np.eye(self.num_classes, dtype=np.float32)[resize_labels(classes, (size, size))]
 
     def one_hot(self, mask: np.ndarray, size: int) -> np.ndarray:
         """size×size×K float32 one-hot of ``mask`` resized by nearest neighbour."""
-        small = resize_nearest(np.asarray(mask), size).astype(np.int64)
+        small = resize_labels(np.asarray(mask), (size, size)).astype(np.int64)
         index = np.searchsorted(np.asarray(self.label_values), small)  # labels checked beforehand
         index = np.clip(index, 0, len(self.label_values) - 1)
         return np.eye(len(self.label_values), dtype=np.float32)[index]
@@ -92,13 +92,6 @@ class DataSpec(IntensityScale):
 
     def unknown_labels(self, mask: np.ndarray) -> list[int]:
         return sorted(set(np.unique(mask).tolist()) - set(self.label_values))
-
-
-def resize_nearest(mask: np.ndarray, size: int) -> np.ndarray:
-    """Nearest-neighbour resize to size×size by index sampling (labels stay labels)."""
-    rows = np.minimum((np.arange(size) + 0.5) * mask.shape[0] / size, mask.shape[0] - 1).astype(int)
-    cols = np.minimum((np.arange(size) + 0.5) * mask.shape[1] / size, mask.shape[1] - 1).astype(int)
-    return mask[rows[:, None], cols[None, :]]
 
 
 def condition_mask(condition: Any, index: int) -> tuple[np.ndarray, Sample | None]:

@@ -126,15 +126,13 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
         from augkit.generators.distribute import split_batches
-        from augkit.generators.training import progress_bar, train_one_epoch
+        from augkit.generators.training import train_one_epoch
 
         train = check_training_data(train_samples, "pix2pix", "training", minimum=MIN_TRAIN_SAMPLES,
                                     masks=PIX2PIX_MASKS)
         val = check_training_data(val_samples, "pix2pix", "validation", masks=PIX2PIX_MASKS) \
             if val_samples else []
-        epochs = self.profile.epochs if epochs is None else int(epochs)
-        if epochs < 1:
-            raise UsageError(f"pix2pix fit: epochs must be >= 1. Received: epochs={epochs}")
+        epochs = self._epochs_to_train(epochs)
         spec = self.spec or self._learn_spec(train)
         self._check_compatible(spec, train + val)
         fresh = self._gan is None
@@ -149,8 +147,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         batch_size = min(self.profile.batch_size, len(train))
         steps = len(train) // batch_size  # fixed batch shape: one traced step; order changes each epoch
         gan = self._gan
-        bar = progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
-                           enabled=progress, desc="pix2pix")
+        bar = self._epoch_bar(epochs, steps, progress)
         try:
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()

@@ -4,12 +4,12 @@ halves the image down to 1×1, so a 256 px profile has 7 down-sampling blocks, 1
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from augkit.errors import UsageError
+from augkit.generators.profiles import check_ranges, named_profile
 
 #: filters of seed 001's seven down-sampling blocks (the up path mirrors them) and of its
 #: five discriminator blocks, at ``width_multiplier=1``
@@ -64,11 +64,7 @@ class Profile:
             "val_max_samples": self.val_max_samples >= 1,
             "sample_every": self.sample_every >= 1,
         }
-        for key, ok in checks.items():
-            if not ok:
-                raise UsageError(
-                    f"pix2pix profile {self.name!r}: {key}={getattr(self, key)!r} is out of range."
-                )
+        check_ranges("pix2pix", self, checks)
 
     @property
     def num_levels(self) -> int:
@@ -102,14 +98,4 @@ PROFILES = {
 
 def get_profile(name: str, **overrides: Any) -> Profile:
     """The named profile with ``overrides`` applied; one-line UsageError on unknown names."""
-    if name not in PROFILES:
-        raise UsageError(
-            f"unknown pix2pix profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}."
-        )
-    fields = {f.name for f in dataclasses.fields(Profile)} - {"name"}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise UsageError(
-            f"unknown pix2pix setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}."
-        )
-    return dataclasses.replace(PROFILES[name], **overrides)
+    return named_profile("pix2pix", PROFILES, name, overrides)

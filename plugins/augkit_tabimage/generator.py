@@ -124,13 +124,11 @@ class TabImage(PairedNetworkGenerator):
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
             progress: bool = True) -> dict[str, list[float]]:
-        from augkit.generators.training import progress_bar, train_one_epoch, variable_arrays
+        from augkit.generators.training import train_one_epoch, variable_arrays
 
         train = check_samples(train_samples, "training", minimum=MIN_TRAIN_SAMPLES)
         val = check_samples(val_samples, "validation", minimum=1) if val_samples else []
-        epochs = self.profile.epochs if epochs is None else int(epochs)
-        if epochs < 1:
-            raise UsageError(f"tabimage fit: epochs must be >= 1. Received: epochs={epochs}")
+        epochs = self._epochs_to_train(epochs)
         train_frame = samples_frame(train)
         val_frame = samples_frame(val) if val else None
         if self._gan is None:
@@ -148,8 +146,7 @@ class TabImage(PairedNetworkGenerator):
         batch_size = min(self.profile.batch_size, len(train))
         steps = len(train) // batch_size  # fixed batch shape: one traced step; order changes each epoch
         gan = self._gan
-        bar = progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
-                           enabled=progress, desc="tabimage")
+        bar = self._epoch_bar(epochs, steps, progress)
         try:
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()

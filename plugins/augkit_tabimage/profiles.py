@@ -12,11 +12,11 @@ for tests.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from augkit.errors import UsageError
+from augkit.generators.profiles import check_ranges, named_profile
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,7 @@ class Profile:
             "image_widths": bool(self.image_widths) and min(self.image_widths) >= 1,
             "trunk_units": bool(self.trunk_units) and min(self.trunk_units) >= 1,
         }
-        for key, ok in checks.items():
-            if not ok:
-                raise UsageError(f"tabimage profile {self.name!r}: {key}={getattr(self, key)!r} is out of range.")
+        check_ranges("tabimage", self, checks)
 
     @property
     def start_size(self) -> int:
@@ -97,17 +95,8 @@ PROFILES = {
                     checkpoint_every=1, sample_every=1),
 }
 
-_TUPLES = {f.name for f in dataclasses.fields(Profile) if f.type in ("tuple[int, ...]", "tuple[str, ...]")}
 
 
 def get_profile(name: str, **overrides: Any) -> Profile:
     """The named profile with ``overrides`` applied; one-line UsageError on unknown names."""
-    if name not in PROFILES:
-        raise UsageError(f"unknown tabimage profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}.")
-    fields = {f.name for f in dataclasses.fields(Profile)} - {"name"}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise UsageError(f"unknown tabimage setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}.")
-    # JSON gives lists back; the profile keeps tuples so configs compare equal after a round trip
-    overrides = {k: tuple(v) if k in _TUPLES and isinstance(v, list) else v for k, v in overrides.items()}
-    return dataclasses.replace(PROFILES[name], **overrides)
+    return named_profile("tabimage", PROFILES, name, overrides)

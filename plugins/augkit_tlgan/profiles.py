@@ -6,12 +6,12 @@ maps besides the pooled head (``head="multiscale"``, Projected GAN), sized for a
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
 from augkit.errors import UsageError
+from augkit.generators.profiles import check_ranges, named_profile
 
 from augkit_tlgan.backbones import get_backbone
 
@@ -79,10 +79,7 @@ class Profile:
             "tap_strides": bool(self.tap_strides) and all(
                 s >= 2 and s & (s - 1) == 0 for s in self.tap_strides),
         }
-        for key, ok in checks.items():
-            if not ok:
-                raise UsageError(f"tlgan profile {self.name!r}: {key}={getattr(self, key)!r} is "
-                                 "out of range.")
+        check_ranges("tlgan", self, checks)
 
     @property
     def num_levels(self) -> int:
@@ -120,12 +117,6 @@ PROFILES = {
 
 def get_profile(name: str, **overrides: Any) -> Profile:
     """The named profile with ``overrides`` applied; one-line UsageError on unknown names."""
-    if name not in PROFILES:
-        raise UsageError(f"unknown tlgan profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}.")
-    fields = {f.name for f in dataclasses.fields(Profile)} - {"name"}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise UsageError(f"unknown tlgan setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}.")
-    if "backbone_weights" in overrides and overrides["backbone_weights"] is not None:
+    if overrides.get("backbone_weights") is not None:
         overrides = {**overrides, "backbone_weights": str(overrides["backbone_weights"])}
-    return dataclasses.replace(PROFILES[name], **overrides)
+    return named_profile("tlgan", PROFILES, name, overrides)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
-from skimage.transform import resize
 
 from augkit.errors import UsageError
 from augkit.sample import Sample
+from augkit.transforms.intensity import resize_image, resize_labels
 
 QUANTILES = (5, 25, 50, 75, 95)
 GLCM_PROPS = ("contrast", "homogeneity", "energy", "correlation")
@@ -41,21 +41,6 @@ def check_samples(samples: Sequence[Sample], what: str) -> int:
         raise UsageError(f"the {what} set mixes images with {sorted(channels)} channels; "
                          "all images must have the same number of channels")
     return channels.pop()
-
-
-def _resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    image = image.astype(np.float32, copy=False)
-    if image.shape[:2] == shape:
-        return image
-    down = image.shape[0] > shape[0] or image.shape[1] > shape[1]
-    return resize(image, shape + image.shape[2:], order=1, preserve_range=True,
-                  anti_aliasing=down).astype(np.float32)
-
-
-def _resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    if mask.shape == shape:
-        return mask > 0
-    return resize(mask > 0, shape, order=0, preserve_range=True, anti_aliasing=False).astype(bool)
 
 
 def intensity_range(samples: Sequence[Sample], lower: float = 0.5, upper: float = 99.5):
@@ -156,10 +141,10 @@ class FeatureSpace:
         return np.where(np.isnan(z), 0.0, z)
 
     def _one(self, sample: Sample) -> list[float]:
-        image = _resize(sample.image, self.shape)
+        image = resize_image(sample.image.astype(np.float32, copy=False), self.shape)
         scaled = np.clip((image - self.lo) / (self.hi - self.lo), 0.0, 1.0)
         if self.use_masks:
-            fg = (_resize_mask(sample.mask, self.shape) if sample.mask is not None
+            fg = (resize_labels(sample.mask > 0, self.shape) if sample.mask is not None
                   else np.zeros(self.shape, bool))
             regions = (fg, ~fg)
         else:
@@ -188,7 +173,7 @@ THUMB_SIDE = 64
 
 def thumbnails(samples: Sequence[Sample], side: int = THUMB_SIDE) -> np.ndarray:
     """N × side × side × C float32 images in their own units (aspect ratio not kept)."""
-    return np.stack([_resize(s.image, (side, side)) for s in samples])
+    return np.stack([resize_image(s.image.astype(np.float32, copy=False), (side, side)) for s in samples])
 
 
 def zscore_flat(thumbs: np.ndarray) -> np.ndarray:

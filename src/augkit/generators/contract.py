@@ -213,6 +213,20 @@ class PairedNetworkGenerator(Generator):
 
     get_profile: ClassVar[Any]  # (name, **overrides) -> the plugin's profile dataclass
 
+    def _epochs_to_train(self, epochs: int | None) -> int:
+        """``fit(epochs=...)``, or the profile's; refused below 1."""
+        epochs = self.profile.epochs if epochs is None else int(epochs)
+        if epochs < 1:
+            raise UsageError(f"{self.name} fit: epochs must be >= 1. Received: epochs={epochs}")
+        return epochs
+
+    def _epoch_bar(self, epochs: int, steps: int, progress: bool):
+        """The training progress bar, started where a resumed fit left off."""
+        from augkit.generators.training import progress_bar
+
+        return progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
+                            enabled=progress, desc=self.name)
+
     def __init__(self, profile: str = "cpu", seed: int = 0, **overrides: Any):
         self.profile = self.get_profile(profile, **overrides)
         self._profile_name = profile

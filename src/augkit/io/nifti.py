@@ -267,13 +267,8 @@ class BratsFormat(DatasetFormat):
             data = cast_like(sample.image[:, :, c], vol["dtype"] if vol else np.int16)
             files.append((case_dir / f"{name}_{kind}.nii.gz", encode_slice(data[:, :, None], vol, k)))
         if sample.mask is not None:
-            vol = volumes.get("seg")
-            target = case_dir / f"{name}_seg.nii.gz"
-            mask = cast_labels(sample.mask, vol["dtype"] if vol else np.int16, target)
-            files.append((target, encode_slice(mask[:, :, None], vol, k)))
-        for path, data in files:
-            atomic_write_bytes(path, data)
-        return [p.relative_to(out_dir).as_posix() for p, _ in files]
+            files.append(_mask_slice_file(sample.mask, volumes.get("seg"), case_dir / f"{name}_seg.nii.gz", k))
+        return _write_files(files, out_dir)
 
 
     def _write_volume(self, sample: Sample, out_dir: Path) -> list[str]:
@@ -300,6 +295,18 @@ class BratsFormat(DatasetFormat):
                 cast_labels(sample.mask, vol["dtype"] if vol else np.int16, path), vol))
             written.append(path)
         return [p.relative_to(out_dir).as_posix() for p in written]
+
+
+def _mask_slice_file(mask: np.ndarray, volume: dict | None, target: Path, k: int) -> tuple[Path, bytes]:
+    """A slice's label file, in its source label volume's dtype (int16 without a source)."""
+    mask = cast_labels(mask, volume["dtype"] if volume else np.int16, target)
+    return target, encode_slice(mask[:, :, None], volume, k)
+
+
+def _write_files(files: list[tuple[Path, bytes]], out_dir: Path) -> list[str]:
+    for path, data in files:
+        atomic_write_bytes(path, data)
+    return [p.relative_to(out_dir).as_posix() for p, _ in files]
 
 
 def _copy_real(sample: Sample, meta: dict, target_dir: Path, subdirs: list[str] | None = None
@@ -459,13 +466,9 @@ class NiftiFormat(DatasetFormat):
             else image
         files = [(base / meta.get("image_dir", "image") / f"{name}.nii.gz", encode_slice(image, vol, k))]
         if sample.mask is not None:
-            vol = volumes.get("label")
             target = base / meta.get("label_dir", "label") / f"{name}.nii.gz"
-            mask = cast_labels(sample.mask, vol["dtype"] if vol else np.int16, target)
-            files.append((target, encode_slice(mask[:, :, None], vol, k)))
-        for path, data in files:
-            atomic_write_bytes(path, data)
-        return [p.relative_to(out_dir).as_posix() for p, _ in files]
+            files.append(_mask_slice_file(sample.mask, volumes.get("label"), target, k))
+        return _write_files(files, out_dir)
 
     def _write_volume(self, sample: Sample, out_dir: Path) -> list[str]:
         meta = sample.meta if sample.meta.get("format") == self.name else {}

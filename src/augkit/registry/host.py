@@ -176,25 +176,21 @@ def registry() -> Registry:
     return _registry
 
 
+def _lookup(kind: str, name: str, what: str, known_as: str, hint: str = "") -> Any:
+    table = getattr(registry(), kind)
+    if name not in table:
+        known = ", ".join(sorted(table)) or "none"
+        raise PluginError(f"unknown {what} {name!r}; {known_as}: {known}.{hint}")
+    return table[name]
+
+
 def get_generator(name: str) -> type:
-    gens = registry().generators
-    if name not in gens:
-        known = ", ".join(sorted(gens)) or "none"
-        raise PluginError(f"unknown generator {name!r}; loaded generators: {known}. See `augkit plugins`.")
-    return gens[name]
+    return _lookup("generators", name, "generator", "loaded generators", " See `augkit plugins`.")
 
 
 def get_format(name: str):
-    fmts = registry().formats
-    if name not in fmts:
-        known = ", ".join(sorted(fmts)) or "none"
-        raise PluginError(f"unknown format {name!r}; known formats: {known}.")
-    return fmts[name]
+    return _lookup("formats", name, "format", "known formats")
 
 
 def get_preset(name: str) -> dict:
-    presets = registry().presets
-    if name not in presets:
-        known = ", ".join(sorted(presets)) or "none"
-        raise PluginError(f"unknown transform preset {name!r}; known presets: {known}.")
-    return presets[name]
+    return _lookup("presets", name, "transform preset", "known presets")

@@ -76,6 +76,16 @@ def resize_image(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
                   preserve_range=True).astype(np.float32)
 
 
+def resize_labels(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of an H×W label map by index sampling: labels stay labels, and
+    no value appears that was not there."""
+    if mask.shape[:2] == tuple(shape):
+        return mask
+    rows = np.minimum((np.arange(shape[0]) + 0.5) * mask.shape[0] / shape[0], mask.shape[0] - 1).astype(int)
+    cols = np.minimum((np.arange(shape[1]) + 0.5) * mask.shape[1] / shape[1], mask.shape[1] - 1).astype(int)
+    return mask[rows[:, None], cols[None, :]]
+
+
 def unit_to_uint8(x: np.ndarray) -> np.ndarray:
     """uint8 picture of a [-1, 1] image: its first three channels as RGB, else channel 0."""
     x = x[..., :3] if x.shape[-1] >= 3 else x[..., :1]

@@ -28,7 +28,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from augkit.transforms.presets import DEFAULT_CONFIG
+from augkit.transforms.presets import config_from
 from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
 
@@ -252,13 +252,7 @@ class ClassicalPipeline:
     """
 
     def __init__(self, config: dict[str, Any] | None = None, preset: str | None = None):
-        if config is not None and preset is not None:
-            raise UsageError("give either a transform config or a preset name, not both.")
-        if preset is not None:
-            from augkit.registry.host import get_preset
-
-            config = get_preset(preset)
-        self._config = _normalise_config(config if config is not None else DEFAULT_CONFIG)
+        self._config = _normalise_config(config_from(config, preset))
         ops = [TRANSFORMS[e["name"]][0](e) for e in self._config["transforms"]]
         self._compose = A.Compose(ops, mask_interpolation=cv2.INTER_NEAREST, save_applied_params=True)
         # ops whose fill is chosen per sample from its edge pixels

@@ -3,6 +3,7 @@ plugins (every command does) imports no image library."""
 
 from typing import Any
 
+from augkit.errors import UsageError
 from augkit.registry.hookspecs import hookimpl
 
 #: The seeds' set: rotations, shifts, flips, brightness (seed 001 and 002). The affine part is
@@ -41,3 +42,14 @@ PRESETS = {
 def register_transform_presets(register):
     for name, config in PRESETS.items():
         register(name, config)
+
+
+def config_from(config: dict[str, Any] | None, preset: str | None) -> dict[str, Any]:
+    """A pipeline's config: the one given, a registered preset's, or the seeds' set."""
+    if config is not None and preset is not None:
+        raise UsageError("give either a transform config or a preset name, not both.")
+    if preset is not None:
+        from augkit.registry.host import get_preset
+
+        return get_preset(preset)
+    return config if config is not None else DEFAULT_CONFIG

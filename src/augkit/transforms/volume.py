@@ -34,7 +34,7 @@ from scipy import ndimage
 from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
 from augkit.transforms.pipeline import BORDER, TRANSFORMS, _normalise_config, _range
-from augkit.transforms.presets import DEFAULT_CONFIG
+from augkit.transforms.presets import config_from
 
 #: 3D-only keys, with their defaults, per op name (the 2D pipeline does not take them).
 EXTRA_3D = {"affine": {"tilt_range": [-5, 5]}, "rotate": {"tilt_range": [-5, 5]}}
@@ -88,13 +88,7 @@ class VolumePipeline:
     """
 
     def __init__(self, config: dict[str, Any] | None = None, preset: str | None = None):
-        if config is not None and preset is not None:
-            raise UsageError("give either a transform config or a preset name, not both.")
-        if preset is not None:
-            from augkit.registry.host import get_preset
-
-            config = get_preset(preset)
-        self._config = normalise_config3d(config if config is not None else DEFAULT_CONFIG)
+        self._config = normalise_config3d(config_from(config, preset))
         self.order = INTERPOLATIONS[self._config["interpolation"]]
 
     def get_config(self) -> dict[str, Any]:
