@@ -15,6 +15,7 @@ from augkit.io import read_dataset
 from augkit.engines.base import Engine
 from augkit.errors import DataError, UsageError
 from augkit.generators.contract import Generator, condition_for
+from augkit.tables.patients import patient_table
 from augkit.transforms.pipeline import ClassicalPipeline, load_config
 
 
@@ -299,9 +300,9 @@ def evaluate_folders(real_dir: str | Path, synthetic_dir: str | Path, out_dir: s
     if has_tables:
         from augkit.evaluate.table_report import evaluate_tables
 
-        real_df = _patient_table(real)
+        real_df = patient_table(real)
         synth_df = pd.DataFrame([s.features for s in synthetic])
-        test_df = _patient_table(test) if test is not None and all(s.features for s in test) else None
+        test_df = patient_table(test) if test is not None and all(s.features for s in test) else None
         if targets and test_df is None:
             raise UsageError(f"{test_dir}: its samples have no table rows; read it with its table "
                              "(--test-read-option table=...).")
@@ -321,17 +322,3 @@ def _refuse_shared_patients(real, test, real_dir, test_dir) -> None:
         raise DataError(test_dir, f"{len(shared)} patient(s) are in --real {real_dir} too ({', '.join(shared[:5])}"
                         f"{' ...' if len(shared) > 5 else ''}); the utility test would score on seen patients",
                         "give --test a folder of other patients")
-
-
-def _patient_table(samples):
-    """One row per patient: several real slices of a patient share one table row (the tabimage
-    reader's ``table_id``; samples without one count as one row per distinct row)."""
-    import pandas as pd
-
-    rows, seen = [], set()
-    for s in samples:
-        key = s.meta.get("table_id") or json.dumps(s.features, sort_keys=True, default=str)
-        if key not in seen:
-            seen.add(key)
-            rows.append(s.features)
-    return pd.DataFrame(rows)

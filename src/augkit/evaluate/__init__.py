@@ -1,5 +1,7 @@
 """Evaluation of synthetic data: image fidelity, diversity and memorisation (``evaluate_images``,
-``find_near_copies``), synthetic tables (``evaluate_tables``) and segmentation metrics
+``find_near_copies``), synthetic tables (``evaluate_tables``, its Markdown summary in
+``table_summary``), whether generated image + row pairs agree (``image_row_agreement``), the
+pixel diversity of a small generated set (``pixel_diversity``) and segmentation metrics
 (``segmentation_scores``)."""
 
 from augkit.evaluate.privacy import DEFAULT_NEAR_COPY_THRESHOLD, find_near_copies

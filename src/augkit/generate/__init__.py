@@ -1,4 +1,5 @@
-"""``augkit generate``: many samples from a saved model, written in shards (``bulk``)."""
+"""``augkit generate``: many samples from a saved model, written in shards (``bulk``), and how
+fast and lean that is against a one-at-a-time loop (``timing``)."""
 
 from augkit import lazy_exports
 

@@ -1,8 +1,9 @@
 """What a generator plugin implements and what it may use: ``contract`` (the ``Generator`` base
 class, saving and loading, ``condition_for``), ``training`` (Keras helpers shared by the GAN
-plugins: seeded initialisers, best-checkpoint keeping, loss logs) and ``distribute``
-(tf.distribute strategies for ``augkit train --strategy``). The contract's names load on first
-use, so ``import augkit.generators`` does not import Keras."""
+plugins: seeded initialisers, best-checkpoint keeping, loss logs), ``distribute``
+(tf.distribute strategies for ``augkit train --strategy``) and ``budget`` (training within a
+wall-clock budget). The contract's names load on first use, so ``import augkit.generators``
+does not import Keras."""
 
 from augkit import lazy_exports
 

@@ -1,2 +1,2 @@
 """Patient tables: ``encoding`` turns a table row into a network vector and back (tabimage
-training, table evaluation)."""
+training, table evaluation); ``patients`` keeps one row per patient of a slice dataset."""
