@@ -9,7 +9,8 @@ import pytest
 
 from augkit.errors import DataError, UsageError
 from augkit.io import detect_format, read_dataset
-from augkit.io.nifti import MODALITIES, BratsFormat, NiftiFormat
+from augkit.io.brats import MODALITIES, BratsFormat
+from augkit.io.nifti import NiftiFormat
 from augkit.sample import Provenance
 
 BRATS = BratsFormat()

@@ -15,7 +15,7 @@ from augkit.expand.manifest import read_manifest
 from augkit.expand.run import expand
 from augkit.expand.staging import staging_dir
 from augkit.io import read_dataset
-from augkit.io.nifti import MODALITIES
+from augkit.io.brats import MODALITIES
 from augkit.io.volumes import LazySamples
 
 SHAPE = (32, 32, 16)

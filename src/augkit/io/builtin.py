@@ -9,7 +9,8 @@ from augkit.registry.hookspecs import hookimpl
 def register_formats(register):
     from augkit.io.classfolders import ClassCsvFormat, ClassFoldersFormat
     from augkit.io.folder2d import Paired2DFormat
-    from augkit.io.nifti import BratsFormat, NiftiFormat
+    from augkit.io.brats import BratsFormat
+    from augkit.io.nifti import NiftiFormat
     from augkit.io.shards import ShardsFormat
     from augkit.io.tabimage import TabImageFormat
 

@@ -1,4 +1,5 @@
-"""NIfTI volumes: ``brats`` case folders and generic ``nifti`` image/label folders.
+"""Generic NIfTI ``image/`` + ``label/`` folders (``nifti``), and the slice and case helpers that
+the BraTS format (``augkit.io.brats``) shares.
 
 The read option ``unit`` says what a sample is. ``unit="case"`` (the default for 3D volumes):
 one whole case per sample, loaded on demand (``augkit.io.volumes``). ``unit="slice"`` (the
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,15 +41,12 @@ from augkit.io.nifti_file import (check_3d, check_loadable, encode_slice, encode
 from augkit.io.volumes import LazySamples
 from augkit.sample import Provenance, Sample
 
-MODALITIES = ("flair", "t1", "t1ce", "t2")
 SLICE_CHOICES = ("tumour", "all", "one")
 UNIT_CHOICES = ("case", "slice")
-_BRATS_FILE = re.compile(r"^(?P<case>.+)_(?P<kind>flair|t1|t1ce|t2|seg)(?P<ext>\.nii(?:\.gz)?)$",
-                         re.IGNORECASE)
 _NIFTI_FILE = re.compile(r"^(?P<stem>.+?)(?P<ext>\.nii(?:\.gz)?)$", re.IGNORECASE)
 
 
-def _volume_meta(path: Path, img, dtype: np.dtype) -> dict:
+def volume_meta(path: Path, img, dtype: np.dtype) -> dict:
     return {"path": str(path.resolve()), "affine": img.affine.tolist(),
             "header": bytes(img.header.binaryblock), "dtype": str(dtype)}
 
@@ -101,7 +99,7 @@ def slice_read_options(options: dict[str, Any], slices: str) -> dict[str, Any]:
     return {"unit": "slice"}
 
 
-def _labels(data: np.ndarray, path: Path) -> np.ndarray:
+def label_volume(data: np.ndarray, path: Path) -> np.ndarray:
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
@@ -110,206 +108,34 @@ def _labels(data: np.ndarray, path: Path) -> np.ndarray:
     return as_labels(data, path, "label volume")
 
 
-def _nifti_ext(name: str) -> str:
+def nifti_ext(name: str) -> str:
     return ".nii.gz" if name.lower().endswith(".nii.gz") else ".nii"
 
 
-def _sample_name(sample: Sample) -> str:
+def sample_name(sample: Sample) -> str:
     return safe_name(sample.id.rsplit("/", 1)[-1])
 
 
-def _check_shape(path: Path, shape: tuple, ref_path: Path, ref_shape: tuple) -> None:
+def check_same_shape(path: Path, shape: tuple, ref_path: Path, ref_shape: tuple) -> None:
     if shape != ref_shape:
         raise DataError(path, f"volume shape {shape} does not match {ref_path.name} shape {ref_shape}",
                         "give every volume of a case the same grid (resample or re-export them)")
 
 
 # ---- BraTS --------------------------------------------------------------------------------
-class BratsFormat(DatasetFormat):
-    """BraTS case folders: ``<case>/<case>_{flair,t1,t1ce,t2,seg}.nii.gz``.
-
-    The four modalities become channels in the order flair, t1, t1ce, t2 (``meta["channel_names"]``);
-    the seg labels (0/1/2/4) are the mask, kept as they are. Sample id: ``<case>/<case>_z<k:03d>``.
-
-    A sample is written as a one-slice case ``<name>/<name>_*.nii.gz`` (``<name>``: the last part
-    of its id) inside a folder named after its source case, e.g. ``Brats18_X/Brats18_X_z039/``. A
-    one-slice case read from such a place (its folder is ``P`` and its name starts with ``P_``)
-    gets the id ``P/<name>``: the id it was written under. Other one-slice cases: ``<case>``.
-    ``meta["group"]`` is the source case either way (what ``expand`` spreads parents over).
-    """
-
-    name = "brats"
-    priority = 30
-
-    def detect(self, root: Path) -> bool:
-        return any(_BRATS_FILE.match(f) and _BRATS_FILE.match(f)["kind"].lower() in ("flair", "seg")
-                   for _, _, files in walk_visible(root) for f in files)
-
-    def read(self, root: Path, **options: Any) -> Dataset:
-        slices = check_slices_option(options, self.name)
-        root = Path(root)
-        cases = self._cases(root)
-        if check_unit_option(options, [files["seg"] for _, files in cases]) == "case":
-            return self._read_volumes(root, cases)
-        samples: list[Sample] = []
-        for (folder, case), files in cases:
-            samples.extend(self._read_case(root, folder, case, files, slices))
-        if not samples:
-            raise DataError(root, "no slice has a non-zero label in any seg volume",
-                            "check the seg files, or read every slice with slices='all'")
-        return Dataset(root=root, format=self.name, samples=samples, options=slice_read_options(options, slices))
-
-    def _cases(self, root: Path) -> list[tuple[tuple[Path, str], dict[str, Path]]]:
-        cases: dict[tuple[Path, str], dict[str, Path]] = {}
-        any_file = False
-        for dirpath, _, files in walk_visible(root):
-            any_file = any_file or bool(files)
-            for f in files:
-                m = _BRATS_FILE.match(f)
-                if m:
-                    kinds = cases.setdefault((dirpath, m["case"]), {})
-                    kind = m["kind"].lower()
-                    if kind in kinds:
-                        raise DataError(dirpath / f, f"case {m['case']} has two {kind} volumes "
-                                        f"({kinds[kind].name} and {f})", "keep one of them")
-                    kinds[kind] = dirpath / f
-        if not any_file:
-            raise DataError(root, "input folder is empty", "point --in at a folder of BraTS case folders")
-        if not cases:
-            raise DataError(root, "no BraTS files (<case>_{flair,t1,t1ce,t2,seg}.nii.gz) found",
-                            "arrange the volumes as BraTS case folders or pass another --format")
-        for (folder, case), kinds in cases.items():
-            missing = [k for k in (*MODALITIES, "seg") if k not in kinds]
-            if missing:
-                ext = _nifti_ext(next(iter(kinds.values())).name)
-                raise DataError(folder / f"{case}_{missing[0]}{ext}",
-                                f"BraTS case {case} has no {', '.join(missing)} volume "
-                                f"(found {', '.join(sorted(kinds))})",
-                                "add the missing volume or remove the incomplete case folder")
-        return sorted(cases.items(), key=lambda kv: natural_key(str(kv[0][0] / kv[0][1])))
-
-    def _read_volumes(self, root: Path, cases) -> Dataset:
-        """Every case checked now (headers; seg values), loaded only when indexed."""
-        metas, ids, all_files = [], [], []
-        for (folder, case), files in cases:
-            flair, dtype = header_info(files["flair"], "flair volume")
-            check_3d(files["flair"], flair, "flair volume")
-            for kind in (*MODALITIES[1:], "seg"):
-                shape = header_shape(files[kind], f"{kind} volume")
-                check_3d(files[kind], shape, f"{kind} volume")
-                _check_shape(files[kind], shape[:3], files["flair"], flair[:3])
-            rel_dir = posix_join(*folder.relative_to(root).parts)
-            ids.append(rel_dir if PurePosixPath(rel_dir).name == case else posix_join(rel_dir, case))
-            metas.append({"format": self.name, "unit": "case", "case": case, "group": case,
-                          "rel_dir": rel_dir, "channel_names": list(MODALITIES),
-                          "shape": list(flair[:3]), "num_slices": flair[2], "dtype": dtype,
-                          **label_summary(files["seg"], "seg volume"),
-                          "source_files": [str(files[k].resolve()) for k in (*MODALITIES, "seg")]})
-            for kind in MODALITIES:
-                check_loadable(files[kind], f"{kind} volume")
-            all_files.append(files)
-
-        return Dataset(root=root, format=self.name, samples=LazySamples(
-            metas, functools.partial(_load_brats_case, all_files, metas, ids)),
-                       options={"unit": "case"})
-
-    def _read_case(self, root: Path, folder: Path, case: str, files: dict[str, Path],
-                   slices: str) -> list[Sample]:
-        labels, seg_img = load_volume(files["seg"], "seg volume")
-        labels = _labels(labels, files["seg"])
-        volumes = {"seg": _volume_meta(files["seg"], seg_img, seg_img.get_data_dtype())}
-        channels = []
-        for kind in MODALITIES:
-            data, img = load_volume(files[kind], f"{kind} volume")
-            _check_shape(files[kind], data.shape, files["seg"], labels.shape)
-            channels.append(data)
-            volumes[kind] = _volume_meta(files[kind], img, data.dtype)
-        rel_dir = posix_join(*folder.relative_to(root).parts)
-        holder = PurePosixPath(rel_dir).parent.name  # "" when the case folder is at the top
-        one_slice = labels.shape[2] == 1
-        group = holder if one_slice and holder and case.startswith(holder + "_") else case
-        samples = []
-        for k in select_slices(labels, slices):
-            image = np.stack([c[:, :, k] for c in channels], axis=-1)
-            meta = {"format": self.name, "case": case, "group": group, "slice": k,
-                    "num_slices": labels.shape[2], "channel_names": list(MODALITIES),
-                    "rel_dir": rel_dir, "source_volumes": volumes}
-            sample_id = (posix_join(holder, case) if group == holder else case) if one_slice \
-                else f"{case}/{case}_z{k:03d}"
-            samples.append(Sample(image=image, mask=np.ascontiguousarray(labels[:, :, k]),
-                                  provenance=Provenance(id=sample_id), meta=meta))
-        return samples
-
-    def write(self, sample: Sample, out_dir: Path) -> list[str]:
-        """``<case>/<name>/<name>_{flair,t1,t1ce,t2,seg}.nii.gz``, each H×W×1: inside a folder
-        named after the source case (beside the source when that is a one-slice case), so the
-        reader gives the sample back under its id ``<case>/<name>``.
-
-        A volume (``unit="case"``) is written as a whole case ``<name>/<name>_*.nii.gz`` beside
-        its source case; a real one is a byte copy of its files."""
-        if sample.is_volume:
-            return self._write_volume(sample, Path(out_dir))
-        out_dir = Path(out_dir)
-        meta = sample.meta if sample.meta.get("format") == self.name else {}
-        name = _sample_name(sample)
-        source_dir = safe_relpath(meta.get("rel_dir", ""))
-        if meta.get("num_slices", 1) > 1:  # a slice of a volume: into a folder named after its case
-            case_dir = out_dir / source_dir.parent / safe_name(meta["case"]) / name
-        else:  # a one-slice case already sits in its source case's folder: beside it
-            case_dir = out_dir / source_dir.parent / name
-        if sample.image.shape[-1] != len(MODALITIES):
-            raise UsageError(f"sample {sample.id!r} has {sample.image.shape[-1]} channels; the BraTS "
-                             f"writer needs {len(MODALITIES)} ({', '.join(MODALITIES)})")
-        volumes, k = meta.get("source_volumes", {}), meta.get("slice", 0)
-        files = []
-        for c, kind in enumerate(MODALITIES):
-            vol = volumes.get(kind)
-            data = cast_like(sample.image[:, :, c], vol["dtype"] if vol else np.int16)
-            files.append((case_dir / f"{name}_{kind}.nii.gz", encode_slice(data[:, :, None], vol, k)))
-        if sample.mask is not None:
-            files.append(_mask_slice_file(sample.mask, volumes.get("seg"), case_dir / f"{name}_seg.nii.gz", k))
-        return _write_files(files, out_dir)
-
-
-    def _write_volume(self, sample: Sample, out_dir: Path) -> list[str]:
-        meta = sample.meta if sample.meta.get("format") == self.name else {}
-        copied = _copy_real(sample, meta, out_dir / safe_relpath(meta.get("rel_dir", "")))
-        if copied is not None:
-            return [p.relative_to(out_dir).as_posix() for p in copied]
-        if sample.image.shape[-1] != len(MODALITIES):
-            raise UsageError(f"sample {sample.id!r} has {sample.image.shape[-1]} channels; the BraTS "
-                             f"writer needs {len(MODALITIES)} ({', '.join(MODALITIES)})")
-        name = _sample_name(sample)
-        case_dir = out_dir / safe_relpath(meta.get("rel_dir", "")).parent / name
-        volumes, written = meta.get("source_volumes", {}), []
-        for c, kind in enumerate(MODALITIES):
-            vol = volumes.get(kind)
-            path = case_dir / f"{name}_{kind}.nii.gz"
-            atomic_write_bytes(path, encode_volume(
-                cast_like(sample.image[..., c], vol["dtype"] if vol else np.int16), vol))
-            written.append(path)
-        if sample.mask is not None:
-            vol = volumes.get("seg")
-            path = case_dir / f"{name}_seg.nii.gz"
-            atomic_write_bytes(path, encode_volume(
-                cast_labels(sample.mask, vol["dtype"] if vol else np.int16, path), vol))
-            written.append(path)
-        return [p.relative_to(out_dir).as_posix() for p in written]
-
-
-def _mask_slice_file(mask: np.ndarray, volume: dict | None, target: Path, k: int) -> tuple[Path, bytes]:
+def mask_slice_file(mask: np.ndarray, volume: dict | None, target: Path, k: int) -> tuple[Path, bytes]:
     """A slice's label file, in its source label volume's dtype (int16 without a source)."""
     mask = cast_labels(mask, volume["dtype"] if volume else np.int16, target)
     return target, encode_slice(mask[:, :, None], volume, k)
 
 
-def _write_files(files: list[tuple[Path, bytes]], out_dir: Path) -> list[str]:
+def write_files(files: list[tuple[Path, bytes]], out_dir: Path) -> list[str]:
     for path, data in files:
         atomic_write_bytes(path, data)
     return [p.relative_to(out_dir).as_posix() for p, _ in files]
 
 
-def _copy_real(sample: Sample, meta: dict, target_dir: Path, subdirs: list[str] | None = None
+def copy_real(sample: Sample, meta: dict, target_dir: Path, subdirs: list[str] | None = None
                ) -> list[Path] | None:
     """A real case's files copied byte for byte into ``target_dir`` (``[/<subdir>]``, one per
     file); None for a sample that is not an unchanged real case."""
@@ -405,7 +231,7 @@ class NiftiFormat(DatasetFormat):
             check_3d(image_path, shape, "image volume", channels_ok=True)
             label_shape = header_shape(label_path, "label volume")
             check_3d(label_path, label_shape, "label volume")
-            _check_shape(label_path, label_shape[:3], image_path, shape[:3])
+            check_same_shape(label_path, label_shape[:3], image_path, shape[:3])
             rel_dir = posix_join(*folder.relative_to(root).parts)
             stem = _NIFTI_FILE.match(image_path.name)["stem"]
             metas.append({"format": self.name, "unit": "case", "case": stem,
@@ -425,16 +251,16 @@ class NiftiFormat(DatasetFormat):
     def _read_pair(self, root: Path, folder: Path, image_path: Path, label_path: Path,
                    names: tuple[str, str], slices: str) -> list[Sample]:
         labels, label_img = load_volume(label_path, "label volume")
-        labels = _labels(labels, label_path)
+        labels = label_volume(labels, label_path)
         data, img = load_volume(image_path, "image volume")
         if data.ndim not in (3, 4):
             raise DataError(image_path, f"image volume has shape {data.shape}; expected 3D or 4D "
                             "(channels last)", "give 3D volumes, or 4D with channels last")
-        _check_shape(label_path, labels.shape, image_path, data.shape[:3])
+        check_same_shape(label_path, labels.shape, image_path, data.shape[:3])
         rel_dir = posix_join(*folder.relative_to(root).parts)
         stem = _NIFTI_FILE.match(image_path.name)["stem"]
-        volumes = {"image": _volume_meta(image_path, img, data.dtype),
-                   "label": _volume_meta(label_path, label_img, label_img.get_data_dtype())}
+        volumes = {"image": volume_meta(image_path, img, data.dtype),
+                   "label": volume_meta(label_path, label_img, label_img.get_data_dtype())}
         one_slice = labels.shape[2] == 1
         samples = []
         for k in select_slices(labels, slices):
@@ -456,7 +282,7 @@ class NiftiFormat(DatasetFormat):
             return self._write_volume(sample, Path(out_dir))
         out_dir = Path(out_dir)
         meta = sample.meta if sample.meta.get("format") == self.name else {}
-        name = _sample_name(sample)
+        name = sample_name(sample)
         base = out_dir / safe_relpath(meta.get("rel_dir", ""))
         volumes, k = meta.get("source_volumes", {}), meta.get("slice", 0)
         vol = volumes.get("image")
@@ -467,17 +293,17 @@ class NiftiFormat(DatasetFormat):
         files = [(base / meta.get("image_dir", "image") / f"{name}.nii.gz", encode_slice(image, vol, k))]
         if sample.mask is not None:
             target = base / meta.get("label_dir", "label") / f"{name}.nii.gz"
-            files.append(_mask_slice_file(sample.mask, volumes.get("label"), target, k))
-        return _write_files(files, out_dir)
+            files.append(mask_slice_file(sample.mask, volumes.get("label"), target, k))
+        return write_files(files, out_dir)
 
     def _write_volume(self, sample: Sample, out_dir: Path) -> list[str]:
         meta = sample.meta if sample.meta.get("format") == self.name else {}
         base = out_dir / safe_relpath(meta.get("rel_dir", ""))
         dirs = [meta.get("image_dir", "image"), meta.get("label_dir", "label")]
-        copied = _copy_real(sample, meta, base, dirs)
+        copied = copy_real(sample, meta, base, dirs)
         if copied is not None:
             return [p.relative_to(out_dir).as_posix() for p in copied]
-        name = _sample_name(sample)
+        name = sample_name(sample)
         volumes = meta.get("source_volumes", {})
         vol = volumes.get("image")
         image = cast_like(sample.image, vol["dtype"] if vol else sample.image.dtype)
@@ -495,33 +321,17 @@ class NiftiFormat(DatasetFormat):
         return [p.relative_to(out_dir).as_posix() for p in written]
 
 
-def _load_brats_case(all_files, metas, ids, i: int) -> Sample:
-    """Case i of a brats read (module level, so a lazy dataset pickles into spawned workers)."""
-    files = all_files[i]
-    labels, seg_img = load_volume(files["seg"], "seg volume")
-    labels = _labels(labels, files["seg"])
-    volumes = {"seg": _volume_meta(files["seg"], seg_img, seg_img.get_data_dtype())}
-    channels = []
-    for kind in MODALITIES:
-        data, img = load_volume(files[kind], f"{kind} volume")
-        channels.append(data[..., 0] if data.ndim == 4 else data)
-        volumes[kind] = _volume_meta(files[kind], img, channels[-1].dtype)
-    meta = {**metas[i], "source_volumes": volumes}
-    return Sample(image=np.stack(channels, axis=-1), mask=labels,
-                  provenance=Provenance(id=ids[i]), meta=meta)
-
-
 def _load_nifti_case(paths, metas, i: int) -> Sample:
     """Case i of a nifti read (module level, so a lazy dataset pickles into spawned workers)."""
     image_path, label_path = paths[i]
     labels, label_img = load_volume(label_path, "label volume")
-    labels = _labels(labels, label_path)
+    labels = label_volume(labels, label_path)
     data, img = load_volume(image_path, "image volume")
     meta = {**metas[i], "source_volumes": {
-        "image": _volume_meta(image_path, img, data.dtype),
-        "label": _volume_meta(label_path, label_img, label_img.get_data_dtype())}}
+        "image": volume_meta(image_path, img, data.dtype),
+        "label": volume_meta(label_path, label_img, label_img.get_data_dtype())}}
     return Sample(image=data if data.ndim == 4 else data[..., None], mask=labels,
                   provenance=Provenance(id=metas[i]["group"]), meta=meta)
 
 
-__all__ = ["BratsFormat", "NiftiFormat", "encode_slice", "load_volume", "slice_affine"]
+__all__ = ["NiftiFormat", "encode_slice", "load_volume", "slice_affine"]
