@@ -17,8 +17,8 @@ def foreground_mask(image: np.ndarray, *, level: float = 0.05, volume: bool = Fa
     electron microscopy) is foreground everywhere. ``volume``: ``image`` is X×Y×Z×C and the
     mask X×Y×Z (the frame is the in-plane border of every slice; opening, components and hole
     filling in 3D)."""
-    x = np.asarray(image, np.float32)
-    mean = x.mean(axis=-1) if x.ndim == (4 if volume else 3) else x
+    x = np.asarray(image)
+    mean = _channel_mean(x) if x.ndim == (4 if volume else 3) else x.astype(np.float32, copy=False)
     frame = np.concatenate([mean[:4].ravel(), mean[-4:].ravel(), mean[:, :4].ravel(), mean[:, -4:].ravel()])
     low, high = float(np.median(frame)), float(np.percentile(mean, 99))
     full = np.ones(mean.shape, bool)
@@ -31,8 +31,35 @@ def foreground_mask(image: np.ndarray, *, level: float = 0.05, volume: bool = Fa
     if num == 0:
         return full
     sizes = np.bincount(labels.ravel())[1:]
-    fg = ndimage.binary_fill_holes(labels == 1 + int(sizes.argmax()))
+    largest = labels == 1 + int(sizes.argmax())
+    fg = ndimage.binary_fill_holes(largest) if volume else _fill_holes(largest)
     return fg if fg.mean() > 0.05 else full
+
+
+# add(float32, these) stays float32 and converts each value exactly
+_EXACT_IN_FLOAT32 = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float16, np.float32))
+
+
+def _channel_mean(x: np.ndarray) -> np.ndarray:
+    """``x.astype(np.float32).mean(axis=-1)``, the same bits (numpy sums a short last axis in
+    float32 in order, then divides once) ~6× faster: no float copy of the image and no strided
+    reduction."""
+    if x.dtype not in _EXACT_IN_FLOAT32:  # e.g. float64, int32: cast first, as astype would
+        x = x.astype(np.float32)
+    acc = x[..., 0].astype(np.float32)
+    for k in range(1, x.shape[-1]):
+        acc += x[..., k]
+    acc /= x.shape[-1]
+    return acc
+
+
+def _fill_holes(binary: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_fill_holes(binary)`` in 2D (4-connected background), the same pixels
+    ~20× faster: flood the background from a one-pixel ring around the image; what the flood
+    does not reach is a hole."""
+    background = np.pad(~binary, 1, constant_values=True).astype(np.uint8)
+    cv2.floodFill(background, None, (0, 0), 2, flags=4)
+    return background[1:-1, 1:-1] != 2
 
 
 def _opening(binary: np.ndarray) -> np.ndarray:
