@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from scipy import ndimage, signal
 
+from augkit.anatomy import percentile_of_counts
 from augkit.blend import feathered_alpha, poisson_blend
 
 
@@ -39,7 +40,12 @@ class BrainStats:
         # channel rows: numpy sums an N×C (C >= 2) array down axis 0 row after row in float32,
         # which a cumulative sum along each contiguous channel row repeats exactly.
         rows = np.ascontiguousarray(pixels.T, dtype=np.float32)
-        low, high = np.percentile(rows, (0.5, 99.5), axis=1)
+        if pixels.dtype == np.uint8:  # the percentiles from each channel's histogram
+            levels = np.arange(256, dtype=np.float32)
+            low, high = np.stack([percentile_of_counts(np.bincount(pixels[:, c], minlength=256), levels,
+                                                       (0.5, 99.5)) for c in range(pixels.shape[1])], axis=1)
+        else:
+            low, high = np.percentile(rows, (0.5, 99.5), axis=1)
         mean = _row_sum(rows)
         mean /= np.intp(rows.shape[1])
         spread = rows - mean[:, None]

@@ -20,7 +20,7 @@ def foreground_mask(image: np.ndarray, *, level: float = 0.05, volume: bool = Fa
     x = np.asarray(image)
     mean = _channel_mean(x) if x.ndim == (4 if volume else 3) else x.astype(np.float32, copy=False)
     frame = np.concatenate([mean[:4].ravel(), mean[-4:].ravel(), mean[:, :4].ravel(), mean[:, -4:].ravel()])
-    low, high = float(np.median(frame)), float(np.percentile(mean, 99))
+    low, high = float(np.median(frame)), _percentile_99(x, mean, volume)
     full = np.ones(mean.shape, bool)
     if high <= low:
         return full
@@ -51,6 +51,40 @@ def _channel_mean(x: np.ndarray) -> np.ndarray:
         acc += x[..., k]
     acc /= x.shape[-1]
     return acc
+
+
+def _percentile_99(x: np.ndarray, mean: np.ndarray, volume: bool) -> float:
+    """``float(np.percentile(mean, 99))``; for a uint8 slice from a histogram of the channel
+    sums (the mean takes at most 255·C+1 values), ~5× faster than numpy's partition."""
+    if x.dtype != np.uint8 or x.ndim != 3 or volume:
+        return float(np.percentile(mean, 99))
+    channels = x.shape[-1]
+    sums = np.rint(mean * channels).astype(np.uint16)  # exact: the float32 sum before the divide
+    values = np.arange(255 * channels + 1, dtype=np.float32)
+    values /= channels  # as _channel_mean divides
+    return float(percentile_of_counts(np.bincount(sums.ravel(), minlength=len(values)), values, 99))
+
+
+def percentile_of_counts(counts: np.ndarray, values: np.ndarray, q):
+    """``np.percentile(a, q)`` (method "linear"; the same dtype, shape and bits, checked in
+    the tests) of the array ``a`` that holds ``counts[i]`` copies of ``values[i]`` (float32,
+    increasing): the two order statistics read from the cumulative counts instead of a
+    partition of ``a``, then numpy's own interpolation steps."""
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    virtual = np.asanyarray((n - 1) * np.asanyarray(np.true_divide(q, 100)))
+    floor = np.floor(virtual)
+    gamma = np.asanyarray(virtual - floor, dtype=virtual.dtype)
+
+    def kth(k):
+        return values[np.searchsorted(cum, np.clip(k, 0, n - 1).astype(np.intp), side="right")]
+
+    a, b = kth(floor), kth(floor + 1)
+    t = float(gamma) if type(q) in (int, float) else gamma  # numpy's weak promotion of a scalar q
+    diff = b - a
+    out = np.add(a, diff * t, out=...)
+    np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5, casting="unsafe", dtype=type(out.dtype))
+    return out[()] if out.ndim == 0 else out
 
 
 def _fill_holes(binary: np.ndarray) -> np.ndarray:

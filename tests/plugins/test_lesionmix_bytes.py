@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from augkit.anatomy import _channel_mean, _fill_holes
+from augkit.anatomy import _channel_mean, _fill_holes, percentile_of_counts
 from augkit.engine import expand
 from augkit.io import read_dataset
 from augkit.plugins import get_generator
@@ -89,3 +89,26 @@ def test_brain_stats_are_numpys(channels, size):
     for got, want in ((stats.mean, pixels.mean(0)), (stats.std, np.maximum(pixels.std(0), 1e-3)),
                       (stats.low, low), (stats.high, high)):
         assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("q", [99, 0.5, 50, 0, 100, (0.5, 99.5), (0.5,)])
+def test_percentile_of_counts_is_numpys(q):
+    rng = np.random.default_rng(7)
+    values = np.arange(766, dtype=np.float32) / 3
+    for k in range(200):
+        keys = rng.integers(0, 766 if k % 3 else 4, int(rng.integers(1, 3000)))
+        want = np.percentile(values[keys], q)
+        got = percentile_of_counts(np.bincount(keys, minlength=len(values)), values, q)
+        assert type(got) is type(want) and np.asarray(got).dtype == np.asarray(want).dtype
+        assert np.array_equal(got, want)
+
+
+def test_brain_stats_of_a_uint8_slice_are_numpys():
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (64, 80, 3)).astype(np.uint8)
+    brain = rng.random((64, 80)) < 0.6
+    pixels = image.astype(np.float32)[brain]
+    stats = BrainStats.of(image, brain)
+    low, high = np.percentile(pixels, (0.5, 99.5), axis=0)
+    assert np.array_equal(stats.low, low) and np.array_equal(stats.high, high)
+    assert np.array_equal(stats.mean, pixels.mean(0)) and np.array_equal(stats.std, pixels.std(0))
