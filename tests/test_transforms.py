@@ -1,7 +1,6 @@
 import json
 
 import albumentations as A
-
 import numpy as np
 import pytest
 from scipy import ndimage
