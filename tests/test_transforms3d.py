@@ -10,7 +10,8 @@ from scipy import ndimage
 from augkit.errors import UsageError
 from augkit.presets import PRESETS
 from augkit.transforms import ClassicalPipeline
-from augkit.transforms3d import VolumePipeline, _mapping, _output_box, _resample
+from augkit.transforms3d import (VolumePipeline, _any_channel, _cast, _mapping, _output_box, _resample,
+                                 _resample_channel)
 
 LABELS = {0, 1, 2, 4}
 
@@ -137,3 +138,24 @@ def test_ops_without_a_3d_meaning_are_refused_clearly():
     assert flat.apply(image, None, 0)[0].shape == (16, 16, 1)
     with pytest.raises(UsageError, match="does not take"):
         ClassicalPipeline(config={"transforms": [{"name": "hflip", "tilt_range": [-2, 2]}]})
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.float32])
+def test_resample_channel_is_the_plain_cast_of_the_float_resample(dtype):
+    """The fast per-channel path (channel read in its own dtype, only the box cast) gives the
+    bytes of ``_cast(_resample(channel.astype(float32)))``."""
+    rng = np.random.default_rng(4)
+    image = np.zeros((30, 28, 20, 2), dtype)
+    image[6:24, 5:22, 4:16] = (rng.random((18, 17, 12, 2)) * 200).astype(dtype)
+    mask = np.zeros(image.shape[:3], np.uint8)
+    pipe = VolumePipeline()
+    geometric = [d | ({"axis": 0} if d["op"] == "hflip" else {}) for d in pipe.draw(3, 2) if d["op"] in ("affine", "hflip")]
+    matrix, offset, field = _mapping(geometric, image.shape[:3], np.ones(3))
+    fills = ([0.0, 3.0], 0)
+    box = _output_box(image, mask, fills, matrix, offset, field)
+    for c in range(2):
+        want = _cast(_resample(image[..., c].astype(np.float32), matrix, offset, field, 1, fills[0][c], box), dtype)
+        got = np.empty(image.shape[:3], dtype)
+        _resample_channel(got, image[..., c], matrix, offset, field, 1, fills[0][c], box)
+        assert np.array_equal(got, want)
+    assert np.array_equal(_any_channel(image, [0, 3]), np.any(image != np.asarray([0, 3], dtype), axis=-1))
