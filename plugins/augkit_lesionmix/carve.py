@@ -29,7 +29,10 @@ class BrainStats:
 
     @classmethod
     def of(cls, image: np.ndarray, brain: np.ndarray) -> "BrainStats":
-        pixels = np.asarray(image)[brain]  # picked first, converted after: the same values
+        image = np.asarray(image)
+        # image[brain], picked first and converted after (the same values); compress on the
+        # pixel rows is ~4× faster than a boolean index over the leading axes
+        pixels = np.compress(np.asarray(brain).ravel(), image.reshape(-1, image.shape[-1]), axis=0)
         if len(pixels) == 0:
             pixels = np.asarray(image).reshape(-1, image.shape[-1])
         if pixels.shape[1] < 2:
@@ -306,8 +309,9 @@ def place_and_paste(rng: np.random.Generator, donor, moved: np.ndarray, labels: 
     alpha, window = support_of(labels, donor_brain, draw["margin_px"], draw["feather_px"])
     alpha, moved, labels = alpha[window], moved[window], labels[window]
     support = alpha > 0
-    candidates = np.argwhere(valid_centres(support, allowed))
-    candidates = candidates[rng.permutation(len(candidates))[:8]] if len(candidates) else candidates
+    flat = np.flatnonzero(valid_centres(support, allowed))  # np.argwhere's order, unravelled for 8 only
+    picked = flat[rng.permutation(len(flat))[:8]] if len(flat) else flat
+    candidates = np.stack(np.unravel_index(picked, allowed.shape), axis=-1)
     centre = next((tuple(int(v) for v in c) for c in candidates if fits(support, allowed, tuple(c))), None)
     if centre is None:
         return None
