@@ -34,7 +34,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ITK_
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -86,12 +85,7 @@ def runner_2d(name: str, samples):
         import albumentations as A
         import cv2
 
-        compose = A.Compose([
-            A.Affine(rotate=(-ROTATE, ROTATE), translate_percent=(-SHIFT, SHIFT), scale=(1 - SCALE, 1 + SCALE),
-                     p=1.0, border_mode=cv2.BORDER_CONSTANT),
-            A.HorizontalFlip(p=0.5),
-            A.RandomBrightnessContrast(brightness_limit=(-BRIGHT, BRIGHT), contrast_limit=(0, 0), p=0.5),
-        ], mask_interpolation=cv2.INTER_NEAREST, seed=0)
+        compose = A.Compose(runner_2d_ops(), mask_interpolation=cv2.INTER_NEAREST, seed=0)
 
         def run(i):
             s = samples[i % len(samples)]
@@ -229,22 +223,92 @@ def runner_3d(name: str, cases):
     raise ValueError(name)
 
 
+def augkit_2d_breakdown(samples, num: int = 600) -> dict[str, float]:
+    """Where augkit's time per 2D variant goes beyond the bare Compose: CPU ms per sample of
+    each step of ``ClassicalPipeline.__call__``, timed on its own (thread time)."""
+    import albumentations as A
+    import cv2
+
+    from augkit.seeding import derive_seed
+    from augkit.transforms import ClassicalPipeline, _applied_params
+
+    pipe = ClassicalPipeline()
+    bare = A.Compose([op for op in runner_2d_ops()], mask_interpolation=cv2.INTER_NEAREST, seed=0)
+    s0 = samples[0]
+    applied = pipe._compose(image=s0.image, mask=s0.mask)["applied_transforms"]
+
+    def ms(fn) -> float:
+        fn(0)
+        t0 = time.thread_time()
+        for i in range(num):
+            fn(i)
+        return round((time.thread_time() - t0) / num * 1e3, 4)
+
+    pick = lambda i: samples[i % len(samples)]  # noqa: E731
+    return {
+        "whole __call__ (per-index seed, fills, compose, params, provenance)":
+            ms(lambda i: pipe(pick(i), seed=derive_seed(0, i), new_id="x")),
+        "bare albumentations Compose, same ops": ms(lambda i: bare(image=pick(i).image, mask=pick(i).mask)),
+        "augkit's Compose (foreground-only brightness, applied params saved)":
+            ms(lambda i: pipe._compose(image=pick(i).image, mask=pick(i).mask)),
+        "per-op seeding (SeedSequence + albumentations set_random_seed x3)": ms(lambda i: pipe._seed(i)),
+        "fills from the sample's edge (median, most common label)":
+            ms(lambda i: pipe._set_border_fills(pick(i).image, pick(i).mask)),
+        "drawn parameters made JSON-able": ms(lambda i: _applied_params(applied)),
+        "derive_seed": ms(lambda i: derive_seed(0, i)),
+    }
+
+
+def runner_2d_ops():
+    import albumentations as A
+    import cv2
+
+    return [A.Affine(rotate=(-ROTATE, ROTATE), translate_percent=(-SHIFT, SHIFT), scale=(1 - SCALE, 1 + SCALE),
+                     p=1.0, border_mode=cv2.BORDER_CONSTANT),
+            A.HorizontalFlip(p=0.5),
+            A.RandomBrightnessContrast(brightness_limit=(-BRIGHT, BRIGHT), contrast_limit=(0, 0), p=0.5)]
+
+
+NOTES = {
+    "2d": "Resampling, once per sample: augkit and albumentations cv2.warpAffine on the uint8 image "
+          "(linear) and mask (nearest); MONAI torch grid_sample on float32 channels-first (bilinear, "
+          "labels nearest); TorchIO one SimpleITK resample per channel in float32 (linear, labels "
+          "nearest). augkit's extras over the bare Compose: per-index seeds, fills from each sample's "
+          "edge, brightness on the foreground only, the drawn parameters recorded.",
+    "3d": "Resampling, once per case: augkit composes the ops into one voxel mapping and runs "
+          "scipy.ndimage.affine_transform per channel (order 1 from the int16 values, float32 out, "
+          "rounded back to int16; seg order 0), only in the box that can hold anything but fill; "
+          "TorchIO RandomAffine: one SimpleITK resample per channel, linear in float32, seg nearest; "
+          "MONAI RandAffined: one torch grid_sample over the 4 channels, bilinear in float32, seg "
+          "nearest. Flip and intensity shift after, in every library.",
+}
+
+
 LIBRARIES = {"2d": ("augkit", "albumentations", "monai", "torchio"), "3d": ("augkit", "torchio", "monai")}
 
 
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _status_mib(field: str) -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":")) / 1024
 
 
 def child(dim: str, name: str, num: int) -> None:
-    """A fresh process that runs one library alone: its peak RSS, imports included."""
+    """A fresh process that runs one library alone: its peak RSS while it makes ``num``
+    samples (imports included), and that peak above the resident data."""
     one_thread()
     data = load_2d() if dim == "2d" else load_3d()
-    before = _rss_mib()
+    import gc
+
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as fh:  # reset the peak (VmHWM): loading is not the library's
+        fh.write("5")
+    before = _status_mib("VmRSS")
     run = (runner_2d if dim == "2d" else runner_3d)(name, data)
     for i in range(num):
         run(i)
-    print(json.dumps({"rss_after_load_mib": before, "peak_rss_mib": _rss_mib()}))
+    peak = _status_mib("VmHWM")
+    print(json.dumps({"rss_with_data_mib": round(before, 1), "peak_rss_mib": round(peak, 1),
+                      "peak_above_data_mib": round(peak - before, 1)}))
 
 
 def peak_rss(dim: str, name: str, num: int) -> dict:
@@ -262,7 +326,17 @@ def main() -> None:
     ap.add_argument("--libraries", nargs="*", default=None)
     ap.add_argument("--no-rss", action="store_true")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--md-only", action="store_true")
+    ap.add_argument("--rss-only", action="store_true", help="measure peak RSS again into an earlier run's json")
     args = ap.parse_args()
+    if args.md_only or args.rss_only:  # rebuild the md (after new RSS figures) from an earlier run's json
+        result = json.loads((args.out / f"peers_{args.dim}.json").read_text())
+        if args.rss_only:
+            num = args.samples or (20 if args.dim == "2d" else 2)
+            result["peak_rss"] = {n: peak_rss(args.dim, n, num) for n in result["libraries"]}
+            (args.out / f"peers_{args.dim}.json").write_text(json.dumps(result, indent=1) + "\n")
+        (args.out / f"peers_{args.dim}.md").write_text(_markdown(result))
+        return
     if args.dim == "_child":
         child(args.rest[0], args.rest[1], int(args.rest[2]))
         return
@@ -286,6 +360,7 @@ def main() -> None:
             wall[n].append(time.perf_counter() - t0)
             cpu[n].append(time.process_time() - c0)
         print(f"round {r + 1}/{rounds}: " + ", ".join(f"{n} {wall[n][-1]:.2f} s" for n in names), flush=True)
+    breakdown = augkit_2d_breakdown(data) if dim == "2d" and "augkit" in names else None
     rss = {} if args.no_rss else {n: peak_rss(dim, n, min(num, 20 if dim == "2d" else 2)) for n in names}
     base = "augkit"
     per_round = {n: [w / a for w, a in zip(wall[n], wall[base])] for n in names}
@@ -302,6 +377,7 @@ def main() -> None:
         "time_over_augkit_min_max": {n: [min(per_round[n]), max(per_round[n])] for n in names},
         "cpu_over_augkit_median_rounds": {n: statistics.median(cpu[n]) / statistics.median(cpu[base]) for n in names},
         "peak_rss": rss,
+        "augkit_2d_breakdown_cpu_ms": breakdown,
         "command": "python benchmarks/peers.py " + " ".join(sys.argv[1:]),
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -332,15 +408,23 @@ def _markdown(r: dict) -> str:
              f"at the start, {r['load_average_end'][0]:.1f} at the end (the 2 cores are shared with other "
              "work: read the ratios). Versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()) + ".",
              "", "| library | samples/s (median round) | wall s per round min / median / max | time ÷ augkit "
-             "(median of rounds, min–max) | CPU ÷ augkit | peak RSS MiB (alone) |",
+             "(median of rounds, min–max) | CPU ÷ augkit | peak RSS MiB, alone (above the data) |",
              "|---|---:|---:|---:|---:|---:|"]
+    notes = NOTES.get(r["dim"])
     for n in names:
         w = r["wall_s"][n]
         lo, hi = r["time_over_augkit_min_max"][n]
-        rss = r["peak_rss"].get(n, {}).get("peak_rss_mib")
+        m = r["peak_rss"].get(n, {})
+        rss = f"{m['peak_rss_mib']:.0f} ({m['peak_above_data_mib']:.0f})" if "peak_above_data_mib" in m else ""
         lines.append(f"| {n} | {r['samples_per_s_median'][n]:.2f} | {min(w):.2f} / {statistics.median(w):.2f} / "
                      f"{max(w):.2f} | {r['time_over_augkit_median'][n]:.2f}× ({lo:.2f}–{hi:.2f}) | "
-                     f"{r['cpu_over_augkit_median_rounds'][n]:.2f}× | {'' if rss is None else f'{rss:.0f}'} |")
+                     f"{r['cpu_over_augkit_median_rounds'][n]:.2f}× | {rss} |")
+    if notes:
+        lines += ["", notes]
+    if r.get("augkit_2d_breakdown_cpu_ms"):
+        lines += ["", "Where augkit's time per 2D variant goes (CPU ms per sample, each step timed on its own "
+                  "after the rounds):", "", "| step | ms |", "|---|---:|"]
+        lines += [f"| {k} | {v:.3f} |" for k, v in r["augkit_2d_breakdown_cpu_ms"].items()]
     lines.append("")
     return "\n".join(lines)
 

@@ -236,3 +236,18 @@ def test_foreground_only_brightness_keeps_the_background_as_the_plain_formula(sh
     background = ~np.any(img != 0, axis=-1) if img.ndim == 3 else img == 0
     want[background] = img[background]
     assert got.shape == want.shape and got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_fast_border_fills_are_numpys_median_and_unique():
+    from augkit.transforms import _median_fill, border_values, most_common_border_value
+
+    rng = np.random.default_rng(5)
+    for k in range(300):
+        shape = (int(rng.integers(3, 40)), int(rng.integers(3, 40)), int(rng.integers(1, 5)))
+        image = rng.integers(0, 256 if k % 2 else 3, shape).astype(np.uint8)
+        edge = border_values(image)
+        assert _median_fill(edge) == tuple(float(v) for v in np.median(edge, axis=0))
+        mask = rng.integers(0, 3 if k % 3 else 256, shape[:2]).astype(np.uint8)
+        values, counts = np.unique(border_values(mask), return_counts=True)
+        got = most_common_border_value(mask)
+        assert type(got) is int and got == values[int(np.argmax(counts))].item()

@@ -219,8 +219,25 @@ def border_values(array: np.ndarray) -> np.ndarray:
 
 def most_common_border_value(mask: np.ndarray):
     """The label most common on the mask's edge (the smallest one on a tie)."""
-    values, counts = np.unique(border_values(mask), return_counts=True)
+    edge = border_values(mask)
+    if edge.dtype == np.uint8:  # a histogram, not a sort: the same label
+        return int(np.argmax(np.bincount(edge.ravel(), minlength=1)))
+    values, counts = np.unique(edge, return_counts=True)
     return values[int(np.argmax(counts))].item()
+
+
+def _median_fill(edge: np.ndarray) -> tuple[float, ...]:
+    """``tuple(float(v) for v in np.median(edge, axis=0))`` of N×C edge pixels; for uint8 from
+    each channel's histogram (the two middle values, averaged as numpy does), not a partition."""
+    if edge.dtype != np.uint8 or len(edge) == 0:
+        return tuple(float(v) for v in np.median(edge, axis=0))
+    n = len(edge)
+    fills = []
+    for c in range(edge.shape[1]):
+        cum = np.cumsum(np.bincount(edge[:, c], minlength=256))
+        low, high = np.searchsorted(cum, [(n - 1) // 2, n // 2], side="right")
+        fills.append((float(low) + float(high)) / 2)
+    return tuple(fills)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -342,7 +359,7 @@ class ClassicalPipeline:
         if not self._border_fills:
             return
         edge = border_values(image if image.ndim == 3 else image[..., None])
-        image_fill = tuple(float(v) for v in np.median(edge, axis=0))
+        image_fill = _median_fill(edge)
         mask_fill = 0 if mask is None else most_common_border_value(mask)
         for op, image_border, mask_border in self._border_fills:
             if image_border:
