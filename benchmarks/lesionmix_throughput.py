@@ -28,6 +28,62 @@ from augkit.plugins import get_generator
 HERE = Path(__file__).resolve().parent
 
 
+def transplant_stages(gen, samples, num: int = 150) -> dict[str, float]:
+    """CPU ms per 2D transplant (``LesionMix.transplant`` on the real slices) and in each of its
+    steps, by wrapping the functions it calls with a thread-time counter."""
+    import augkit_lesionmix.carve as carve
+    import augkit_lesionmix.generator as generator
+    from augkit.seeding import rng_for
+
+    spent: dict[str, float] = {}
+    saved = []
+
+    def wrap(module, name, label):
+        original = getattr(module, name)
+
+        def timed(*a, **k):
+            t0 = time.thread_time()
+            try:
+                return original(*a, **k)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.thread_time() - t0
+        saved.append((module, name, original))
+        setattr(module, name, timed)
+
+    labels = {"brain_mask": "brain mask (foreground, components, holes, inset)",
+              "_grow": "gap around the recipient's lesion", "elastic_field": "elastic field (Gaussian of the noise)",
+              "warp": "warp of the donor crop (rotation, scale, flip, elastic)"}
+    for name, label in labels.items():
+        wrap(generator, name, label)
+    for name, label in {"support_of": "feathered support", "valid_centres": "placement map (FFT)",
+                        "match_intensity": "intensity matching", "paste": "blend", "to_dtype": "cast back"}.items():
+        wrap(carve, name, label)
+    wrap(generator, "place_and_paste", "place and paste, in all")
+    stats_of = carve.BrainStats.__dict__["of"]
+
+    def of(cls, *a):
+        t0 = time.thread_time()
+        try:
+            return stats_of.__func__(cls, *a)
+        finally:
+            spent["brain intensity stats"] = spent.get("brain intensity stats", 0.0) + time.thread_time() - t0
+    carve.BrainStats.of = classmethod(of)
+    try:
+        for i in range(10):
+            gen.transplant(samples[i % len(samples)], rng_for(0, i))
+        spent.clear()
+        t0 = time.thread_time()
+        for i in range(num):
+            gen.transplant(samples[i % len(samples)], rng_for(0, i))
+        total = time.thread_time() - t0
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
+        carve.BrainStats.of = stats_of
+    return {"transplant, in all": round(total / num * 1e3, 3),
+            **{k: round(v / num * 1e3, 3) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=HERE / "../../shared/data/lgg/train30")
@@ -53,6 +109,7 @@ def main(argv=None) -> int:
                        progress=False, dataset=data)
                 times[name].append(time.perf_counter() - t0)
                 cpu[name].append(time.process_time() - c0)
+    stages = transplant_stages(gen, data.samples)
     added = args.to - len(data)
     med = {name: statistics.median(t) for name, t in times.items()}
     med_cpu = {name: statistics.median(t) for name, t in cpu.items()}
@@ -66,6 +123,7 @@ def main(argv=None) -> int:
         "cpu_seconds": {k: [round(x, 3) for x in v] for k, v in cpu.items()},
         "cpu_ratio_to_classical": {k: round(v / med_cpu["classical"], 2) for k, v in med_cpu.items()
                                    if k != "classical"},
+        "transplant_cpu_ms": stages,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at the end",
         "command": "python benchmarks/lesionmix_throughput.py",
     }
@@ -92,6 +150,13 @@ def main(argv=None) -> int:
             r = "1.00" if k == "classical" else f"{before['ratio_to_classical'][k]:.2f}"
             c = "1.00" if k == "classical" else f"{before.get('cpu_ratio_to_classical', {}).get(k, float('nan')):.2f}"
             lines.append(f"| {k} | {b:.2f} | {r}× | {c}× |")
+    lines += ["", "Where a 2D transplant's time goes (CPU ms per transplant on the real slices; the steps "
+              "nest: place and paste holds the placement map, support, matching, blend and cast):", "",
+              "| step | now |" + (" before |" if before and before.get("transplant_cpu_ms") else ""),
+              "|---|---:|" + ("---:|" if before and before.get("transplant_cpu_ms") else "")]
+    for k, v in stages.items():
+        was = (before or {}).get("transplant_cpu_ms", {})
+        lines.append(f"| {k} | {v:.2f} |" + (f" {was.get(k, float('nan')):.2f} |" if was else ""))
     lines += ["", "`lesionmix@f`: a share f of the added samples get a transplanted lesion (each one is "
               "also a classical variant); the rest are classical variants.", ""]
     (args.out / "throughput.md").write_text("\n".join(lines))
