@@ -159,3 +159,17 @@ def test_resample_channel_is_the_plain_cast_of_the_float_resample(dtype):
         _resample_channel(got, image[..., c], matrix, offset, field, 1, fills[0][c], box)
         assert np.array_equal(got, want)
     assert np.array_equal(_any_channel(image, [0, 3]), np.any(image != np.asarray([0, 3], dtype), axis=-1))
+
+
+def test_resample_channel_keeps_int32_values_beyond_float32_as_before():
+    """An int32 channel goes through float32 first, as before (its big values round there)."""
+    image = np.zeros((12, 12, 8, 1), np.int32)
+    image[3:9, 3:9, 2:6] = 2**24 + 1
+    pipe = VolumePipeline()
+    geometric = [d | ({"axis": 0} if d["op"] == "hflip" else {}) for d in pipe.draw(1, 1) if d["op"] in ("affine", "hflip")]
+    matrix, offset, field = _mapping(geometric, image.shape[:3], np.ones(3))
+    box = _output_box(image, None, ([0.0], 0), matrix, offset, field)
+    want = _cast(_resample(image[..., 0].astype(np.float32), matrix, offset, field, 1, 0.0, box), np.int32)
+    got = np.empty(image.shape[:3], np.int32)
+    _resample_channel(got, image[..., 0], matrix, offset, field, 1, 0.0, box)
+    assert np.array_equal(got, want)

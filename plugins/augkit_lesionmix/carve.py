@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from scipy import ndimage, signal
 
-from augkit.anatomy import percentile_of_counts
+from augkit.anatomy import EXACT_IN_FLOAT32, percentile_of_counts
 from augkit.blend import feathered_alpha, poisson_blend
 
 
@@ -316,7 +316,7 @@ def place_and_paste(rng: np.random.Generator, donor, moved: np.ndarray, labels: 
     if centre is None:
         return None
     patch = match_intensity(moved, donor.stats, stats, gain=draw["gain"], offset=draw["offset"])
-    if image.dtype == np.float32 or np.issubdtype(image.dtype, np.integer):
+    if image.dtype in EXACT_IN_FLOAT32:
         # Only the window (and the one-pixel ring Poisson reads) changes, and these dtypes come
         # back from float32 unchanged: blend a crop, not a float copy of the whole image.
         near = tuple(slice(max(c - n // 2 - 1, 0), c - n // 2 + n + 1) for c, n in zip(centre, alpha.shape))

@@ -36,15 +36,15 @@ def foreground_mask(image: np.ndarray, *, level: float = 0.05, volume: bool = Fa
     return fg if fg.mean() > 0.05 else full
 
 
-# add(float32, these) stays float32 and converts each value exactly
-_EXACT_IN_FLOAT32 = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float16, np.float32))
+# dtypes whose every value is a float32 (add(float32, these) stays float32, exactly)
+EXACT_IN_FLOAT32 = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.float32))
 
 
 def _channel_mean(x: np.ndarray) -> np.ndarray:
     """``x.astype(np.float32).mean(axis=-1)``, the same bits (numpy sums a short last axis in
     float32 in order, then divides once) ~6× faster: no float copy of the image and no strided
     reduction."""
-    if x.dtype not in _EXACT_IN_FLOAT32:  # e.g. float64, int32: cast first, as astype would
+    if x.dtype not in EXACT_IN_FLOAT32:  # e.g. float64, int32: cast first, as astype would
         x = x.astype(np.float32)
     acc = x[..., 0].astype(np.float32)
     for k in range(1, x.shape[-1]):

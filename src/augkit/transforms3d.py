@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from augkit.anatomy import EXACT_IN_FLOAT32
 from augkit.errors import UsageError
 from augkit.sample import Provenance, Sample
 from augkit.transforms import BORDER, DEFAULT_CONFIG, TRANSFORMS, _normalise_config, _range
@@ -347,7 +348,7 @@ def _resample_channel(dest: np.ndarray, channel: np.ndarray, matrix, offset, fie
     memory traffic, the same values: scipy reads a contiguous copy of the channel in its own dtype
     (an int16 is the same double whether or not it went through float32; half the bytes to read),
     and only the box is cast; the rest of ``dest`` is the cast fill."""
-    if field is not None or box is None:
+    if field is not None or box is None or channel.dtype not in EXACT_IN_FLOAT32:
         dest[...] = _cast(_resample(channel.astype(np.float32), matrix, offset, field, order, fill, box), dest.dtype)
         return
     dest[...] = _cast(np.full(1, fill, dtype=np.float32), dest.dtype)[0]
