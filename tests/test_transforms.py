@@ -1,5 +1,6 @@
 import json
 
+import albumentations as A
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -217,3 +218,37 @@ def test_intensity_ops_keep_int16_air_at_zero_with_the_strong_preset():
     for seed in range(6):
         out, _, _ = ClassicalPipeline(preset="strong").apply(image, None, seed=seed)
         assert out[:4].max() == 0 and out[:, :4].max() == 0, seed  # edge air, padding: still 0
+
+
+@pytest.mark.parametrize("shape, dtype", [((40, 50, 3), np.uint8), ((40, 50), np.uint8), ((40, 50, 1), np.uint8),
+                                          ((40, 50, 4), np.uint8), ((40, 50, 3), np.float32)])
+def test_foreground_only_brightness_keeps_the_background_as_the_plain_formula(shape, dtype):
+    """The fast paths of _InForeground give what ``out[~any(img != 0, -1)] = img[...]`` gives."""
+    from augkit.transforms.pipeline import RandomBrightnessContrast as ForegroundBrightness
+
+    rng = np.random.default_rng(0)
+    img = (rng.integers(0, 256, shape) * (rng.random(shape[:2]) < 0.6).reshape(shape[:2] + (1,) * (len(shape) - 2)))
+    img = img.astype(dtype) if dtype == np.uint8 else (img / 255).astype(dtype)
+    op = ForegroundBrightness(brightness_limit=(0.2, 0.2), contrast_limit=(0, 0), p=1.0)
+    plain = A.RandomBrightnessContrast(brightness_limit=(0.2, 0.2), contrast_limit=(0, 0), p=1.0)
+    params = {"alpha": 1.0, "beta": 0.2 if dtype != np.uint8 else 51.0}
+    got = op.apply(img, **params)
+    want = np.array(plain.apply(img, **params), copy=True)
+    background = ~np.any(img != 0, axis=-1) if img.ndim == 3 else img == 0
+    want[background] = img[background]
+    assert got.shape == want.shape and got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_fast_border_fills_are_numpys_median_and_unique():
+    from augkit.transforms.pipeline import _median_fill, border_values, most_common_border_value
+
+    rng = np.random.default_rng(5)
+    for k in range(300):
+        shape = (int(rng.integers(3, 40)), int(rng.integers(3, 40)), int(rng.integers(1, 5)))
+        image = rng.integers(0, 256 if k % 2 else 3, shape).astype(np.uint8)
+        edge = border_values(image)
+        assert _median_fill(edge) == tuple(float(v) for v in np.median(edge, axis=0))
+        mask = rng.integers(0, 3 if k % 3 else 256, shape[:2]).astype(np.uint8)
+        values, counts = np.unique(border_values(mask), return_counts=True)
+        got = most_common_border_value(mask)
+        assert type(got) is int and got == values[int(np.argmax(counts))].item()

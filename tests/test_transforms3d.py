@@ -8,9 +8,10 @@ import pytest
 from scipy import ndimage
 
 from augkit.errors import UsageError
-from augkit.transforms.presets import PRESETS
 from augkit.transforms.pipeline import ClassicalPipeline
-from augkit.transforms.volume import VolumePipeline, _mapping, _output_box, _resample
+from augkit.transforms.presets import PRESETS
+from augkit.transforms.volume import (VolumePipeline, _any_channel, _cast, _mapping, _output_box, _resample,
+                                      _resample_channel)
 
 LABELS = {0, 1, 2, 4}
 
@@ -198,3 +199,38 @@ def test_the_voxel_sizes_come_from_the_source_affine():
     np.testing.assert_array_equal(out.mask, expected_mask)
     ys = np.nonzero(out.mask)[1]
     assert (ys.max() - ys.min() + 1) * ZOOMS[1] <= 30
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint8, np.float32])
+def test_resample_channel_is_the_plain_cast_of_the_float_resample(dtype):
+    """The fast per-channel path (channel read in its own dtype, only the box cast) gives the
+    bytes of ``_cast(_resample(channel.astype(float32)))``."""
+    rng = np.random.default_rng(4)
+    image = np.zeros((30, 28, 20, 2), dtype)
+    image[6:24, 5:22, 4:16] = (rng.random((18, 17, 12, 2)) * 200).astype(dtype)
+    mask = np.zeros(image.shape[:3], np.uint8)
+    pipe = VolumePipeline()
+    geometric = [d | ({"axis": 0} if d["op"] == "hflip" else {}) for d in pipe.draw(3, 2) if d["op"] in ("affine", "hflip")]
+    matrix, offset, field = _mapping(geometric, image.shape[:3], np.ones(3))
+    fills = ([0.0, 3.0], 0)
+    box = _output_box(image, mask, fills, matrix, offset, field)
+    for c in range(2):
+        want = _cast(_resample(image[..., c].astype(np.float32), matrix, offset, field, 1, fills[0][c], box), dtype)
+        got = np.empty(image.shape[:3], dtype)
+        _resample_channel(got, image[..., c], matrix, offset, field, 1, fills[0][c], box)
+        assert np.array_equal(got, want)
+    assert np.array_equal(_any_channel(image, [0, 3]), np.any(image != np.asarray([0, 3], dtype), axis=-1))
+
+
+def test_resample_channel_keeps_int32_values_beyond_float32_as_before():
+    """An int32 channel goes through float32 first, as before (its big values round there)."""
+    image = np.zeros((12, 12, 8, 1), np.int32)
+    image[3:9, 3:9, 2:6] = 2**24 + 1
+    pipe = VolumePipeline()
+    geometric = [d | ({"axis": 0} if d["op"] == "hflip" else {}) for d in pipe.draw(1, 1) if d["op"] in ("affine", "hflip")]
+    matrix, offset, field = _mapping(geometric, image.shape[:3], np.ones(3))
+    box = _output_box(image, None, ([0.0], 0), matrix, offset, field)
+    want = _cast(_resample(image[..., 0].astype(np.float32), matrix, offset, field, 1, 0.0, box), np.int32)
+    got = np.empty(image.shape[:3], np.int32)
+    _resample_channel(got, image[..., 0], matrix, offset, field, 1, 0.0, box)
+    assert np.array_equal(got, want)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from scipy import ndimage, signal
 
+from augkit.transforms.anatomy import EXACT_IN_FLOAT32, percentile_of_counts
 from augkit.transforms.blend import feathered_alpha, poisson_blend
 
 
@@ -28,11 +29,33 @@ class BrainStats:
 
     @classmethod
     def of(cls, image: np.ndarray, brain: np.ndarray) -> "BrainStats":
-        pixels = np.asarray(image, np.float32)[brain]
+        image = np.asarray(image)
+        # image[brain], picked first and converted after (the same values); compress on the
+        # pixel rows is ~4× faster than a boolean index over the leading axes
+        pixels = np.compress(np.asarray(brain).ravel(), image.reshape(-1, image.shape[-1]), axis=0)
         if len(pixels) == 0:
-            pixels = np.asarray(image, np.float32).reshape(-1, image.shape[-1])
-        low, high = np.percentile(pixels, (0.5, 99.5), axis=0)
-        return cls(pixels.mean(0), np.maximum(pixels.std(0), 1e-3), low, high)
+            pixels = np.asarray(image).reshape(-1, image.shape[-1])
+        if pixels.shape[1] < 2:
+            pixels = pixels.astype(np.float32)
+            low, high = np.percentile(pixels, (0.5, 99.5), axis=0)
+            return cls(pixels.mean(0), np.maximum(pixels.std(0), 1e-3), low, high)
+        # The same numbers as pixels.mean(0), .std(0) and np.percentile(axis=0), ~3× faster on
+        # channel rows: numpy sums an N×C (C >= 2) array down axis 0 row after row in float32,
+        # which a cumulative sum along each contiguous channel row repeats exactly.
+        rows = np.ascontiguousarray(pixels.T, dtype=np.float32)
+        if pixels.dtype == np.uint8:  # the percentiles from each channel's histogram
+            levels = np.arange(256, dtype=np.float32)
+            low, high = np.stack([percentile_of_counts(np.bincount(pixels[:, c], minlength=256), levels,
+                                                       (0.5, 99.5)) for c in range(pixels.shape[1])], axis=1)
+        else:
+            low, high = np.percentile(rows, (0.5, 99.5), axis=1)
+        mean = _row_sum(rows)
+        mean /= np.intp(rows.shape[1])
+        spread = rows - mean[:, None]
+        spread *= spread
+        var = _row_sum(spread)
+        var /= np.intp(rows.shape[1])
+        return cls(mean, np.maximum(np.sqrt(var), 1e-3), low, high)
 
     def to_array(self) -> np.ndarray:
         return np.stack([self.mean, self.std, self.low, self.high]).astype(np.float32)
@@ -40,6 +63,11 @@ class BrainStats:
     @classmethod
     def from_array(cls, a: np.ndarray) -> "BrainStats":
         return cls(*(np.asarray(r, np.float32) for r in a))
+
+
+def _row_sum(rows: np.ndarray) -> np.ndarray:
+    """The sum along each row in strict left-to-right float32 order (``rows.T.sum(0)``'s order)."""
+    return np.cumsum(rows, axis=1)[:, -1]
 
 
 @dataclass(frozen=True)
@@ -179,6 +207,26 @@ def valid_centres(support: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     """Boolean H×W (or X×Y×Z): the centres at which the odd-sized boolean ``support`` lies
     wholly on ``allowed`` pixels (and wholly inside the image)."""
     ok = np.zeros(allowed.shape, bool)
+    if any(n > N for n, N in zip(support.shape, allowed.shape)) or not support.any():
+        return ok
+    # Only a window whose support pixels all lie in allowed's bounding box can fit, so the FFT
+    # runs on that box grown by the support's empty rim (clipped to the image): the same map,
+    # on a third less area for a brain inside a head.
+    crop = []
+    for axis, (n, N) in enumerate(zip(support.shape, allowed.shape)):
+        others = tuple(a for a in range(allowed.ndim) if a != axis)
+        on = np.flatnonzero(allowed.any(axis=others))
+        used = np.flatnonzero(support.any(axis=tuple(a for a in range(support.ndim) if a != axis)))
+        if len(on) == 0:
+            return ok
+        crop.append(slice(max(int(on[0]) - int(used[0]), 0), min(int(on[-1]) + n - int(used[-1]), N)))
+    crop = tuple(crop)
+    ok[crop] = _valid_centres_full(support, allowed[crop])
+    return ok
+
+
+def _valid_centres_full(support: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    ok = np.zeros(allowed.shape, bool)
     if any(n > N for n, N in zip(support.shape, allowed.shape)):
         return ok
     flipped = support[(slice(None, None, -1),) * support.ndim]
@@ -261,13 +309,22 @@ def place_and_paste(rng: np.random.Generator, donor, moved: np.ndarray, labels: 
     alpha, window = support_of(labels, donor_brain, draw["margin_px"], draw["feather_px"])
     alpha, moved, labels = alpha[window], moved[window], labels[window]
     support = alpha > 0
-    candidates = np.argwhere(valid_centres(support, allowed))
-    candidates = candidates[rng.permutation(len(candidates))[:8]] if len(candidates) else candidates
+    flat = np.flatnonzero(valid_centres(support, allowed))  # np.argwhere's order, unravelled for 8 only
+    picked = flat[rng.permutation(len(flat))[:8]] if len(flat) else flat
+    candidates = np.stack(np.unravel_index(picked, allowed.shape), axis=-1)
     centre = next((tuple(int(v) for v in c) for c in candidates if fits(support, allowed, tuple(c))), None)
     if centre is None:
         return None
     patch = match_intensity(moved, donor.stats, stats, gain=draw["gain"], offset=draw["offset"])
-    out = to_dtype(paste(image, patch, alpha, centre, blend, value_range), image.dtype)
+    if image.dtype in EXACT_IN_FLOAT32:
+        # Only the window (and the one-pixel ring Poisson reads) changes, and these dtypes come
+        # back from float32 unchanged: blend a crop, not a float copy of the whole image.
+        near = tuple(slice(max(c - n // 2 - 1, 0), c - n // 2 + n + 1) for c, n in zip(centre, alpha.shape))
+        inner = tuple(c - b.start for c, b in zip(centre, near))
+        out = image.copy()
+        out[near] = to_dtype(paste(image[near], patch, alpha, inner, blend, value_range), image.dtype)
+    else:
+        out = to_dtype(paste(image, patch, alpha, centre, blend, value_range), image.dtype)
     new_mask = mask.copy()
     region = new_mask[tuple(slice(c - n // 2, c - n // 2 + n) for c, n in zip(centre, labels.shape))]
     region[labels > 0] = labels[labels > 0].astype(mask.dtype)
