@@ -44,6 +44,16 @@ class Profile:
     taper: bool = False  # halve the filters at each up block (cheaper at high resolution)
     embedding_dim: int = 50  # class-label embedding on both sides when conditional
     conditional: bool | None = None  # None: conditional when the data has >= 2 labels
+    # How a conditional model takes its class (model.py): "projection" = projection
+    # discriminator with an auxiliary class head + per-class gain/bias in every generator up
+    # block; "concat" = the first design (label map stacked on the input / first block), which
+    # the generator learnt to ignore (LGG grades: 0.009 pixel change on a class flip vs 0.099
+    # for new noise).
+    conditioning: str = "projection"
+    class_weight: float = 1.0  # weight of the auxiliary class loss ("projection" only)
+    # Conditional: each epoch draws every class equally often (minority classes repeated), so
+    # a class with few images is not learnt as an afterthought.
+    balance_classes: bool = True
     real_label: float = 1.0  # < 1: one-sided label smoothing
     mode_seeking: float = 0.0  # weight of the anti-collapse term (not in the seed; see gan.py)
     diff_augment: bool = False
@@ -68,6 +78,8 @@ class Profile:
             "embedding_dim": self.embedding_dim >= 1,
             "real_label": 0.5 < self.real_label <= 1,
             "mode_seeking": self.mode_seeking >= 0,
+            "conditioning": self.conditioning in ("projection", "concat"),
+            "class_weight": self.class_weight >= 0,
             "sample_every": self.sample_every >= 1,
         }
         for key, ok in checks.items():

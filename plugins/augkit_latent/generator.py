@@ -67,6 +67,7 @@ class LatentGenerator(PairedNetworkGenerator):
         augment = DiffAugment(seed=derive_seed(self.seed, 3)) if p.diff_augment else None
         gan = LatentGAN(generator, discriminator, latent_dim=p.latent_dim, diff_augment=augment,
                         flip=p.flip, real_label=p.real_label, mode_seeking=p.mode_seeking,
+                        class_weight=getattr(p, "class_weight", 0.0),
                         seed=derive_seed(self.seed, 4))
         gan.compile(
             g_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
@@ -83,6 +84,9 @@ class LatentGenerator(PairedNetworkGenerator):
         # a named function: AutoGraph cannot read a lambda's source and warns on every build
         self._infer_fn = tf.function(infer, reduce_retracing=True)
         self._hash = None
+
+    def _has_class_head(self) -> bool:
+        return bool(getattr(self._gan.discriminator, "projection", False))
 
     def _network_seed_generators(self):
         return list(getattr(self._gan.discriminator, "seed_generators", []))
@@ -112,18 +116,23 @@ class LatentGenerator(PairedNetworkGenerator):
             self._prepare(images)
         manager = self._begin_fit(seed, checkpoint_dir)
 
-        half = max(1, min(self.profile.batch_size // 2, len(train)))
-        steps = len(train) // half  # fixed batch shape: one traced step; order changes each epoch
+        balance = self.spec.conditional and getattr(self.profile, "balance_classes", False)
+        num_drawn = len(balanced_order(labels, rng_for(0))) if balance else len(train)
+        half = max(1, min(self.profile.batch_size // 2, num_drawn))
+        steps = num_drawn // half  # fixed batch shape: one traced step; order changes each epoch
         gan = self._gan
         bar = progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
                            enabled=progress, desc=self.name)
         try:
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()
-                order = rng_for(self._fit_seed, epoch).permutation(len(train))
+                rng = rng_for(self._fit_seed, epoch)
+                order = balanced_order(labels, rng) if balance else rng.permutation(len(train))
                 record = train_one_epoch(gan.train_on_batch, (images, labels), order, half,
                                          epoch=epoch, bar=bar, name=self.name,
                                          fix="lower learning_rate, or check the training images.")
+                if not self._has_class_head():
+                    record = {k: v for k, v in record.items() if not k.endswith("_class_acc")}
                 self._end_epoch(epoch, record, started)
                 if manager is not None:
                     manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
@@ -258,6 +267,20 @@ class LatentGenerator(PairedNetworkGenerator):
                 yield Sample(image=image, label=label, provenance=provenance, meta=meta)
 
     # ------------------------------------------------------------------ saving
+
+
+def balanced_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One epoch's draw of training indices with every class equally often: each class's
+    indices shuffled and repeated (then cut) up to the largest class's count, all shuffled
+    together. With equal classes it is a permutation."""
+    classes = np.unique(labels)
+    most = max(int(np.sum(labels == c)) for c in classes)
+    picks = []
+    for c in classes:
+        members = np.flatnonzero(labels == c)
+        reps = -(-most // len(members))
+        picks.append(np.concatenate([rng.permutation(members) for _ in range(reps)])[:most])
+    return rng.permutation(np.concatenate(picks))
 
 
 def write_curves(history: dict[str, list[float]], path: Path, *, title: str) -> None:
