@@ -58,6 +58,11 @@ class Profile:
     mode_seeking: float = 0.0  # weight of the anti-collapse term (not in the seed; see gan.py)
     diff_augment: bool = False
     flip: bool = True  # random left-right flip of the reals while training
+    # How images meet the network size: "resize" (bilinear), or "pad": images of one size no
+    # larger than the network's are edge-padded in and generated images cropped back, with no
+    # resampling. Resizing 28 px chest X-rays to 32 and back blurs them enough that a real-trained
+    # classifier calls 31 % of real normal ones pneumonia (0.90 -> 0.69 accuracy on normal).
+    resample: str = "resize"
     sample_every: int = 10  # epochs between sample grids in checkpoint_dir
 
     def __post_init__(self) -> None:
@@ -80,6 +85,7 @@ class Profile:
             "mode_seeking": self.mode_seeking >= 0,
             "conditioning": self.conditioning in ("projection", "concat"),
             "class_weight": self.class_weight >= 0,
+            "resample": self.resample in ("resize", "pad"),
             "sample_every": self.sample_every >= 1,
         }
         for key, ok in checks.items():

@@ -158,13 +158,45 @@ class LatentGenerator(PairedNetworkGenerator):
 
     def _arrays(self, samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
         size = self.profile.size
-        images = np.stack([resize_image(self.spec.to_unit(s.image), (size, size)) for s in samples])
+        images = np.stack([self._to_network(self.spec.to_unit(s.image)) for s in samples])
         if self.spec.conditional:
             labels = np.array([self.spec.class_index(s.label, f"sample {s.id!r}") for s in samples],
                               dtype=np.int32)
         else:
             labels = np.zeros(len(samples), dtype=np.int32)
         return images, labels
+
+    # ------------------------------------------------------------------ network size
+    def _padding(self) -> tuple[int, int] | None:
+        """(top, left) margins when images are padded into the network instead of resized:
+        profile ``resample="pad"`` and training images of one shape no larger than the size."""
+        if getattr(self.profile, "resample", "resize") != "pad":
+            return None
+        shape, size = self.spec.out_shape, self.profile.size
+        if shape is None or shape[0] > size or shape[1] > size:
+            raise UsageError(
+                f"{self.name} resample='pad' needs training images of one size no larger than "
+                f"{size}×{size}. Received: {'several sizes' if shape is None else shape}. Fix: "
+                "use resample='resize' or a larger size.")
+        return (size - shape[0]) // 2, (size - shape[1]) // 2
+
+    def _to_network(self, x: np.ndarray) -> np.ndarray:
+        """A [-1, 1] image at the network's size: resized, or padded with its edge values
+        (no resampling blur; e.g. 28 px chest X-rays in a 32 px network)."""
+        size = self.profile.size
+        pad = self._padding()
+        if pad is None:
+            return resize_image(x, (size, size))
+        (top, left), (h, w) = pad, x.shape[:2]
+        return np.pad(x, ((top, size - h - top), (left, size - w - left), (0, 0)),
+                      mode="edge").astype(np.float32)
+
+    def _from_network(self, x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        pad = self._padding()
+        if pad is None:
+            return resize_image(x, shape)
+        top, left = pad
+        return np.asarray(x[top:top + shape[0], left:left + shape[1]], dtype=np.float32)
 
     def _latents(self, seeds: Sequence[int]) -> np.ndarray:
         return np.stack([rng_for(s).standard_normal(self.profile.latent_dim, dtype=np.float32)
@@ -255,7 +287,7 @@ class LatentGenerator(PairedNetworkGenerator):
             chosen = [picks[i % len(picks)] for i in index]
             fake = self._paint([derive_seed(seed, i) for i in index], [c[0] for c in chosen])
             for i, (_, label, parent), x in zip(index, chosen, fake):
-                image = self.spec.from_unit(resize_image(x, shape))
+                image = self.spec.from_unit(self._from_network(x, shape))
                 params = {"index": i}
                 if label is not None:
                     params["label"] = label
