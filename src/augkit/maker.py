@@ -89,6 +89,13 @@ class SampleMaker:
             painted = next(iter(self.generator.generate(
                 1, seed=sample_seed, conditions=[parent.label] if wants_label else None)))
             params = {}
+            if wants_label and painted.label is not None:
+                if painted.label != parent.label:  # the class folder must say what was painted
+                    raise UsageError(
+                        f"generator {self.generator.name!r} was asked for class {parent.label!r} "
+                        f"and returned a sample labelled {painted.label!r}; it breaks the "
+                        "Generator.generate contract.")
+                params = {"label": parent.label}
             changes = {"label": painted.label if painted.label is not None else parent.label,
                        "features": painted.features if painted.features is not None else parent.features}
         if painted.image.shape != parent.image.shape or painted.image.dtype != parent.image.dtype:
