@@ -163,8 +163,10 @@ def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, seed: int = 
     The real samples are kept as they are; the rest are classical variants of real samples,
     and with a ``generator`` a ``gan_fraction`` of them are GAN-painted. With
     ``drop_near_copies`` (an NCC threshold, e.g. 0.95) a GAN sample that close to a real image
-    is painted again from a fresh mask; after a few failed attempts that index is dropped. Both
-    are listed in ``near_copies.csv``. ``balance`` (default: on for labelled data without
+    — or, for image + table data, whose row is closer to a real row than the real rows' 5 %
+    closest neighbours (``evaluate.table_privacy.NearestRecord``) — is painted again from a fresh
+    seed; after a few failed attempts that index is dropped. Both are listed in
+    ``near_copies.csv``. ``balance`` (default: on for labelled data without
     masks) brings every class to the same count where the reals allow it. ``gan_region``
     ("image" or "lesion", segmentation data only): the GAN paints the whole image, or only the
     lesion, blended into the real image under the same geometric transform (``augkit.blend``).
