@@ -134,3 +134,28 @@ def test_a_tiny_classifier_learns_toy_classes_and_keeps_its_best_val_step():
     assert auc(vy, trained.predict(vx)) == pytest.approx(trained.best_val_auc)  # best weights back
     assert trained.best_val_auc > 0.9
     assert trained.embed(vx).shape == (len(vx), 4)
+
+
+class PaintsBy:
+    """A stand-in generator whose images depend on the class only, or on the latent draw only."""
+
+    def __init__(self, follows_class: bool):
+        self.follows_class = follows_class
+
+    def generate(self, num, *, seed, conditions=None, batch_size=16):
+        for i in range(num):
+            label = conditions[i % len(conditions)]
+            rng = np.random.default_rng([seed, i])  # the "latent vector" of (seed, index)
+            value = ("a", "b").index(label) * 200 if self.follows_class else int(rng.integers(0, 250))
+            yield Sample(np.full((4, 4, 1), value, np.uint8), Provenance(f"g{i}", source="gan"),
+                         label=label)
+
+
+def test_flip_vs_noise_tells_a_generator_that_follows_its_class_from_one_that_ignores_it():
+    from augkit.evaluate.classification import flip_vs_noise
+
+    follows = flip_vs_noise(PaintsBy(True), ("a", "b"), num=8)
+    assert follows["new_noise_change"] == 0 and follows["class_flip_change"] == pytest.approx(200 / 255)
+    ignores = flip_vs_noise(PaintsBy(False), ("a", "b"), num=8)
+    assert ignores["class_flip_change"] == 0 and ignores["new_noise_change"] > 0.1
+    assert ignores["ratio"] == 0.0

@@ -154,3 +154,21 @@ def per_class_distances(real_features: np.ndarray, real_labels: np.ndarray,
     return {str(c): compare_to_floor(real_z[real_labels == k], syn_z[synthetic_labels == k],
                                      seed=seed)
             for k, c in enumerate(classes)}
+
+
+def flip_vs_noise(generator: Any, classes: Sequence[Any], *, num: int = 64, seed: int = 0) -> dict[str, float]:
+    """Does a class-conditional generator follow its class? Mean absolute pixel change ([0, 1]
+    units of the images' dtype range) between samples of one latent vector under two classes
+    (``generate`` draws a sample's latent vector from (seed, index) alone), against the change
+    between two latent vectors under one class. Every pair of classes and every class count."""
+    def images(s, label):
+        made = list(generator.generate(num, seed=s, conditions=[label]))
+        return class_arrays(made, [label])[0]
+
+    by_class = {c: (images(seed, c), images(seed + 1, c)) for c in classes}
+    flips = [np.abs(by_class[a][k] - by_class[b][k]).mean()
+             for i, a in enumerate(classes) for b in classes[i + 1:] for k in (0, 1)]
+    noise = [np.abs(first - second).mean() for first, second in by_class.values()]
+    flip, new_noise = float(np.mean(flips)), float(np.mean(noise))
+    return {"class_flip_change": flip, "new_noise_change": new_noise,
+            "ratio": flip / new_noise if new_noise > 0 else float("inf")}
