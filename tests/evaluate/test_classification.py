@@ -159,3 +159,12 @@ def test_flip_vs_noise_tells_a_generator_that_follows_its_class_from_one_that_ig
     ignores = flip_vs_noise(PaintsBy(False), ("a", "b"), num=8)
     assert ignores["class_flip_change"] == 0 and ignores["new_noise_change"] > 0.1
     assert ignores["ratio"] == 0.0
+
+
+def test_real_pair_changes_between_and_within_classes():
+    from augkit.evaluate.classification import real_pair_changes
+
+    x = np.array([0.0, 0.2, 1.0, 1.0], np.float32).reshape(4, 1, 1, 1)
+    out = real_pair_changes(x, np.array([0, 0, 1, 1]))
+    assert out["within_class"] == pytest.approx(0.1)  # (0.2 + 0.0) / 2
+    assert out["between_classes"] == pytest.approx(0.9)  # (1 + 1 + 0.8 + 0.8) / 4

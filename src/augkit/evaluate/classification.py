@@ -172,3 +172,17 @@ def flip_vs_noise(generator: Any, classes: Sequence[Any], *, num: int = 64, seed
     flip, new_noise = float(np.mean(flips)), float(np.mean(noise))
     return {"class_flip_change": flip, "new_noise_change": new_noise,
             "ratio": flip / new_noise if new_noise > 0 else float("inf")}
+
+
+def real_pair_changes(images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The reference for ``flip_vs_noise`` on real images: mean absolute pixel difference of
+    image pairs from two classes, and of pairs from one class (self-pairs left out)."""
+    def mean_diff(a, b, same):
+        d = np.abs(a[:, None] - b[None]).mean(axis=tuple(range(2, a.ndim + 1)))
+        return d[~np.eye(len(a), dtype=bool)].mean() if same else d.mean()
+
+    classes = np.unique(labels)
+    between = [mean_diff(images[labels == a], images[labels == b], False)
+               for i, a in enumerate(classes) for b in classes[i + 1:]]
+    within = [mean_diff(images[labels == c], images[labels == c], True) for c in classes]
+    return {"between_classes": float(np.mean(between)), "within_class": float(np.mean(within))}
