@@ -42,6 +42,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from augkit.evaluate.provenance import provenance  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 OUT = HERE / "results" / "peers"
@@ -334,7 +336,7 @@ def main() -> None:
         if args.rss_only:
             num = args.samples or (20 if args.dim == "2d" else 2)
             result["peak_rss"] = {n: peak_rss(args.dim, n, num) for n in result["libraries"]}
-            (args.out / f"peers_{args.dim}.json").write_text(json.dumps(result, indent=1) + "\n")
+            (args.out / f"peers_{args.dim}.json").write_text(json.dumps({**result, "provenance": provenance()}, indent=1) + "\n")
         (args.out / f"peers_{args.dim}.md").write_text(_markdown(result))
         return
     if args.dim == "_child":
@@ -381,7 +383,7 @@ def main() -> None:
         "command": "python benchmarks/peers.py " + " ".join(sys.argv[1:]),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"peers_{dim}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (args.out / f"peers_{dim}.json").write_text(json.dumps({**result, "provenance": provenance()}, indent=1) + "\n")
     md = _markdown(result)
     (args.out / f"peers_{dim}.md").write_text(md)
     print(md)

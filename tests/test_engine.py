@@ -425,3 +425,43 @@ def test_a_resizing_preset_is_refused_for_nifti_slices(tmp_dataset, tmp_path):
     with pytest.raises(UsageError, match="'resize' has no meaning for volumes.*voxel size"):
         expand(src, 4, out, pipeline=ClassicalPipeline(config=RESIZE_32), progress=False)  # whole cases
     assert not out.exists() and not staging_dir(out).exists()
+
+
+class RowCopier(RowPainter):
+    """Paints a fresh image each call, but its row is a copy of real row ``b`` for the first
+    ``num_copies`` calls (a planted memorised patient), then a new row."""
+
+    name = "row-copier"
+
+    def __init__(self, num_copies):
+        self.calls, self.num_copies = 0, num_copies
+
+    def generate(self, num_samples, *, seed, conditions=None, batch_size=16):
+        from augkit.sample import Provenance, Sample
+
+        for _ in range(num_samples):
+            self.calls += 1
+            rng = np.random.default_rng(seed)
+            row = {"age": 47.0, "sex": "M"} if self.calls <= self.num_copies else \
+                {"age": float(rng.integers(20, 40)), "sex": "F"}
+            yield Sample(image=rng.integers(0, 255, (6, 5, 1)).astype(np.uint8), features=row,
+                         provenance=Provenance(id="g", source="gan"))
+
+
+def test_a_planted_copy_of_a_real_row_is_repainted_then_dropped(tmp_dataset, tmp_path):
+    table = "id,age,sex\n" + "".join(f"p{i},{50 + 3 * i},{'FM'[i % 2]}\n" for i in range(6)) + "b,47,M\n"
+    src = tmp_dataset({"table.csv": table.encode(),
+                       **{f"images/{k}.png": np.full((6, 5), 10 + 20 * j, np.uint8)
+                          for j, k in enumerate([f"p{i}" for i in range(6)] + ["b"])}})
+    result = expand(src, 9, tmp_path / "out", generator=RowCopier(num_copies=5), gan_fraction=1.0,
+                    progress=False, drop_near_copies=0.95)
+    # index 7: 4 copies in a row -> dropped; index 8: one copy, then a new row
+    assert result.dropped == 1 and result.num_samples == 8 and result.near_copies == 5
+    events = read_manifest(tmp_path / "out" / "near_copies.csv")
+    assert {e["nearest_row_id"] for e in events} == {"images/b"} and {e["row_distance"] for e in events} == {"0.0"}
+    assert [e["outcome"] for e in events] == ["regenerated"] * 3 + ["dropped", "regenerated"]
+    back = [s for s in read_dataset(tmp_path / "out") if "_gan" in s.id]
+    assert len(back) == 1 and back[0].features["sex"] == "F"
+    honest = expand(src, 9, tmp_path / "honest", generator=RowCopier(num_copies=0), gan_fraction=1.0,
+                    progress=False, drop_near_copies=0.95)
+    assert honest.dropped == 0 and honest.near_copies == 0 and honest.num_samples == 9

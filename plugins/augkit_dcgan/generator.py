@@ -23,7 +23,10 @@ class DCGAN(LatentGenerator):
 
     Trained on labelled samples (two or more classes) it is class-conditional:
     ``generate(n, seed=..., conditions=["G2", "G3", ...])`` yields samples with those labels,
-    which is how ``expand`` brings every class to a target count. Images come back in the
+    which is how ``expand`` brings every class to a target count. The default conditioning
+    (``conditioning="projection"``: projection discriminator + auxiliary class head, per-class
+    gain and bias in the generator, class-balanced epochs) makes samples that follow their
+    class; ``conditioning="concat"`` is the first design, kept for comparison. Images come back in the
     training images' dtype, channel count and (when they all share one) size.
     """
 
@@ -39,11 +42,13 @@ class DCGAN(LatentGenerator):
                                    latent_dim=p.latent_dim, block_width=p.block_width,
                                    up_widths=p.up_widths, num_classes=num_classes,
                                    embedding_dim=p.embedding_dim, batch_norm=p.batch_norm,
+                                   conditioning="film" if p.conditioning == "projection" else "concat",
                                    seed=derive_seed(self.seed, 1))
         discriminator = DCGANDiscriminator(size=p.size, widths=p.discriminator_widths,
                                            num_classes=num_classes, embedding_dim=p.embedding_dim,
                                            leaky_slope=p.leaky_slope, dropout=p.dropout,
                                            minibatch_std=p.minibatch_std,
+                                           conditioning=p.conditioning,
                                            seed=derive_seed(self.seed, 2))
         labels = np.zeros((1,), np.int32)
         generator([np.zeros((1, p.latent_dim), np.float32), labels])

@@ -68,6 +68,7 @@ class LatentGenerator(PairedNetworkGenerator):
         augment = DiffAugment(seed=derive_seed(self.seed, 3)) if p.diff_augment else None
         gan = LatentGAN(generator, discriminator, latent_dim=p.latent_dim, diff_augment=augment,
                         flip=p.flip, real_label=p.real_label, mode_seeking=p.mode_seeking,
+                        class_weight=getattr(p, "class_weight", 0.0),
                         seed=derive_seed(self.seed, 4))
         gan.compile(
             g_optimizer=keras.optimizers.Adam(p.learning_rate, beta_1=p.beta_1),
@@ -84,6 +85,9 @@ class LatentGenerator(PairedNetworkGenerator):
         # a named function: AutoGraph cannot read a lambda's source and warns on every build
         self._infer_fn = tf.function(infer, reduce_retracing=True)
         self._hash = None
+
+    def _has_class_head(self) -> bool:
+        return bool(getattr(self._gan.discriminator, "projection", False))
 
     def _network_seed_generators(self):
         return list(getattr(self._gan.discriminator, "seed_generators", []))
@@ -111,17 +115,22 @@ class LatentGenerator(PairedNetworkGenerator):
             self._prepare(images)
         manager = self._begin_fit(seed, checkpoint_dir)
 
-        half = max(1, min(self.profile.batch_size // 2, len(train)))
-        steps = len(train) // half  # fixed batch shape: one traced step; order changes each epoch
+        balance = self.spec.conditional and getattr(self.profile, "balance_classes", False)
+        num_drawn = len(balanced_order(labels, rng_for(0))) if balance else len(train)
+        half = max(1, min(self.profile.batch_size // 2, num_drawn))
+        steps = num_drawn // half  # fixed batch shape: one traced step; order changes each epoch
         gan = self._gan
         bar = self._epoch_bar(epochs, steps, progress)
         try:
             for epoch in range(self.epochs_trained, epochs):
                 started = time.perf_counter()
-                order = rng_for(self._fit_seed, epoch).permutation(len(train))
+                rng = rng_for(self._fit_seed, epoch)
+                order = balanced_order(labels, rng) if balance else rng.permutation(len(train))
                 record = train_one_epoch(gan.train_on_batch, (images, labels), order, half,
                                          epoch=epoch, bar=bar, name=self.name,
                                          fix="lower learning_rate, or check the training images.")
+                if not self._has_class_head():
+                    record = {k: v for k, v in record.items() if not k.endswith("_class_acc")}
                 self._end_epoch(epoch, record, started)
                 if manager is not None:
                     manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
@@ -147,13 +156,45 @@ class LatentGenerator(PairedNetworkGenerator):
 
     def _arrays(self, samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
         size = self.profile.size
-        images = np.stack([resize_image(self.spec.to_unit(s.image), (size, size)) for s in samples])
+        images = np.stack([self._to_network(self.spec.to_unit(s.image)) for s in samples])
         if self.spec.conditional:
             labels = np.array([self.spec.class_index(s.label, f"sample {s.id!r}") for s in samples],
                               dtype=np.int32)
         else:
             labels = np.zeros(len(samples), dtype=np.int32)
         return images, labels
+
+    # ------------------------------------------------------------------ network size
+    def _padding(self) -> tuple[int, int] | None:
+        """(top, left) margins when images are padded into the network instead of resized:
+        profile ``resample="pad"`` and training images of one shape no larger than the size."""
+        if getattr(self.profile, "resample", "resize") != "pad":
+            return None
+        shape, size = self.spec.out_shape, self.profile.size
+        if shape is None or shape[0] > size or shape[1] > size:
+            raise UsageError(
+                f"{self.name} resample='pad' needs training images of one size no larger than "
+                f"{size}×{size}. Received: {'several sizes' if shape is None else shape}. Fix: "
+                "use resample='resize' or a larger size.")
+        return (size - shape[0]) // 2, (size - shape[1]) // 2
+
+    def _to_network(self, x: np.ndarray) -> np.ndarray:
+        """A [-1, 1] image at the network's size: resized, or padded with its edge values
+        (no resampling blur; e.g. 28 px chest X-rays in a 32 px network)."""
+        size = self.profile.size
+        pad = self._padding()
+        if pad is None:
+            return resize_image(x, (size, size))
+        (top, left), (h, w) = pad, x.shape[:2]
+        return np.pad(x, ((top, size - h - top), (left, size - w - left), (0, 0)),
+                      mode="edge").astype(np.float32)
+
+    def _from_network(self, x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        pad = self._padding()
+        if pad is None:
+            return resize_image(x, shape)
+        top, left = pad
+        return np.asarray(x[top:top + shape[0], left:left + shape[1]], dtype=np.float32)
 
     def _latents(self, seeds: Sequence[int]) -> np.ndarray:
         return np.stack([rng_for(s).standard_normal(self.profile.latent_dim, dtype=np.float32)
@@ -244,7 +285,7 @@ class LatentGenerator(PairedNetworkGenerator):
             chosen = [picks[i % len(picks)] for i in index]
             fake = self._paint([derive_seed(seed, i) for i in index], [c[0] for c in chosen])
             for i, (_, label, parent), x in zip(index, chosen, fake):
-                image = self.spec.from_unit(resize_image(x, shape))
+                image = self.spec.from_unit(self._from_network(x, shape))
                 params = {"index": i}
                 if label is not None:
                     params["label"] = label
@@ -256,6 +297,20 @@ class LatentGenerator(PairedNetworkGenerator):
                 yield Sample(image=image, label=label, provenance=provenance, meta=meta)
 
     # ------------------------------------------------------------------ saving
+
+
+def balanced_order(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One epoch's draw of training indices with every class equally often: each class's
+    indices shuffled and repeated (then cut) up to the largest class's count, all shuffled
+    together. With equal classes it is a permutation."""
+    classes = np.unique(labels)
+    most = max(int(np.sum(labels == c)) for c in classes)
+    picks = []
+    for c in classes:
+        members = np.flatnonzero(labels == c)
+        reps = -(-most // len(members))
+        picks.append(np.concatenate([rng.permutation(members) for _ in range(reps)])[:most])
+    return rng.permutation(np.concatenate(picks))
 
 
 def write_curves(history: dict[str, list[float]], path: Path, *, title: str) -> None:

@@ -153,7 +153,9 @@ def cli():
 @click.option("--drop-near-copies", type=click.FloatRange(0, 1), is_flag=False, flag_value=0.95,
               default=None, metavar="[THRESHOLD]",
               help="Repaint GAN samples whose NCC with a real image is >= THRESHOLD (0.95 if no "
-                   "value), dropping them after 4 tries; listed in near_copies.csv.")
+                   "value), or (image + table data) whose row is closer to a real row than the real "
+                   "rows' 5 % nearest neighbours, dropping them after 4 tries; listed in "
+                   "near_copies.csv.")
 @click.option("--balance/--no-balance", default=None,
               help="Bring every class to the same count (default: on for class-labelled data).")
 @click.option("--overwrite", is_flag=True,

@@ -141,3 +141,20 @@ def test_bad_settings_and_untrained_use_are_refused():
         DCGAN("tiny", size=48)
     with pytest.raises(ModelError, match="not trained"):
         DCGAN("tiny").generate(1, seed=0)
+
+
+def test_pad_resample_puts_the_pixels_themselves_into_the_network():
+    samples = make_samples(4, shape=(12, 12), channels=1)
+    model = DCGAN("tiny", seed=0, resample="pad")
+    model.fit(samples, epochs=1, progress=False)
+    images, _ = model._arrays(samples)
+    unit = model.spec.to_unit(samples[0].image)
+    assert images.shape[1:3] == (16, 16)
+    assert np.array_equal(images[0, 2:14, 2:14], unit)  # not resampled
+    assert np.array_equal(images[0, 0, 2:14], unit[0]) and np.array_equal(images[0, 2:14, 15], unit[:, -1])
+    out = next(iter(model.generate(1, seed=0)))
+    assert out.image.shape == (12, 12, 1) and out.image.dtype == np.uint8
+    with pytest.raises(UsageError, match="no larger than 16×16"):
+        DCGAN("tiny", resample="pad").fit(make_samples(4, shape=(20, 24)), epochs=1, progress=False)
+    with pytest.raises(UsageError, match="resample"):
+        DCGAN("tiny", resample="crop")

@@ -65,3 +65,52 @@ def distance_to_closest_record(path: Path | None, real_enc: np.ndarray, synth_en
     fig.tight_layout()
     save_png(fig, path)
     return result
+
+
+class NearestRecord:
+    """Each new row's distance to the closest real row (DCR) while generating, in the report's
+    encoding (``TablePreprocessor`` fitted on the real rows), and whether it is a near copy: closer
+    than ``threshold``, by default the 5th percentile of the real rows' own leave-one-out
+    nearest distances — the same line ``distance_to_closest_record`` draws in the report (a real
+    patient's 5 % closest neighbours), or an exact copy when the real rows hold duplicates.
+
+    A row with a value the real rows never had cannot copy any of them: distance infinity.
+    """
+
+    def __init__(self, rows, ids, *, threshold: float | None = None):
+        import pandas as pd
+        from sklearn.neighbors import NearestNeighbors
+
+        from augkit.tables.encoding import TablePreprocessor
+
+        self.ids = list(ids)
+        frame = pd.DataFrame([dict(r) for r in rows])
+        self._prep = TablePreprocessor().fit(frame)
+        self._columns = list(frame.columns)
+        encoded = self._prep.transform(frame)
+        self._nn = NearestNeighbors(n_neighbors=min(2, len(encoded))).fit(encoded)
+        if threshold is None:
+            exact_tol = 1e-6
+            if len(encoded) >= 2:
+                loo = self._nn.kneighbors(encoded, n_neighbors=2)[0][:, 1]
+                threshold = max(float(np.percentile(loo, 5)), exact_tol)
+            else:
+                threshold = exact_tol
+        self.threshold = float(threshold)
+
+    def nearest(self, row) -> tuple[str, float]:
+        """(id of the closest real row, its distance)."""
+        import pandas as pd
+
+        from augkit.errors import DataError
+
+        frame = pd.DataFrame([{c: dict(row).get(c) for c in self._columns}])
+        try:
+            encoded = self._prep.transform(frame)
+        except DataError:  # a value no real row has (or a gap where none had one)
+            return "", float("inf")
+        distance, index = self._nn.kneighbors(encoded, n_neighbors=1)
+        return self.ids[int(index[0, 0])], float(distance[0, 0])
+
+    def is_near_copy(self, distance: float) -> bool:
+        return distance < self.threshold or distance <= 1e-6

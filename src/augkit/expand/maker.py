@@ -1,7 +1,7 @@
 """How one output index of ``expand`` becomes a Sample: the real sample itself (resized when the
 transforms resize), a classical variant of its parent, or a generator's sample (painted for a
 transformed real mask, or an edit of the parent's variant), with near-copies of real images
-painted again or dropped. Everything is decided by (seed, index) and the parent plan."""
+(and, for image + table data, of real rows) painted again or dropped. Everything is decided by (seed, index) and the parent plan."""
 
 from __future__ import annotations
 
@@ -36,10 +36,17 @@ class SampleMaker:
         self.generator = generator
         self.near_copy_threshold = near_copy_threshold
         self._real_z = None
+        self._records = None
         if generator is not None and near_copy_threshold is not None:
             from augkit.evaluate.features import thumbnails, zscore_flat
 
             self._real_z = zscore_flat(thumbnails(self.reals))
+            if self.reals and all(s.features is not None for s in self.reals):
+                from augkit.evaluate.table_privacy import NearestRecord
+
+                # image + table data: a row that copies a patient's is a copy too
+                self._records = NearestRecord([s.features for s in self.reals],
+                                              [s.id for s in self.reals])
 
     def make(self, index: int, source: str) -> tuple[Sample | None, list[dict[str, Any]]]:
         """The sample for ``index`` (None when every GAN attempt was a near-copy) and the
@@ -56,12 +63,17 @@ class SampleMaker:
             attempt_seed = sample_seed if attempt == 0 else derive_seed(self.seed, index, attempt)
             sample = self._paint(parent, index, attempt_seed)
             near = self._nearest_real(sample)
-            if near is None or near[1] < self.near_copy_threshold:
+            row = self._nearest_row(sample)
+            image_copy = near is not None and near[1] >= self.near_copy_threshold
+            row_copy = row is not None and self._records.is_near_copy(row[1])
+            if not (image_copy or row_copy):
                 if attempt:
                     sample.provenance.params["near_copy_retries"] = attempt
                 return sample, events
             events.append({"index": index, "id": sample.id, "attempt": attempt, "seed": attempt_seed,
                            "nearest_real_id": near[0], "ncc": round(near[1], 5),
+                           "nearest_row_id": "" if row is None else row[0],
+                           "row_distance": "" if row is None else round(row[1], 5),
                            "outcome": "dropped" if attempt == MAX_NEAR_COPY_ATTEMPTS - 1 else "regenerated"})
         return None, events
 
@@ -73,6 +85,11 @@ class SampleMaker:
         sims = zscore_flat(thumbnails([sample])) @ self._real_z.T
         best = int(sims.argmax())
         return self.reals[best].id, float(sims[0, best])
+
+    def _nearest_row(self, sample: Sample) -> tuple[str, float] | None:
+        if self._records is None or sample.features is None:
+            return None
+        return self._records.nearest(sample.features)
 
     def _paint(self, parent: Sample, index: int, sample_seed: int) -> Sample:
         if parent.mask is not None and is_sample_conditioned(self.generator):
@@ -89,6 +106,13 @@ class SampleMaker:
             painted = next(iter(self.generator.generate(
                 1, seed=sample_seed, conditions=[parent.label] if wants_label else None)))
             params = {}
+            if wants_label and painted.label is not None:
+                if painted.label != parent.label:  # the class folder must say what was painted
+                    raise UsageError(
+                        f"generator {self.generator.name!r} was asked for class {parent.label!r} "
+                        f"and returned a sample labelled {painted.label!r}; it breaks the "
+                        "Generator.generate contract.")
+                params = {"label": parent.label}
             changes = {"label": painted.label if painted.label is not None else parent.label,
                        "features": painted.features if painted.features is not None else parent.features}
         if painted.image.shape != parent.image.shape or painted.image.dtype != parent.image.dtype:

@@ -26,7 +26,8 @@ def manifest_row(index: int, sample: Sample, files: list[str]) -> dict[str, Any]
     }
 
 
-NEAR_COPY_COLUMNS = ["index", "id", "attempt", "seed", "nearest_real_id", "ncc", "outcome"]
+NEAR_COPY_COLUMNS = ["index", "id", "attempt", "seed", "nearest_real_id", "ncc", "nearest_row_id",
+                     "row_distance", "outcome"]
 
 
 def csv_bytes(rows: list[dict[str, Any]], columns: list[str]) -> bytes:

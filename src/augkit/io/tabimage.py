@@ -55,8 +55,9 @@ from augkit.sample import Provenance, Sample
 
 TABLE_NAME = "table.csv"
 IMAGES_DIR = "images"
-#: written by augkit beside every output; never the table of a dataset
-IGNORED_CSVS = frozenset({"manifest.csv"})
+#: written by augkit beside every output (near_copies.csv: with --drop-near-copies); never
+#: the table of a dataset
+IGNORED_CSVS = frozenset({"manifest.csv", "near_copies.csv"})
 OPTIONS = ("table", "id_column", "id_pattern", "image_glob", "label_column", "drop_columns", "channels")
 
 

@@ -142,8 +142,9 @@ class MixedSampler:
             syn_labels = self.synthetic.labels()
             if syn_labels is None or any(label is None for label in syn_labels):
                 raise UsageError("balance_classes needs the class of every synthetic sample in "
-                                 "advance; for a live generator give GeneratorSource(label=...) or "
-                                 "conditions='labels' with refresh_each_epoch=False.")
+                                 "advance; for a live generator give GeneratorSource(label=...), "
+                                 "conditions='classes', or conditions='labels' with "
+                                 "refresh_each_epoch=False.")
         self.classes = sorted(set(real_labels) | set(syn_labels or []), key=repr)
         self._real_by_class = {c: [i for i, l in enumerate(real_labels) if l == c] for c in self.classes}
         self._syn_by_class = {c: [i for i, l in enumerate(syn_labels or []) if l == c] for c in self.classes}

@@ -213,8 +213,13 @@ class GeneratorSource(SyntheticSource):
     new pool every epoch (fresh samples); otherwise one pool serves all epochs. The last
     ``cache_batches`` batches are kept in memory.
 
-    ``conditions``: "masks" (segmentation), "labels" (class-conditional), None (unconditional),
-    or "auto" (masks when the generator does segmentation and the real samples have masks).
+    ``conditions``: "masks" (segmentation), "labels" (class-conditional, each item asks for the
+    class of a real sample drawn per pool epoch, so the classes keep the reals' proportions),
+    "classes" (class-conditional, item i asks for class ``i % k`` of the reals' k sorted
+    classes: balanced, and known in advance for every epoch, so ``MixedSampler(...,
+    balance_classes=True)`` can serve it with fresh pools), None (unconditional), or "auto"
+    (masks when the generator does segmentation and the real samples have masks). A "classes"
+    sample has no parent: it owes its image to no particular real sample.
     ``label`` sets the class of every sample of an unconditional per-class generator.
     """
 
@@ -229,13 +234,21 @@ class GeneratorSource(SyntheticSource):
         if conditions == "auto":
             has_masks = bool(self.real) and self.real[0].mask is not None
             conditions = "masks" if has_masks and "segmentation" in generator.tasks else None
-        if conditions not in ("masks", "labels", None):
-            raise UsageError(f"conditions must be 'masks', 'labels', None or 'auto'. Received: {conditions!r}")
+        if conditions not in ("masks", "labels", "classes", None):
+            raise UsageError("conditions must be 'masks', 'labels', 'classes', None or 'auto'. "
+                             f"Received: {conditions!r}")
         if conditions and not self.real:
             raise UsageError(f"conditions={conditions!r} are drawn from the real samples; pass them "
                              "as GeneratorSource(generator, real_samples, ...)")
         if conditions == "masks" and any(s.mask is None for s in self.real):
             raise UsageError("conditions='masks' needs every real sample to have a mask.")
+        if conditions in ("labels", "classes") and any(s.label is None for s in self.real):
+            raise UsageError(f"conditions={conditions!r} needs a class label on every real sample "
+                             "(class sub-folders when reading a folder).")
+        from augkit.expand.balance import label_order
+
+        self.classes = sorted({s.label for s in self.real}, key=label_order) \
+            if conditions == "classes" else []
         self.generator = generator
         self.pool_size, self.batch_size, self.seed = int(pool_size), int(batch_size), int(seed)
         self.conditions = conditions
@@ -275,7 +288,12 @@ class GeneratorSource(SyntheticSource):
             return [self.label] * self.pool_size
         if self.conditions == "labels" and not self.refresh_each_epoch:
             return [self._parent(0, i).label for i in range(self.pool_size)]
+        if self.conditions == "classes":
+            return [self._class_of(i) for i in range(self.pool_size)]
         return None
+
+    def _class_of(self, index: int) -> Any:
+        return self.classes[index % len(self.classes)]
 
     def get(self, index: int, *, epoch: int = 0) -> Sample:
         if not 0 <= index < self.pool_size:
@@ -295,7 +313,8 @@ class GeneratorSource(SyntheticSource):
     def _make_batch(self, pool_epoch: int, batch: int) -> list[Sample]:
         indices = range(batch * self.batch_size, min((batch + 1) * self.batch_size, self.pool_size))
         # Only a conditioned sample has a parent: an unconditional one owes nothing to any real.
-        parents = [self._parent(pool_epoch, i) if self.conditions else None for i in indices]
+        parents = [self._parent(pool_epoch, i) if self.conditions in ("masks", "labels") else None
+                   for i in indices]
         conditions = None
         if self.conditions == "masks":
             conditions = []
@@ -307,6 +326,8 @@ class GeneratorSource(SyntheticSource):
                 conditions.append(condition_for(self.generator, parent, image, mask))
         elif self.conditions == "labels":
             conditions = [p.label for p in parents]
+        elif self.conditions == "classes":
+            conditions = [self._class_of(i) for i in indices]
         seed = derive_seed(self.seed, _GENERATOR_STREAM, pool_epoch, batch)
         made = list(self.generator.generate(len(indices), seed=seed, conditions=conditions,
                                             batch_size=self.batch_size))
@@ -325,6 +346,10 @@ class GeneratorSource(SyntheticSource):
                 sample = dataclasses.replace(sample, provenance=prov)
             if self.label is not None:
                 sample = dataclasses.replace(sample, label=self.label)
+            if self.conditions == "classes" and sample.label != self._class_of(i):
+                raise UsageError(f"generator {self.generator.name!r} was asked for class "
+                                 f"{self._class_of(i)!r} and returned a sample labelled "
+                                 f"{sample.label!r}; it breaks the Generator.generate contract.")
             out.append(sample)
         return out
 
