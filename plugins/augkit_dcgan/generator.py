@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from augkit.seeding import derive_seed
 
@@ -50,7 +49,4 @@ class DCGAN(LatentGenerator):
                                            minibatch_std=p.minibatch_std,
                                            conditioning=p.conditioning,
                                            seed=derive_seed(self.seed, 2))
-        labels = np.zeros((1,), np.int32)
-        generator([np.zeros((1, p.latent_dim), np.float32), labels])
-        discriminator([np.zeros((1, p.size, p.size, spec.num_channels), np.float32), labels])
-        return generator, discriminator
+        return self._built(generator, discriminator, spec)

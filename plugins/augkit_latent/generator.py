@@ -13,7 +13,6 @@ Keras and TensorFlow are imported only when a model is built, so listing plugins
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,6 +41,14 @@ class LatentGenerator(PairedNetworkGenerator):
     spec_type = ImageSpec
 
     # ------------------------------------------------------------------ subclass hooks
+    def _built(self, generator, discriminator, spec):
+        """Both networks built (their weights made) by one call on a dummy batch of one."""
+        p = self.profile
+        labels = np.zeros((1,), np.int32)
+        generator([np.zeros((1, p.latent_dim), np.float32), labels])
+        discriminator([np.zeros((1, p.size, p.size, spec.num_channels), np.float32), labels])
+        return generator, discriminator
+
     def _networks(self, spec: ImageSpec, *, loading: bool):
         """Built (generator, discriminator) for ``spec``. ``loading``: weights come from a saved
         folder next, so nothing else needs loading."""
@@ -120,10 +127,8 @@ class LatentGenerator(PairedNetworkGenerator):
         half = max(1, min(self.profile.batch_size // 2, num_drawn))
         steps = num_drawn // half  # fixed batch shape: one traced step; order changes each epoch
         gan = self._gan
-        bar = self._epoch_bar(epochs, steps, progress)
-        try:
-            for epoch in range(self.epochs_trained, epochs):
-                started = time.perf_counter()
+        with self._epoch_bar(epochs, steps, progress) as bar:
+            for epoch, started in self._epochs_left(epochs):
                 rng = rng_for(self._fit_seed, epoch)
                 order = balanced_order(labels, rng) if balance else rng.permutation(len(train))
                 record = train_one_epoch(gan.train_on_batch, (images, labels), order, half,
@@ -136,8 +141,6 @@ class LatentGenerator(PairedNetworkGenerator):
                     manager.save(self.epochs_trained, variable_arrays(self._checkpoint_groups()),
                                  self._checkpoint_state())
                     self._write_reports(manager.directory, last=epoch + 1 == epochs)
-        finally:
-            bar.close()
         return {k: list(v) for k, v in self.history.items()}
 
     def _check_compatible(self, spec: ImageSpec, samples: Sequence[Sample]) -> None:

@@ -17,7 +17,6 @@ each other), fitted on the same training slices and saved in ``placement/`` besi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -165,10 +164,8 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         batch_size = min(self.profile.batch_size, per_epoch)
         steps = per_epoch // batch_size
         gan = self._gan
-        bar = self._epoch_bar(epochs, steps, progress)
-        try:
-            for epoch in range(self.epochs_trained, epochs):
-                started = time.perf_counter()
+        with self._epoch_bar(epochs, steps, progress) as bar:
+            for epoch, started in self._epochs_left(epochs):
                 rng = rng_for(self._fit_seed, epoch)
                 x, y = self._crops(lesions, rng, per_lesion=self.profile.crops_per_lesion)
                 record = train_one_epoch(gan.train_on_batch, (x, y), rng.permutation(len(x)), batch_size,
@@ -178,8 +175,6 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
                 self._finish_epoch(epoch, record, started, manager,
                                    self._region_l1(val_x, val_y) if val_x is not None else None,
                                    lambda folder: self._write_reports(folder, *shown, last=epoch + 1 == epochs))
-        finally:
-            bar.close()
         if val_x is not None and self.profile.restore_best:
             self._show_best(gan.generator)
         return {k: list(v) for k, v in self.history.items()}

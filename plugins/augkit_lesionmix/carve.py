@@ -117,6 +117,17 @@ def carve(donor_id: str, image: np.ndarray, mask: np.ndarray, brain: np.ndarray,
                   crop(brain.astype(np.uint8)), BrainStats.of(image, brain), origin)
 
 
+def _source_in_plane(xx: np.ndarray, yy: np.ndarray, c: float, rotation: float, scale: float,
+                     flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Output pixel -> source pixel in the axial plane: the inverse rotation (degrees) and scale
+    about the centre ``c``, then the mirror."""
+    t = np.deg2rad(rotation)
+    u, v = (xx - c) / scale, (yy - c) / scale
+    sx = np.cos(t) * u + np.sin(t) * v
+    sy = -np.sin(t) * u + np.cos(t) * v
+    return (-sx if flip else sx), sy
+
+
 def warp(carved: Carved, *, rotation: float, scale: float, flip: bool, elastic: np.ndarray | None
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The carved crop rotated (degrees), scaled and mirrored about its centre, plus an optional
@@ -124,13 +135,7 @@ def warp(carved: Carved, *, rotation: float, scale: float, flip: bool, elastic: 
     s = carved.labels.shape[0]
     c = (s - 1) / 2.0
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32)
-    # output pixel -> source pixel: inverse rotation and scale about the centre, then mirror
-    t = np.deg2rad(rotation)
-    u, v = (xx - c) / scale, (yy - c) / scale
-    sx = np.cos(t) * u + np.sin(t) * v
-    sy = -np.sin(t) * u + np.cos(t) * v
-    if flip:
-        sx = -sx
+    sx, sy = _source_in_plane(xx, yy, c, rotation, scale, flip)
     map_x, map_y = (sx + c).astype(np.float32), (sy + c).astype(np.float32)
     if elastic is not None:
         map_x += elastic[0]
@@ -155,12 +160,7 @@ def warp_volume(carved: Carved, *, rotation: float, scale: float, flip: bool
     s, _, d = carved.labels.shape
     c, cz = (s - 1) / 2.0, (d - 1) / 2.0
     yy, xx, zz = np.mgrid[0:s, 0:s, 0:d].astype(np.float32)
-    t = np.deg2rad(rotation)
-    u, v = (xx - c) / scale, (yy - c) / scale
-    sx = np.cos(t) * u + np.sin(t) * v
-    sy = -np.sin(t) * u + np.cos(t) * v
-    if flip:
-        sx = -sx
+    sx, sy = _source_in_plane(xx, yy, c, rotation, scale, flip)
     coords = np.stack([sy + c, sx + c, (zz - cz) / scale + cz])
 
     def resample(a: np.ndarray, order: int) -> np.ndarray:

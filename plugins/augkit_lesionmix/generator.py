@@ -220,10 +220,7 @@ class LesionMix(Generator):
                                     stats, st.blend, (stats.low, stats.high))
             if made is None:
                 continue
-            out, new_mask, placed = made
-            params.update({"placed": True, "attempt": attempt, "lesion_pixels": placed.pop("lesion_size"),
-                           **placed, "elastic_px": round(draw["elastic_px"], 2)})
-            return out, new_mask, params
+            return _placed(made, params, attempt, "lesion_pixels", elastic_px=round(draw["elastic_px"], 2))
         params["tries"] = st.max_tries  # nowhere to put a lesion: the recipient as it is
         return image.copy(), mask.copy(), params
 
@@ -269,10 +266,7 @@ class LesionMix(Generator):
                                     stats, "alpha", None)
             if made is None:
                 continue
-            out, new_mask, placed = made
-            params.update({"placed": True, "attempt": attempt, "lesion_voxels": placed.pop("lesion_size"),
-                           **placed})
-            return out, new_mask, params
+            return _placed(made, params, attempt, "lesion_voxels")
         params["tries"] = st.max_tries  # nowhere to put a lesion: the recipient as it is
         return image.copy(), mask.copy(), params
 
@@ -361,6 +355,14 @@ class LesionMix(Generator):
             raise ModelError(f"{directory}: lesions do not match the hash in config.json (damaged or "
                              "mixed files). Fix: save it again.")
         return obj
+
+
+def _placed(made: tuple, params: dict[str, Any], attempt: int, size_key: str, **extra: Any) -> tuple:
+    """A transplant that found its place: the new image and mask, and its parameters (the
+    manifest's order: placed, attempt, size, the placement, then ``extra``)."""
+    out, new_mask, placed = made
+    params.update({"placed": True, "attempt": attempt, size_key: placed.pop("lesion_size"), **placed, **extra})
+    return out, new_mask, params
 
 
 def _grow(inside: np.ndarray, pixels: float) -> np.ndarray:

@@ -14,7 +14,6 @@ Keras and TensorFlow are imported only when a model is built, so listing plugins
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -147,10 +146,8 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         batch_size = min(self.profile.batch_size, len(train))
         steps = len(train) // batch_size  # fixed batch shape: one traced step; order changes each epoch
         gan = self._gan
-        bar = self._epoch_bar(epochs, steps, progress)
-        try:
-            for epoch in range(self.epochs_trained, epochs):
-                started = time.perf_counter()
+        with self._epoch_bar(epochs, steps, progress) as bar:
+            for epoch, started in self._epochs_left(epochs):
                 order = rng_for(self._fit_seed, epoch).permutation(len(train))
                 record = train_one_epoch(split_batches(gan.train_on_batch), (cond, images), order, batch_size,
                                          epoch=epoch, bar=bar, name="pix2pix", shown=("g_l1", "d_loss"),
@@ -158,8 +155,6 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
                 shown = (val_cond, val_images) if val else (cond, images)
                 self._finish_epoch(epoch, record, started, manager, self._l1(val_cond, val_images) if val else None,
                                    lambda folder: self._write_reports(folder, *shown, last=epoch + 1 == epochs))
-        finally:
-            bar.close()
         if val and self.profile.restore_best:
             self._show_best(gan.generator)
         return {k: list(v) for k, v in self.history.items()}

@@ -6,7 +6,6 @@ Keras and TensorFlow are imported only when a model is built, so listing plugins
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,10 +145,8 @@ class TabImage(PairedNetworkGenerator):
         batch_size = min(self.profile.batch_size, len(train))
         steps = len(train) // batch_size  # fixed batch shape: one traced step; order changes each epoch
         gan = self._gan
-        bar = self._epoch_bar(epochs, steps, progress)
-        try:
-            for epoch in range(self.epochs_trained, epochs):
-                started = time.perf_counter()
+        with self._epoch_bar(epochs, steps, progress) as bar:
+            for epoch, started in self._epochs_left(epochs):
                 order = rng_for(self._fit_seed, epoch).permutation(len(train))
                 record = train_one_epoch(gan.train_on_batch, (images, rows), order, batch_size,
                                          epoch=epoch, bar=bar, name="tabimage",
@@ -163,8 +160,6 @@ class TabImage(PairedNetworkGenerator):
                                      self._checkpoint_state())
                     if last or self.epochs_trained % self.profile.sample_every == 0:
                         self._write_reports(manager.directory, images)
-        finally:
-            bar.close()
         return {k: list(v) for k, v in self.history.items()}
 
     def _check_compatible(self, samples: Sequence[Sample]) -> None:

@@ -83,7 +83,4 @@ class TLGAN(LatentGenerator):
                                               head=p.head, head_width=p.head_width,
                                               tap_strides=p.tap_strides,
                                               seed=derive_seed(self.seed, 2))
-        labels = np.zeros((1,), np.int32)
-        generator([np.zeros((1, p.latent_dim), np.float32), labels])
-        discriminator([np.zeros((1, p.size, p.size, spec.num_channels), np.float32), labels])
-        return generator, discriminator
+        return self._built(generator, discriminator, spec)

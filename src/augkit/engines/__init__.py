@@ -10,13 +10,15 @@ workers or the chunk size. Ray is imported only when ``ray`` is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from augkit.engines.base import ENGINES, RAY_INSTALL_HINT, Engine, Work
 from augkit.errors import UsageError
 
-__all__ = ["ENGINES", "Engine", "Work", "check", "import_ray_engine", "run"]
+__all__ = ["ENGINES", "Engine", "Work", "check", "import_ray_engine", "interruptible", "run"]
 
 def run(work: Work, items: Sequence[int], engine: Engine | None,
         on_done: Callable[[list[int], list[Any]], None]) -> None:
@@ -51,3 +53,16 @@ def import_ray_engine():
     from augkit.engines import ray as ray_engine
 
     return ray_engine
+
+
+@contextmanager
+def interruptible(bar: Any, kept: str) -> Iterator[None]:
+    """Close the progress ``bar`` however the run ends; on Ctrl-C also say what is ``kept`` and
+    how to go on, then let the interrupt through."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"augkit: interrupted; {kept}", file=sys.stderr)
+        raise
+    bar.close()

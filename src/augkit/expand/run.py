@@ -193,14 +193,8 @@ def _run(stage: Path, out_dir: Path, options: ExpandOptions, work: IndexWork, re
     todo = [i for i in range(target) if shard.owns(i) and not (rows_dir / f"{i:07d}.json").exists()]
     bar = _progress(total=sum(1 for i in range(target) if shard.owns(i)), initial=resumed,
                     enabled=options.progress)
-    try:
+    with engines.interruptible(bar, f"finished work is kept in {stage}. Run the same command again to resume."):
         engines.run(work, todo, options.engine, lambda done, _: bar.update(len(done)))
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"augkit: interrupted; finished work is kept in {stage}. Run the same command "
-              "again to resume.", file=sys.stderr)
-        raise
-    bar.close()
     # A worker killed mid-write (Ray retried its chunk elsewhere) can leave a temporary file.
     for leftover in stage.rglob(".tmp-*"):
         leftover.unlink()

@@ -94,7 +94,8 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
     bar = tqdm(total=total, initial=sum(ranges[k][1] for k in done), unit="sample", desc="generate",
                disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
     features: list[str] | None = None
-    try:
+    with engines.interruptible(bar, f"finished shards are kept in {out_dir}. Run the same command again "
+                                    "to make the rest."):
         if engine.name == "local":
             for k in todo:
                 first, count = ranges[k]
@@ -110,12 +111,6 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
             engines.run(ShardWork(generator, out_dir, ranges, int(seed), batch_size, conditions),
                         todo, engine, done)
             features = made[-1] if made else None
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"augkit: interrupted; finished shards are kept in {out_dir}. Run the same command "
-              "again to make the rest.", file=sys.stderr)
-        raise
-    bar.close()
     if features is not None:
         _record_features(summary_path, features)
     seconds = time.perf_counter() - start_time

@@ -220,8 +220,13 @@ class PairedNetworkGenerator(Generator):
             raise UsageError(f"{self.name} fit: epochs must be >= 1. Received: epochs={epochs}")
         return epochs
 
+    def _epochs_left(self, epochs: int) -> Iterator[tuple[int, float]]:
+        """``(epoch, start time)`` for each epoch a (resumed) fit still has to train."""
+        for epoch in range(self.epochs_trained, epochs):
+            yield epoch, time.perf_counter()
+
     def _epoch_bar(self, epochs: int, steps: int, progress: bool):
-        """The training progress bar, started where a resumed fit left off."""
+        """The training progress bar (a context manager), started where a resumed fit left off."""
         from augkit.generators.training import progress_bar
 
         return progress_bar(epochs * steps, initial=min(self.epochs_trained, epochs) * steps,
