@@ -96,9 +96,6 @@ class LatentGenerator(PairedNetworkGenerator):
     def _has_class_head(self) -> bool:
         return bool(getattr(self._gan.discriminator, "projection", False))
 
-    def _network_seed_generators(self):
-        return list(getattr(self._gan.discriminator, "seed_generators", []))
-
     # ------------------------------------------------------------------ training
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,

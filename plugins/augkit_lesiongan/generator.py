@@ -126,9 +126,6 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         self._infer_fn = tf.function(paint, reduce_retracing=True)
         self._hash = None
 
-    def _network_seed_generators(self) -> list:
-        return []  # the noise channel comes with the data
-
     # ------------------------------------------------------------------ training
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
@@ -161,8 +158,7 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
             pick = rng_for(self._fit_seed, _VAL_KEY, 1).permutation(len(val_x))[: self.profile.val_max_crops]
             val_x, val_y = val_x[np.sort(pick)], val_y[np.sort(pick)]
         per_epoch = len(lesions) * self.profile.crops_per_lesion
-        batch_size = min(self.profile.batch_size, per_epoch)
-        steps = per_epoch // batch_size
+        batch_size, steps = self._fixed_batches(per_epoch)
         gan = self._gan
         with self._epoch_bar(epochs, steps, progress) as bar:
             for epoch, started in self._epochs_left(epochs):

@@ -117,9 +117,6 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         self._infer_fn = tf.function(infer, reduce_retracing=True)
         self._hash = None
 
-    def _network_seed_generators(self):
-        return [self._gan.generator.dropout_seed]
-
     # ------------------------------------------------------------------ training
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
@@ -143,8 +140,7 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
         cond, images = self._arrays(train)
         val_pick = rng_for(self._fit_seed, _VAL_NOISE_KEY).permutation(len(val))[: self.profile.val_max_samples]
         val_cond, val_images = self._arrays([val[i] for i in sorted(val_pick)]) if val else (None, None)
-        batch_size = min(self.profile.batch_size, len(train))
-        steps = len(train) // batch_size  # fixed batch shape: one traced step; order changes each epoch
+        batch_size, steps = self._fixed_batches(len(train))
         gan = self._gan
         with self._epoch_bar(epochs, steps, progress) as bar:
             for epoch, started in self._epochs_left(epochs):

@@ -51,6 +51,11 @@ class UNetGenerator(keras.Model):
                                                kernel_initializer=seeded_normal(derive_seed(seed, next(k))))
         self.dropout_seed = keras.random.SeedGenerator(derive_seed(seed, 7001))
 
+    @property
+    def seed_generators(self):
+        """The SeedGenerators of this network's random draws (its dropout), for the checkpoint."""
+        return [self.dropout_seed]
+
     def noise_shapes(self) -> list[tuple[int, int, int]]:
         """Per-sample shape of each up block's dropout keep-mask, in call order."""
         return [(2 ** (i + 1), 2 ** (i + 1), w) for i, w in enumerate(reversed(self.widths))]

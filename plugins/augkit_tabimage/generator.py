@@ -116,9 +116,6 @@ class TabImage(PairedNetworkGenerator):
         self._grid_fn = tf.function(grid, reduce_retracing=True)
         self._hash = None
 
-    def _network_seed_generators(self):
-        return [self._gan.discriminator.dropout_seed]
-
     # ------------------------------------------------------------------ training
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
             epochs: int | None = None, seed: int = 0, checkpoint_dir: str | Path | None = None,
@@ -142,8 +139,7 @@ class TabImage(PairedNetworkGenerator):
         images = image_batch(train, self.image_spec, self.profile.size)
         rows = self.table.transform(train_frame)
         reference = self.table.transform(val_frame) if val else rows
-        batch_size = min(self.profile.batch_size, len(train))
-        steps = len(train) // batch_size  # fixed batch shape: one traced step; order changes each epoch
+        batch_size, steps = self._fixed_batches(len(train))
         gan = self._gan
         with self._epoch_bar(epochs, steps, progress) as bar:
             for epoch, started in self._epochs_left(epochs):

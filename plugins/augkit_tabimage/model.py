@@ -126,6 +126,11 @@ class TabImageDiscriminator(keras.Model):
         self.out = layers.Dense(1, kernel_initializer=_init(derive_seed(seed, next(k))))
         self.dropout_seed = keras.random.SeedGenerator(derive_seed(seed, 7001))
 
+    @property
+    def seed_generators(self):
+        """The SeedGenerators of this network's random draws (its dropout), for the checkpoint."""
+        return [self.dropout_seed]
+
     def _drop(self, x, training):
         if training and self.dropout > 0:
             return keras.random.dropout(x, self.dropout, seed=self.dropout_seed)

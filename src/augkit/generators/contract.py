@@ -199,9 +199,8 @@ class PairedNetworkGenerator(Generator):
     its networks: weight hash, save, load and re-seeding its random streams.
 
     Subclasses set ``get_profile`` (their profile lookup, as a staticmethod), implement
-    ``_build(spec, *, loading)`` and ``_network_seed_generators()`` and set ``spec_type`` (a
-    class with ``to_dict`` / ``from_dict``);
-    one whose data takes more than a spec to describe overrides the three ``_*saved*`` hooks
+    ``_build(spec, *, loading)`` and set ``spec_type`` (a class with ``to_dict`` /
+    ``from_dict``); each network lists its random streams as ``seed_generators``. One whose data takes more than a spec to describe overrides the three ``_*saved*`` hooks
     instead. ``fit`` calls ``_begin_fit`` before its epoch loop and ``_end_epoch`` after each epoch,
     and saves ``_checkpoint_state()``.
     """
@@ -219,6 +218,12 @@ class PairedNetworkGenerator(Generator):
         if epochs < 1:
             raise UsageError(f"{self.name} fit: epochs must be >= 1. Received: epochs={epochs}")
         return epochs
+
+    def _fixed_batches(self, num_items: int) -> tuple[int, int]:
+        """(batch size, steps per epoch) for ``num_items``: one fixed batch shape, so the
+        training step is traced once; the order of the items changes each epoch."""
+        batch_size = min(self.profile.batch_size, num_items)
+        return batch_size, num_items // batch_size
 
     def _epochs_left(self, epochs: int) -> Iterator[tuple[int, float]]:
         """``(epoch, start time)`` for each epoch a (resumed) fit still has to train."""
@@ -256,9 +261,11 @@ class PairedNetworkGenerator(Generator):
     def _build(self, spec: Any, *, loading: bool = False) -> None:
         """Create the networks (and optimizers) for data described by ``spec``."""
 
-    @abc.abstractmethod
     def _network_seed_generators(self) -> list:
-        """The SeedGenerators inside the two networks (dropout, noise), in a fixed order."""
+        """The SeedGenerators inside the two networks (dropout, noise), in a fixed order: each
+        network lists its own as ``seed_generators``, the generator's first."""
+        gan = self._gan
+        return [*getattr(gan.generator, "seed_generators", []), *getattr(gan.discriminator, "seed_generators", [])]
 
     def _seed_generators(self) -> list:
         """The Keras SeedGenerators behind every random draw in training: the training step's,
