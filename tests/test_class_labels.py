@@ -17,7 +17,8 @@ import tensorflow  # noqa: F401  (required: a broken install fails, it is not sk
 from augkit.cli import cli  # noqa: E402
 from augkit.expand.manifest import read_manifest  # noqa: E402
 from augkit.io import read_dataset  # noqa: E402
-from augkit.sampling.sampler import GeneratorSource, MixedSampler  # noqa: E402
+from augkit.sampling.sampler import MixedSampler  # noqa: E402
+from augkit.sampling.sources import GeneratorSource  # noqa: E402
 from augkit.sampling.tfdata import as_tf_dataset  # noqa: E402
 
 SIDE = 16

@@ -39,8 +39,8 @@ import numpy as np
 from augkit.errors import DataError, UsageError
 from augkit.sample import Sample
 from augkit.seeding import derive_seed, rng_for
-from augkit.sampling.sources import (SYNTHETIC_SOURCES, FolderSource, GeneratorSource,  # noqa: F401
-                                     SampleListSource, SyntheticSource, as_source, split_expanded)
+from augkit.sampling.sources import SYNTHETIC_SOURCES, SampleListSource, as_source, split_expanded
+from augkit.sampling.sources import FolderSource, SyntheticSource  # noqa: F401  (augkit.sampler's old names, to 0.3)
 from augkit.sampling.patches import check_patch_size, crop_padded, draw_patch_start
 from augkit.transforms.pipeline import ClassicalPipeline
 from augkit.transforms.volume import VolumePipeline
