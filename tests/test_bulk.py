@@ -160,3 +160,30 @@ def test_settings_must_match_to_resume(tmp_path):
         generate_shards(FakeGenerator(), 10, other, progress=False)
     with pytest.raises(UsageError, match="function index -> condition"):
         generate_shards(FakeGenerator(), 10, tmp_path / "x", conditions=[np.zeros((8, 8))], progress=False)
+
+
+def test_drop_rows_leaves_out_a_planted_copy_of_a_real_row(tmp_path):
+    """A generated row equal to a real patient's is not written; the others are, and the shard
+    lists what it dropped."""
+    from augkit.evaluate.table_privacy import NearestRecord
+
+    made = list(FakeGenerator().generate(40, seed=augkit.generate.bulk.derive_seed(3, 0, 0)))
+    planted = [made[5], made[17]]  # two generated rows planted among the real ones
+    rng = np.random.default_rng(1)
+    others = [{"age": int(rng.integers(20, 90)), "sex": str(rng.choice(["F", "M"])),
+               "bp": round(float(rng.normal(120, 9)), 2)} for _ in range(20)]
+    reals = [dict(s.features) for s in planted] + others
+    records = NearestRecord(reals, [f"real{i}" for i in range(len(reals))])
+    summary = generate_shards(FakeGenerator(), 40, tmp_path / "out", seed=3, shard_size=40,
+                              progress=False, workers=1, drop_rows=records)
+    kept = read_dataset(tmp_path / "out").samples
+    kept_ids = {s.id for s in kept}
+    dropped = (tmp_path / "out" / "shard-00000" / "near_copies.csv").read_text().splitlines()[1:]
+    dropped_ids = {line.split(",")[0] for line in dropped}
+    assert {"000000005", "000000017"} <= dropped_ids
+    assert {line.split(",")[1] for line in dropped if line.split(",")[0] in ("000000005", "000000017")} \
+        == {"real0", "real1"}
+    assert summary["near_copies_dropped"] == len(dropped_ids) and len(kept) + len(dropped_ids) == 40
+    assert not kept_ids & dropped_ids
+    assert all(not records.is_near_copy(records.nearest(s.features)[1]) for s in kept)
+    assert json.loads((tmp_path / "out" / "bulk.json").read_text())["drop_near_copy_rows_closer_than"] > 0
