@@ -102,16 +102,28 @@ def run_report(args) -> None:
     assert not train_patients & test_patients, "a test patient is among the training patients"
     print(f"{len(samples)} training slices of {len(train_patients)} patients; {len(test)} test slices of "
           f"{len(test_patients)} patients", flush=True)
-    shutil.rmtree(WORK / "checkpoints", ignore_errors=True)
-    overrides = dict(args.override or {})
-    gen = TabImage("cpu", seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}), **overrides)
-    train_seconds = fit_within_budget(gen, samples, minutes=args.minutes, chunk=args.chunk, seed=args.seed,
-                                      checkpoint_dir=WORK / "checkpoints", progress=not args.quiet,
-                                      on_chunk=lambda e, s: print(f"epoch {e}: {s:.0f} s", flush=True))
-    gen.save(MODEL_DIR)
+    if args.reuse_model:  # the model of the last report run, not trained again
+        previous = json.loads((RESULTS / "lgg_run.json").read_text())
+        gen = TabImage.load(MODEL_DIR)
+        assert gen.checkpoint_hash == previous["checkpoint_hash"], "another model than the last report run's"
+        overrides, train_seconds = previous.get("overrides", {}), previous["train_seconds"]
+    else:
+        shutil.rmtree(WORK / "checkpoints", ignore_errors=True)
+        overrides = dict(args.override or {})
+        gen = TabImage("cpu", seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}), **overrides)
+        train_seconds = fit_within_budget(gen, samples, minutes=args.minutes, chunk=args.chunk, seed=args.seed,
+                                          checkpoint_dir=WORK / "checkpoints", progress=not args.quiet,
+                                          on_chunk=lambda e, s: print(f"epoch {e}: {s:.0f} s", flush=True))
+        gen.save(MODEL_DIR)
+    drop_rows = None
+    if args.drop_near_copies:  # generate --drop-near-copies: against the 40 training patients' rows
+        from augkit.evaluate.table_privacy import NearestRecord
+        from augkit.tables.patients import patient_rows
+
+        drop_rows = NearestRecord(*patient_rows(samples))
     shutil.rmtree(WORK / "bulk", ignore_errors=True)
     summary = generate_shards(gen, args.num_samples, WORK / "bulk", seed=args.seed, shard_size=1000,
-                              batch_size=256, progress=not args.quiet)
+                              batch_size=256, progress=not args.quiet, drop_rows=drop_rows)
     synthetic = read_dataset(WORK / "bulk").samples  # detected as the ``shards`` format
     metrics = table_report(samples, synthetic, args.seed)
     draw_grids(RESULTS, samples, synthetic, gen.epochs_trained, gen.profile.size)
@@ -129,7 +141,9 @@ def run_report(args) -> None:
         "profile": "cpu", "overrides": overrides, "size": gen.profile.size, "channels": "FLAIR",
         "epochs_trained": gen.epochs_trained, "train_seconds": round(train_seconds, 1),
         "budget_minutes": args.minutes, "checkpoint_hash": gen.checkpoint_hash, "seed": args.seed,
-        "generation": {k: summary[k] for k in ("samples_written", "seconds", "samples_per_second")},
+        "generation": {k: summary[k] for k in ("samples_written", "seconds", "samples_per_second",
+                                                "near_copies_dropped") if k in summary},
+        "drop_near_copies": bool(args.drop_near_copies),
         "table_report": {k: metrics.get(k) for k in ("flagged_columns", "biggest_difference",
                                                       "mean_column_score", "detection_auc")},
         "correlation": metrics["correlation"], "utility": metrics.get("utility"),
@@ -165,6 +179,15 @@ def run_agreement(args) -> None:
     (RESULTS / "agreement.json").write_text(json.dumps(result, indent=1))
     (RESULTS / "agreement.md").write_text(agreement_markdown(result, f"python {SCRIPT} agreement"))
     print(json.dumps(result, indent=1))
+
+
+def _generated_text(run: dict) -> str:
+    g = run["generation"]
+    if not run.get("drop_near_copies"):
+        return f"Generated {g['samples_written']:,} samples"
+    return (f"Generated {g['samples_written'] + g['near_copies_dropped']:,} samples and kept "
+            f"{g['samples_written']:,}: {g['near_copies_dropped']:,} rows nearer a training row than the "
+            "near-copy threshold were dropped (`--drop-near-copies`)")
 
 
 def overrides_text(run: dict) -> str:
@@ -293,7 +316,7 @@ def report_md(run: dict) -> str:
   patients (`{d['test_split']}`), used only as the utility check's test rows and the privacy reference.
 - Model: profile `{run['profile']}`{overrides_text(run)} ({run['size']}×{run['size']} network, images written at 256×256),
   {run['epochs_trained']} epochs in {run['train_seconds'] / 60:.1f} min (budget {run['budget_minutes']} min).
-- Generated {run['generation']['samples_written']:,} samples with `generate_shards`
+- {_generated_text(run)} with `generate_shards`
   ({run['generation']['samples_per_second']:.0f} samples/s), read back with `read_dataset`.
 
 Images: `samples.png` (generated rows 1-3, real row 4), `samples_with_rows.png` (generated images with
@@ -392,6 +415,9 @@ def main() -> None:
     rep.add_argument("--num-samples", type=int, default=2000)
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--quiet", action="store_true")
+    rep.add_argument("--reuse-model", action="store_true", help="the last report run's model, not trained again")
+    rep.add_argument("--drop-near-copies", action="store_true",
+                     help="generate with the row near-copy filter (generate --drop-near-copies)")
     rep.add_argument("--override", type=_override, action="append", metavar="KEY=VALUE",
                      help="one profile field, e.g. row_noise=0.3 or row_to_image=true (repeatable)")
     thr = sub.add_parser("throughput")

@@ -187,3 +187,24 @@ def test_drop_rows_leaves_out_a_planted_copy_of_a_real_row(tmp_path):
     assert not kept_ids & dropped_ids
     assert all(not records.is_near_copy(records.nearest(s.features)[1]) for s in kept)
     assert json.loads((tmp_path / "out" / "bulk.json").read_text())["drop_near_copy_rows_closer_than"] > 0
+
+
+def test_patient_rows_keep_the_near_copy_threshold_when_patients_have_several_slices():
+    """Two slices of each patient share its row: counted per slice, every real row has a
+    duplicate and only exact copies would be caught; per patient, a row a hair from a patient's
+    is a near copy."""
+    from augkit.evaluate.table_privacy import NearestRecord
+    from augkit.tables.patients import patient_rows
+
+    rng = np.random.default_rng(4)
+    patients = [{"age": float(rng.integers(20, 90)), "sex": str(rng.choice(["F", "M"])),
+                 "bp": round(float(rng.normal(120, 9)), 2)} for _ in range(12)]
+    slices = [Sample(image=np.zeros((4, 4, 1), np.uint8), features=dict(row), meta={"table_id": f"pt{i}"},
+                     provenance=Provenance(id=f"pt{i}-s{k}")) for i, row in enumerate(patients) for k in range(2)]
+    rows, ids = patient_rows(slices)
+    assert ids == [f"pt{i}" for i in range(12)] and rows == patients
+    hair = {**patients[3], "bp": patients[3]["bp"] + 0.01}
+    per_patient = NearestRecord(rows, ids)
+    assert per_patient.nearest(hair)[0] == "pt3" and per_patient.is_near_copy(per_patient.nearest(hair)[1])
+    per_slice = NearestRecord([s.features for s in slices], [s.id for s in slices])
+    assert not per_slice.is_near_copy(per_slice.nearest(hair)[1])  # why the rows are per patient

@@ -15,7 +15,7 @@ from augkit.io import read_dataset
 from augkit.engines.base import Engine
 from augkit.errors import DataError, UsageError
 from augkit.generators.contract import Generator, condition_for
-from augkit.tables.patients import patient_table
+from augkit.tables.patients import patient_rows, patient_table
 from augkit.transforms.pipeline import ClassicalPipeline, load_config
 
 
@@ -249,7 +249,7 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
         if not reals or any(s.features is None for s in reals):
             raise UsageError(f"{drop_near_copies_of}: --drop-near-copies needs real samples with table rows "
                              "(e.g. the tabimage training folder with its --read-option table=...).")
-        drop_rows = NearestRecord([s.features for s in reals], [s.id for s in reals])
+        drop_rows = NearestRecord(*patient_rows(reals))
     return generate_shards(model, num_samples, out_dir, seed=seed, shard_size=shard_size,
                            batch_size=batch_size, conditions=conditions, progress=progress,
                            shards=shards, engine=engine, drop_rows=drop_rows)
