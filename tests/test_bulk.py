@@ -202,9 +202,9 @@ def test_patient_rows_keep_the_near_copy_threshold_when_patients_have_several_sl
     slices = [Sample(image=np.zeros((4, 4, 1), np.uint8), features=dict(row), meta={"table_id": f"pt{i}"},
                      provenance=Provenance(id=f"pt{i}-s{k}")) for i, row in enumerate(patients) for k in range(2)]
     rows, ids = patient_rows(slices)
-    assert ids == [f"pt{i}" for i in range(12)] and rows == patients
+    assert ids == [f"pt{i}-s0" for i in range(12)] and rows == patients
     hair = {**patients[3], "bp": patients[3]["bp"] + 0.01}
     per_patient = NearestRecord(rows, ids)
-    assert per_patient.nearest(hair)[0] == "pt3" and per_patient.is_near_copy(per_patient.nearest(hair)[1])
+    assert per_patient.nearest(hair)[0] == "pt3-s0" and per_patient.is_near_copy(per_patient.nearest(hair)[1])
     per_slice = NearestRecord([s.features for s in slices], [s.id for s in slices])
     assert not per_slice.is_near_copy(per_slice.nearest(hair)[1])  # why the rows are per patient

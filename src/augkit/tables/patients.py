@@ -17,8 +17,7 @@ def patient_table(samples):
 
 
 def patient_rows(samples) -> tuple[list[dict], list[str]]:
-    """The rows of ``patient_table`` and each one's id (its ``table_id``, else the first sample's
-    id): the real rows a near-copy check measures against, where a patient's several slices must
+    """The rows of ``patient_table`` and the id of each patient's first sample: the real rows a near-copy check measures against, where a patient's several slices must
     not count as duplicate rows (which would make the near-copy threshold that of exact copies)."""
     rows, ids, seen = [], [], set()
     for s in samples:
@@ -26,5 +25,5 @@ def patient_rows(samples) -> tuple[list[dict], list[str]]:
         if key not in seen:
             seen.add(key)
             rows.append(s.features)
-            ids.append(str(s.meta.get("table_id") or s.id))
+            ids.append(s.id)
     return rows, ids
