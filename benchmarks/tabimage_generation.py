@@ -241,6 +241,10 @@ def run_compare(args) -> None:
                       "share_near_copies": run["privacy"]["share_near_copies"],
                       "share_exact_copies": run["privacy"]["share_exact_copies"],
                       "dcr_median": run["privacy"]["dcr_median"],
+                      "drop_near_copies": bool(run.get("drop_near_copies")),
+                      "kept": run["generation"]["samples_written"],
+                      "generated": run["generation"]["samples_written"]
+                      + run["generation"].get("near_copies_dropped", 0),
                       "grade_tstr_auc": grade["tstr"]["auc"], "grade_trtr_auc": grade["trtr"]["auc"],
                       "image_row_auc_generated": agreement["synthetic"]["auc"],
                       "image_row_auc_real_test": agreement["real_test"]["auc"]}
@@ -250,12 +254,13 @@ def run_compare(args) -> None:
              f"`python {SCRIPT} compare{result['command_args']}`: both trained on the 100 slices of the 40 "
              "train30 + val patients, judged on the 19 test patients with a grade; near copies against "
              "the 40 training rows (closer than the real rows' 5 % nearest-neighbour distance).", "",
-             "| run | overrides | epochs | near copies | exact copies | median DCR | grade TSTR AUC | "
+             "| run | overrides | epochs | kept / generated | near copies | exact copies | median DCR | grade TSTR AUC | "
              "grade TRTR AUC | image–row AUC, generated pairs | image–row AUC, real test slices |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name in ("before", "after"):
         r = rows[name]
         lines.append(f"| {name} (`{r['folder']}`) | `{json.dumps(r['overrides'])}` | {r['epochs']} | "
+                     f"{r['kept']:,} / {r['generated']:,}{' (--drop-near-copies)' if r['drop_near_copies'] else ''} | "
                      f"{r['share_near_copies']:.1%} | {r['share_exact_copies']:.1%} | {r['dcr_median']:.2f} | "
                      f"{_r(r['grade_tstr_auc'])} | {_r(r['grade_trtr_auc'])} | {_r(r['image_row_auc_generated'])} | "
                      f"{_r(r['image_row_auc_real_test'])} |")
