@@ -102,15 +102,28 @@ def run_report(args) -> None:
     assert not train_patients & test_patients, "a test patient is among the training patients"
     print(f"{len(samples)} training slices of {len(train_patients)} patients; {len(test)} test slices of "
           f"{len(test_patients)} patients", flush=True)
-    shutil.rmtree(WORK / "checkpoints", ignore_errors=True)
-    gen = TabImage("cpu", seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}))
-    train_seconds = fit_within_budget(gen, samples, minutes=args.minutes, chunk=args.chunk, seed=args.seed,
-                                      checkpoint_dir=WORK / "checkpoints", progress=not args.quiet,
-                                      on_chunk=lambda e, s: print(f"epoch {e}: {s:.0f} s", flush=True))
-    gen.save(MODEL_DIR)
+    if args.reuse_model:  # the model of the last report run, not trained again
+        previous = json.loads((RESULTS / "lgg_run.json").read_text())
+        gen = TabImage.load(MODEL_DIR)
+        assert gen.checkpoint_hash == previous["checkpoint_hash"], "another model than the last report run's"
+        overrides, train_seconds = previous.get("overrides", {}), previous["train_seconds"]
+    else:
+        shutil.rmtree(WORK / "checkpoints", ignore_errors=True)
+        overrides = dict(args.override or {})
+        gen = TabImage("cpu", seed=args.seed, **({"epochs": args.epochs} if args.epochs else {}), **overrides)
+        train_seconds = fit_within_budget(gen, samples, minutes=args.minutes, chunk=args.chunk, seed=args.seed,
+                                          checkpoint_dir=WORK / "checkpoints", progress=not args.quiet,
+                                          on_chunk=lambda e, s: print(f"epoch {e}: {s:.0f} s", flush=True))
+        gen.save(MODEL_DIR)
+    drop_rows = None
+    if args.drop_near_copies:  # generate --drop-near-copies: against the 40 training patients' rows
+        from augkit.evaluate.table_privacy import NearestRecord
+        from augkit.tables.patients import patient_rows
+
+        drop_rows = NearestRecord(*patient_rows(samples))
     shutil.rmtree(WORK / "bulk", ignore_errors=True)
     summary = generate_shards(gen, args.num_samples, WORK / "bulk", seed=args.seed, shard_size=1000,
-                              batch_size=256, progress=not args.quiet)
+                              batch_size=256, progress=not args.quiet, drop_rows=drop_rows)
     synthetic = read_dataset(WORK / "bulk").samples  # detected as the ``shards`` format
     metrics = table_report(samples, synthetic, args.seed)
     draw_grids(RESULTS, samples, synthetic, gen.epochs_trained, gen.profile.size)
@@ -125,10 +138,12 @@ def run_report(args) -> None:
                  "test_patients": len(test_patients),
                  "table": "patients_*.csv (the authors' per-patient rows)", "read_options": READ,
                  "columns": list(patient_table(samples).columns)},
-        "profile": "cpu", "size": gen.profile.size, "channels": "FLAIR",
+        "profile": "cpu", "overrides": overrides, "size": gen.profile.size, "channels": "FLAIR",
         "epochs_trained": gen.epochs_trained, "train_seconds": round(train_seconds, 1),
         "budget_minutes": args.minutes, "checkpoint_hash": gen.checkpoint_hash, "seed": args.seed,
-        "generation": {k: summary[k] for k in ("samples_written", "seconds", "samples_per_second")},
+        "generation": {k: summary[k] for k in ("samples_written", "seconds", "samples_per_second",
+                                                "near_copies_dropped") if k in summary},
+        "drop_near_copies": bool(args.drop_near_copies),
         "table_report": {k: metrics.get(k) for k in ("flagged_columns", "biggest_difference",
                                                       "mean_column_score", "detection_auc")},
         "correlation": metrics["correlation"], "utility": metrics.get("utility"),
@@ -166,6 +181,131 @@ def run_agreement(args) -> None:
     print(json.dumps(result, indent=1))
 
 
+def _generated_text(run: dict) -> str:
+    g = run["generation"]
+    if not run.get("drop_near_copies"):
+        return f"Generated {g['samples_written']:,} samples"
+    return (f"Generated {g['samples_written'] + g['near_copies_dropped']:,} samples and kept "
+            f"{g['samples_written']:,}: {g['near_copies_dropped']:,} rows nearer a training row than the "
+            "near-copy threshold were dropped (`--drop-near-copies`)")
+
+
+def overrides_text(run: dict) -> str:
+    o = run.get("overrides") or {}
+    return "" if not o else " with " + ", ".join(f"`{k}={json.dumps(v)}`" for k, v in o.items())
+
+
+def run_select(args) -> None:
+    """Choose the set-up on validation: train on ``train30`` only, score each stop on the ``val``
+    patients (``augkit_tabimage.selection``), for each ``--config`` (a JSON object of profile
+    overrides). Writes ``selection.json`` / ``selection.md``; the test patients are not read."""
+    from augkit.evaluate.provenance import provenance
+    from augkit_tabimage.generator import TabImage
+    from augkit_tabimage.selection import choose, score_stop
+
+    train, val = read_split("train30"), read_split("val")
+    configs = [json.loads(c) for c in args.config] or [{}]
+    out = RESULTS / "selection.json"
+    result = json.loads(out.read_text()) if out.exists() and args.append else {"configs": []}
+    for overrides in configs:
+        gen = TabImage("cpu", seed=args.seed, **overrides)
+        stops = []
+        for epochs in args.stops:
+            gen.fit(train, epochs=epochs, seed=args.seed, progress=False)
+            stop = score_stop(gen, train, val, WORK / "select-report", target=TARGETS[0],
+                              num_samples=args.num_samples, seed=args.seed)
+            print(json.dumps({"overrides": overrides, **stop}), flush=True)
+            stops.append(stop)
+        result["configs"].append({"overrides": overrides, "stops": stops, "chosen": choose(stops)})
+    result.update(command_args="".join(f" {a}" for a in sys.argv[2:]), train_split="train30",
+                  val_split="val", target=TARGETS[0], num_samples=args.num_samples,
+                  load_average_at_end=os.getloadavg(), provenance=provenance())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=str))
+    (RESULTS / "selection.md").write_text(selection_md(result))
+
+
+def run_compare(args) -> None:
+    """Before / after: the near-copy share, the grade's TSTR and TRTR on the test patients and the
+    image–row agreement of two ``report`` + ``agreement`` runs (their folders' JSON files)."""
+    from augkit.evaluate.provenance import provenance
+
+    rows = {}
+    for name, folder in (("before", args.before), ("after", args.after)):
+        run = json.loads((folder / "lgg_run.json").read_text())
+        agreement = json.loads((folder / "agreement.json").read_text())
+        assert agreement["checkpoint_hash"] == run["checkpoint_hash"], f"{folder}: agreement of another model"
+        grade = run["utility"][TARGETS[0]]
+        rows[name] = {"folder": str(folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder),
+                      "overrides": run.get("overrides", {}), "epochs": run["epochs_trained"],
+                      "share_near_copies": run["privacy"]["share_near_copies"],
+                      "share_exact_copies": run["privacy"]["share_exact_copies"],
+                      "dcr_median": run["privacy"]["dcr_median"],
+                      "drop_near_copies": bool(run.get("drop_near_copies")),
+                      "kept": run["generation"]["samples_written"],
+                      "generated": run["generation"]["samples_written"]
+                      + run["generation"].get("near_copies_dropped", 0),
+                      "grade_tstr_auc": grade["tstr"]["auc"], "grade_trtr_auc": grade["trtr"]["auc"],
+                      "image_row_auc_generated": agreement["synthetic"]["auc"],
+                      "image_row_auc_real_test": agreement["real_test"]["auc"]}
+    result = {"command_args": "".join(f" {a}" for a in sys.argv[2:]), **rows, "provenance": provenance()}
+    (args.after / "before_after.json").write_text(json.dumps(result, indent=1, default=str))
+    lines = ["# tabimage before / after (issue 23, item 4)", "",
+             f"`python {SCRIPT} compare{result['command_args']}`: both trained on the 100 slices of the 40 "
+             "train30 + val patients, judged on the 19 test patients with a grade; near copies against "
+             "the 40 training rows (closer than the real rows' 5 % nearest-neighbour distance).", "",
+             "| run | overrides | epochs | kept / generated | near copies | exact copies | median DCR | grade TSTR AUC | "
+             "grade TRTR AUC | image–row AUC, generated pairs | image–row AUC, real test slices |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in ("before", "after"):
+        r = rows[name]
+        lines.append(f"| {name} (`{r['folder']}`) | `{json.dumps(r['overrides'])}` | {r['epochs']} | "
+                     f"{r['kept']:,} / {r['generated']:,}{' (--drop-near-copies)' if r['drop_near_copies'] else ''} | "
+                     f"{r['share_near_copies']:.1%} | {r['share_exact_copies']:.1%} | {r['dcr_median']:.2f} | "
+                     f"{_r(r['grade_tstr_auc'])} | {_r(r['grade_trtr_auc'])} | {_r(r['image_row_auc_generated'])} | "
+                     f"{_r(r['image_row_auc_real_test'])} |")
+    (args.after / "before_after.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def _r(x) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def run_select_merge(args) -> None:
+    """One ``selection.json`` / ``.md`` in ``RESULTS`` from ``select`` runs made side by side
+    (one configuration each, in their own folders); each keeps its own provenance."""
+    from augkit.evaluate.provenance import provenance
+
+    parts = [json.loads((folder / "selection.json").read_text()) for folder in args.folders]
+    result = {k: parts[0][k] for k in ("train_split", "val_split", "target", "num_samples")}
+    result["configs"] = [{**c, "command_args": p["command_args"], "load_average_at_end": p["load_average_at_end"],
+                          "provenance": p["provenance"]} for p in parts for c in p["configs"]]
+    result["command_args"] = " | ".join(p["command_args"] for p in parts)
+    result["provenance"] = provenance()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "selection.json").write_text(json.dumps(result, indent=1, default=str))
+    (RESULTS / "selection.md").write_text(selection_md(result))
+
+
+def selection_md(result: dict) -> str:
+    lines = ["# tabimage set-up chosen on validation patients", "",
+             f"`python {SCRIPT} select{result['command_args']}`: trained on `{result['train_split']}`, "
+             f"scored on the `{result['val_split']}` patients (never trained on here) with "
+             f"{result['num_samples']} generated pairs per stop; target `{result['target']}`. "
+             "Chosen: best TSTR among stops with at most 5 % near copies.", "",
+             "| overrides | epochs | near copies | exact copies | TSTR AUC (val) | TRTR AUC (val) | "
+             "image–row AUC (generated) | image–row AUC (real val) | chosen |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for c in result["configs"]:
+        for s in c["stops"]:
+            chosen = "yes" if c["chosen"] and c["chosen"]["epochs"] == s["epochs"] else ""
+            lines.append(f"| `{json.dumps(c['overrides'])}` | {s['epochs']} | {s['share_near_copies']:.1%} | "
+                         f"{s['share_exact_copies']:.1%} | {_r(s['tstr_auc'])} | {_r(s['trtr_auc'])} | "
+                         f"{s['image_row_auc']} | {s['image_row_auc_real_val']} | {chosen} |")
+    return "\n".join(lines) + "\n"
+
+
 def report_md(run: dict) -> str:
     from augkit.evaluate.table_summary import checks_markdown, utility_markdown
 
@@ -179,9 +319,9 @@ def report_md(run: dict) -> str:
   channel, each joined to its patient's row of {len(d['columns'])} columns from `patients_*.csv` (integer codes
   as shipped, empty cells kept as missing). Test: {d['test_slices']} slices of {d['test_patients']} other
   patients (`{d['test_split']}`), used only as the utility check's test rows and the privacy reference.
-- Model: profile `{run['profile']}` ({run['size']}×{run['size']} network, images written at 256×256),
+- Model: profile `{run['profile']}`{overrides_text(run)} ({run['size']}×{run['size']} network, images written at 256×256),
   {run['epochs_trained']} epochs in {run['train_seconds'] / 60:.1f} min (budget {run['budget_minutes']} min).
-- Generated {run['generation']['samples_written']:,} samples with `generate_shards`
+- {_generated_text(run)} with `generate_shards`
   ({run['generation']['samples_per_second']:.0f} samples/s), read back with `read_dataset`.
 
 Images: `samples.png` (generated rows 1-3, real row 4), `samples_with_rows.png` (generated images with
@@ -265,6 +405,11 @@ def run_memory_child(args) -> None:
     print(json.dumps(peak_memory(load_model(), args.num_samples, args.out)))
 
 
+def _override(text: str) -> tuple[str, object]:
+    key, _, value = text.partition("=")
+    return key, json.loads(value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -275,6 +420,11 @@ def main() -> None:
     rep.add_argument("--num-samples", type=int, default=2000)
     rep.add_argument("--seed", type=int, default=0)
     rep.add_argument("--quiet", action="store_true")
+    rep.add_argument("--reuse-model", action="store_true", help="the last report run's model, not trained again")
+    rep.add_argument("--drop-near-copies", action="store_true",
+                     help="generate with the row near-copy filter (generate --drop-near-copies)")
+    rep.add_argument("--override", type=_override, action="append", metavar="KEY=VALUE",
+                     help="one profile field, e.g. row_noise=0.3 or row_to_image=true (repeatable)")
     thr = sub.add_parser("throughput")
     thr.add_argument("--naive-samples", type=int, default=200)
     thr.add_argument("--bulk-samples", type=int, default=2000)
@@ -282,6 +432,17 @@ def main() -> None:
     thr.add_argument("--memory-samples", type=int, nargs="*", default=[])
     mm = sub.add_parser("memory", help="peak RSS of generate_shards at several sizes (flat = no growth with N)")
     mm.add_argument("sizes", type=int, nargs="+")
+    sel = sub.add_parser("select", help="choose epochs and knobs on the val patients (train30 only)")
+    sel.add_argument("--config", action="append", default=[], help='profile overrides as JSON, e.g. \'{"row_noise": 0.3}\'')
+    sel.add_argument("--stops", type=int, nargs="+", default=[100, 200, 300, 400])
+    sel.add_argument("--num-samples", type=int, default=500)
+    sel.add_argument("--seed", type=int, default=0)
+    sel.add_argument("--append", action="store_true", help="add to an existing selection.json")
+    cmp_ = sub.add_parser("compare", help="before/after table of two report + agreement folders")
+    cmp_.add_argument("--before", type=Path, default=REPO / "benchmarks/results/tabimage")
+    cmp_.add_argument("--after", type=Path, default=RESULTS)
+    sm = sub.add_parser("select-merge", help="one selection.json from select runs made side by side")
+    sm.add_argument("folders", type=Path, nargs="+")
     sub.add_parser("redraw", help="grids and table report again from the last report run's samples")
     sub.add_parser("agreement", help="a real-trained grade classifier on real test slices and generated pairs")
     mem = sub.add_parser("_memory")
@@ -289,7 +450,7 @@ def main() -> None:
     mem.add_argument("out", type=Path)
     args = parser.parse_args()
     {"report": run_report, "throughput": run_throughput, "memory": run_memory, "redraw": run_redraw,
-     "agreement": run_agreement, "_memory": run_memory_child}[args.command](args)
+     "agreement": run_agreement, "select": run_select, "select-merge": run_select_merge, "compare": run_compare, "_memory": run_memory_child}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -160,3 +160,51 @@ def test_settings_must_match_to_resume(tmp_path):
         generate_shards(FakeGenerator(), 10, other, progress=False)
     with pytest.raises(UsageError, match="function index -> condition"):
         generate_shards(FakeGenerator(), 10, tmp_path / "x", conditions=[np.zeros((8, 8))], progress=False)
+
+
+def test_drop_rows_leaves_out_a_planted_copy_of_a_real_row(tmp_path):
+    """A generated row equal to a real patient's is not written; the others are, and the shard
+    lists what it dropped."""
+    from augkit.evaluate.table_privacy import NearestRecord
+
+    made = list(FakeGenerator().generate(40, seed=augkit.generate.bulk.derive_seed(3, 0, 0)))
+    planted = [made[5], made[17]]  # two generated rows planted among the real ones
+    rng = np.random.default_rng(1)
+    others = [{"age": int(rng.integers(20, 90)), "sex": str(rng.choice(["F", "M"])),
+               "bp": round(float(rng.normal(120, 9)), 2)} for _ in range(20)]
+    reals = [dict(s.features) for s in planted] + others
+    records = NearestRecord(reals, [f"real{i}" for i in range(len(reals))])
+    summary = generate_shards(FakeGenerator(), 40, tmp_path / "out", seed=3, shard_size=40,
+                              progress=False, workers=1, drop_rows=records)
+    kept = read_dataset(tmp_path / "out").samples
+    kept_ids = {s.id for s in kept}
+    dropped = (tmp_path / "out" / "shard-00000" / "near_copies.csv").read_text().splitlines()[1:]
+    dropped_ids = {line.split(",")[0] for line in dropped}
+    assert {"000000005", "000000017"} <= dropped_ids
+    assert {line.split(",")[1] for line in dropped if line.split(",")[0] in ("000000005", "000000017")} \
+        == {"real0", "real1"}
+    assert summary["near_copies_dropped"] == len(dropped_ids) and len(kept) + len(dropped_ids) == 40
+    assert not kept_ids & dropped_ids
+    assert all(not records.is_near_copy(records.nearest(s.features)[1]) for s in kept)
+    assert json.loads((tmp_path / "out" / "bulk.json").read_text())["drop_near_copy_rows_closer_than"] > 0
+
+
+def test_patient_rows_keep_the_near_copy_threshold_when_patients_have_several_slices():
+    """Two slices of each patient share its row: counted per slice, every real row has a
+    duplicate and only exact copies would be caught; per patient, a row a hair from a patient's
+    is a near copy."""
+    from augkit.evaluate.table_privacy import NearestRecord
+    from augkit.tables.patients import patient_rows
+
+    rng = np.random.default_rng(4)
+    patients = [{"age": float(rng.integers(20, 90)), "sex": str(rng.choice(["F", "M"])),
+                 "bp": round(float(rng.normal(120, 9)), 2)} for _ in range(12)]
+    slices = [Sample(image=np.zeros((4, 4, 1), np.uint8), features=dict(row), meta={"table_id": f"pt{i}"},
+                     provenance=Provenance(id=f"pt{i}-s{k}")) for i, row in enumerate(patients) for k in range(2)]
+    rows, ids = patient_rows(slices)
+    assert ids == [f"pt{i}-s0" for i in range(12)] and rows == patients
+    hair = {**patients[3], "bp": patients[3]["bp"] + 0.01}
+    per_patient = NearestRecord(rows, ids)
+    assert per_patient.nearest(hair)[0] == "pt3-s0" and per_patient.is_near_copy(per_patient.nearest(hair)[1])
+    per_slice = NearestRecord([s.features for s in slices], [s.id for s in slices])
+    assert not per_slice.is_near_copy(per_slice.nearest(hair)[1])  # why the rows are per patient

@@ -147,3 +147,29 @@ def test_evaluate_refuses_a_utility_check_without_unseen_patients(shared_data, t
                                  *lgg_table_options(lgg, "train30")))
     assert "30 patient(s) are in --real" in message and "TCGA_CS_4943_20000902" in message
     assert not (tmp_path / "r").exists()
+
+
+def test_generate_drops_rows_that_copy_a_training_patient(shared_data, tmp_path):
+    """``generate --drop-near-copies TRAIN_DIR`` with the table's read options: what it kept is no
+    near copy of a training patient's row, what it listed in near_copies.csv is, and the two
+    add up to --n."""
+    from augkit.evaluate.table_privacy import NearestRecord
+    from augkit.io import read_dataset
+    from augkit.tables.patients import patient_rows
+
+    lgg = shared_data / "lgg"
+    options = [*lgg_table_options(lgg, "train30"), "--read-option", "channels=1"]
+    assert run("train", "--in", lgg / "train30", "--generator", "tabimage", "--profile", "tiny",
+               "--epochs", 1, "--out", tmp_path / "m", "--quiet", *options).exit_code == 0
+    result = run("generate", "--model", tmp_path / "m", "--n", 60, "--out", tmp_path / "g", "--quiet",
+                 "--drop-near-copies", lgg / "train30", *options)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    dropped = table_rows(tmp_path / "g" / "shard-00000" / "near_copies.csv")
+    kept = read_dataset(tmp_path / "g").samples
+    assert summary["near_copies_dropped"] == len(dropped) and len(kept) + len(dropped) == 60
+    reals = read_dataset(lgg / "train30", format="tabimage", id_column="case", id_pattern="^([^/]+)/",
+                         drop_columns="Patient", channels="1", table=lgg / "patients_train30.csv").samples
+    records = NearestRecord(*patient_rows(reals))
+    assert all(not records.is_near_copy(records.nearest(s.features)[1]) for s in kept)
+    assert all(records.is_near_copy(float(d["row_distance"])) for d in dropped)

@@ -84,14 +84,15 @@ class TabImage(PairedNetworkGenerator):
             size=p.size, num_channels=image_spec.num_channels, blocks=table.blocks,
             latent_dim=p.latent_dim, trunk_units=p.trunk_units, image_widths=p.image_widths,
             kernel_size=p.kernel_size, table_widths=p.table_widths, upsampling=p.upsampling,
-            seed=derive_seed(self.seed, 1))
+            row_to_image=p.row_to_image, seed=derive_seed(self.seed, 1))
         discriminator = TabImageDiscriminator(
             image_widths=p.disc_image_widths, image_strides=p.disc_image_strides,
             kernel_size=p.kernel_size, table_widths=p.disc_table_widths,
             joint_units=p.disc_joint_units, dropout=p.dropout, seed=derive_seed(self.seed, 2))
         augment = DiffAugment(p.diff_augment_policy, seed=derive_seed(self.seed, 3)) \
             if p.diff_augment and p.diff_augment_policy else None
-        gan = TabImageGAN(generator, discriminator, diff_augment=augment, seed=derive_seed(self.seed, 4))
+        gan = TabImageGAN(generator, discriminator, diff_augment=augment, row_noise=p.row_noise,
+                          seed=derive_seed(self.seed, 4))
         gan.compile(g_optimizer=keras.optimizers.Adam(p.g_learning_rate, beta_1=p.beta_1),
                     d_optimizer=keras.optimizers.Adam(p.d_learning_rate, beta_1=p.beta_1))
         image = np.zeros((1, p.size, p.size, image_spec.num_channels), np.float32)

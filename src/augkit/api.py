@@ -15,7 +15,7 @@ from augkit.io import read_dataset
 from augkit.engines.base import Engine
 from augkit.errors import DataError, UsageError
 from augkit.generators.contract import Generator, condition_for
-from augkit.tables.patients import patient_table
+from augkit.tables.patients import patient_rows, patient_table
 from augkit.transforms.pipeline import ClassicalPipeline, load_config
 
 
@@ -216,9 +216,13 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
                     conditions_dir: str | Path | None = None, shard_size: int = 10_000,
                     batch_size: int = 256, shards: list[int] | None = None, progress: bool = True,
                     read_options: dict[str, Any] | None = None,
+                    drop_near_copies_of: str | Path | None = None, format: str | None = None,
                     engine: Engine | str | None = None, **engine_options: Any):
     """Generate ``num_samples`` from a saved model into shard folders (``augkit.generate.bulk``).
-    ``read_options`` read ``conditions_dir``. ``engine``: ``local`` (default) or ``ray`` (one
+    ``read_options`` (and ``format``) read ``conditions_dir`` and ``drop_near_copies_of``: real
+    samples with table rows (e.g. the training folder of a tabimage model); a generated row that
+    is a near copy of one of their rows is not written (``NearestRecord``'s threshold, as
+    ``expand --drop-near-copies``). ``engine``: ``local`` (default) or ``ray`` (one
     shard per task; options as for ``expand_folder`` but ``chunk_size``)."""
     from augkit.generate.bulk import check_engine, generate_shards
     from augkit.outputs import refuse_unsafe_output
@@ -232,14 +236,23 @@ def generate_folder(model_dir: str | Path, num_samples: int, out_dir: str | Path
         if conditions_dir is None:
             raise UsageError(f"{model.name} paints images for masks; pass --conditions DIR with real "
                              "masks (e.g. the training folder).")
-        conditions = mask_conditions(conditions_dir, seed, model=model, read_options=read_options)
+        conditions = mask_conditions(conditions_dir, seed, format=format, model=model, read_options=read_options)
     elif conditions_dir is not None:
         raise UsageError(f"{model_dir}: the {model.name} model ({'/'.join(sorted(model.tasks))}) makes "
                          f"samples from noise and takes no --conditions; received --conditions "
                          f"{conditions_dir}. Fix: leave --conditions out.")
+    drop_rows = None
+    if drop_near_copies_of is not None:
+        from augkit.evaluate.table_privacy import NearestRecord
+
+        reals = read_dataset(drop_near_copies_of, format=format, **(read_options or {})).samples
+        if not reals or any(s.features is None for s in reals):
+            raise UsageError(f"{drop_near_copies_of}: --drop-near-copies needs real samples with table rows "
+                             "(e.g. the tabimage training folder with its --read-option table=...).")
+        drop_rows = NearestRecord(*patient_rows(reals))
     return generate_shards(model, num_samples, out_dir, seed=seed, shard_size=shard_size,
                            batch_size=batch_size, conditions=conditions, progress=progress,
-                           shards=shards, engine=engine)
+                           shards=shards, engine=engine, drop_rows=drop_rows)
 
 
 def _synthetic_part(path: Path):

@@ -304,19 +304,27 @@ def train(in_dir, generator_name, out_dir, profile, epochs, val_dir, seed, forma
 @click.option("--shard-size", default=10_000, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--shards", default=None, help="Only these shard numbers, e.g. 0,3,4 (others elsewhere).")
+@click.option("--drop-near-copies", "drop_near_copies_of", default=None, type=click.Path(path_type=Path),
+              callback=existing_folder,
+              help="Image + table models: folder of the real samples (e.g. the training folder); a "
+                   "generated row closer to one of their rows than the real rows' 5 % nearest "
+                   "neighbours is not written (listed in the shard's near_copies.csv).")
+@click.option("--format", "format_name", default=None, help="Force the format of --drop-near-copies / --conditions.")
 @click.option("--quiet", is_flag=True)
-@read_option(what="--conditions")
+@read_option(what="--conditions or --drop-near-copies")
 @engine_options(chunks=False)
 @domain_errors
-def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, batch_size, shards, quiet,
-             engine_name, address, num_workers, gpus_per_worker, read_options):
+def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, batch_size, shards,
+             drop_near_copies_of, format_name, quiet, engine_name, address, num_workers, gpus_per_worker,
+             read_options):
     """Generate N samples from a trained model into shard folders (images + one table per
     shard). Memory stays flat; a rerun skips finished shards; each shard is reproducible from
     (seed, shard number), so shards can run on different machines."""
     from augkit.api import generate_folder
 
-    if read_options and conditions_dir is None:
-        raise AugkitCLIError("--read-option applies to --conditions DIR; give --conditions or leave it out.")
+    if read_options and conditions_dir is None and drop_near_copies_of is None:
+        raise AugkitCLIError("--read-option applies to --conditions DIR or --drop-near-copies DIR; give one "
+                             "or leave it out.")
     picked = None
     if shards:
         try:
@@ -326,6 +334,7 @@ def generate(model_dir, num_samples, out_dir, seed, conditions_dir, shard_size, 
     summary = generate_folder(model_dir, num_samples, out_dir, seed=seed, conditions_dir=conditions_dir,
                               shard_size=shard_size, batch_size=batch_size, shards=picked,
                               progress=not quiet, read_options=parse_read_options(read_options),
+                              drop_near_copies_of=drop_near_copies_of, format=format_name,
                               **engine_settings(engine_name, address, num_workers, gpus_per_worker))
     click.echo(json.dumps(summary, indent=2, default=str))
 

@@ -43,10 +43,11 @@ class SampleMaker:
             self._real_z = zscore_flat(thumbnails(self.reals))
             if self.reals and all(s.features is not None for s in self.reals):
                 from augkit.evaluate.table_privacy import NearestRecord
+                from augkit.tables.patients import patient_rows
 
-                # image + table data: a row that copies a patient's is a copy too
-                self._records = NearestRecord([s.features for s in self.reals],
-                                              [s.id for s in self.reals])
+                # image + table data: a row that copies a patient's is a copy too; one row per
+                # patient, so that a patient's several slices do not make the threshold exact copies
+                self._records = NearestRecord(*patient_rows(self.reals))
 
     def make(self, index: int, source: str) -> tuple[Sample | None, list[dict[str, Any]]]:
         """The sample for ``index`` (None when every GAN attempt was a near-copy) and the

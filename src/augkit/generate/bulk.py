@@ -55,7 +55,7 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
                     shard_size: int = 10_000, batch_size: int = 256,
                     conditions: Callable[[int], Any] | None = None, progress: bool = True,
                     shards: Iterable[int] | None = None, workers: int | None = None,
-                    engine: Engine | None = None) -> dict[str, Any]:
+                    engine: Engine | None = None, drop_rows=None) -> dict[str, Any]:
     """Write ``num_samples`` generated samples into ``out_dir/shard-*/``; return a summary.
 
     ``conditions``: for generators that need one per sample (pix2pix: a mask), a function from
@@ -65,6 +65,9 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
     batch (default: the CPU count, at most 4; 1 writes in the calling thread).
     ``engine``: ``augkit.engines.Engine("ray", ...)`` makes each missing shard as one Ray task
     (the shard is the unit of work: its bytes depend on ``shard_size``, not on the workers).
+    ``drop_rows``: an ``augkit.evaluate.table_privacy.NearestRecord`` of the real rows; a
+    generated sample whose row is a near copy of one is not written (its index is left out of the
+    shard, listed with the nearest real row in the shard's ``near_copies.csv``).
     """
     start_time = time.perf_counter()
     num_samples, shard_size, batch_size = int(num_samples), int(shard_size), int(batch_size)
@@ -84,6 +87,8 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
                 "checkpoint_hash": generator.checkpoint_hash, "seed": int(seed),
                 "num_samples": num_samples, "shard_size": shard_size, "block_size": BLOCK_SIZE,
                 "num_shards": len(ranges)}
+    if drop_rows is not None:  # only then: the settings of runs without it stay as they were
+        settings["drop_near_copy_rows_closer_than"] = round(float(drop_rows.threshold), 9)
     summary_path = _claim(out_dir, settings)
 
     done = [k for k in selected if (out_dir / shard_name(k) / SHARD_TABLE).is_file()]
@@ -100,7 +105,7 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
             for k in todo:
                 first, count = ranges[k]
                 features = _write_shard(generator, out_dir, k, first, count, int(seed), batch_size,
-                                        conditions, bar, workers) or features
+                                        conditions, bar, workers, drop_rows) or features
         else:
             made: list[list[str]] = []
 
@@ -108,18 +113,31 @@ def generate_shards(generator: Generator, num_samples: int, out_dir: str | Path,
                 bar.update(sum(ranges[k][1] for k in shards))
                 made.extend(r for r in results if r)
 
-            engines.run(ShardWork(generator, out_dir, ranges, int(seed), batch_size, conditions),
+            engines.run(ShardWork(generator, out_dir, ranges, int(seed), batch_size, conditions, drop_rows),
                         todo, engine, done)
             features = made[-1] if made else None
     if features is not None:
         _record_features(summary_path, features)
     seconds = time.perf_counter() - start_time
     made = sum(ranges[k][1] for k in todo)
+    extra = {}
+    if drop_rows is not None:
+        dropped = sum(_count_dropped(out_dir / shard_name(k)) for k in todo)
+        made -= dropped
+        extra = {"near_copies_dropped": dropped}
     return {"out_dir": str(out_dir), "num_samples": num_samples, "num_shards": len(ranges),
             "shard_size": shard_size, "seed": int(seed), "generator": generator.name,
             "checkpoint_hash": generator.checkpoint_hash, "shards_written": todo,
             "shards_skipped": done, "samples_written": made, "seconds": seconds,
-            "samples_per_second": made / seconds if seconds > 0 else float("nan")}
+            "samples_per_second": made / seconds if seconds > 0 else float("nan"), **extra}
+
+
+NEAR_COPIES = "near_copies.csv"
+
+
+def _count_dropped(shard: Path) -> int:
+    path = shard / NEAR_COPIES
+    return max(0, len(path.read_text().splitlines()) - 1) if path.is_file() else 0
 
 
 def check_engine(engine: Engine | None) -> Engine:
@@ -142,11 +160,12 @@ class ShardWork:
     seed: int
     batch_size: int
     conditions: Callable[[int], Any] | None
+    drop_rows: Any = None
 
     def run(self, k: int) -> list[str] | None:
         first, count = self.ranges[k]
         return _write_shard(self.generator, self.out_dir, k, first, count, self.seed, self.batch_size,
-                            self.conditions, _NoBar(), 1)
+                            self.conditions, _NoBar(), 1, self.drop_rows)
 
 
 class _NoBar:
@@ -215,7 +234,7 @@ def _write_files(folder: Path, sample_id: str, image, mask) -> tuple[str, str]:
 
 
 def _write_shard(generator: Generator, out_dir: Path, k: int, first: int, count: int, seed: int,
-                 batch_size: int, conditions, bar, workers: int) -> list[str] | None:
+                 batch_size: int, conditions, bar, workers: int, drop_rows=None) -> list[str] | None:
     final = out_dir / shard_name(k)
     for stale in out_dir.glob(f".tmp-{shard_name(k)}-*"):  # left by a kill; never another shard's
         shutil.rmtree(stale, ignore_errors=True)
@@ -224,6 +243,7 @@ def _write_shard(generator: Generator, out_dir: Path, k: int, first: int, count:
     features: list[str] | None = None
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     pending: deque = deque()  # (future or files, row) in sample order; bounded, so memory stays flat
+    dropped: list[list[Any]] = []
     try:
         with open(tmp / SHARD_TABLE, "w", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
@@ -240,6 +260,14 @@ def _write_shard(generator: Generator, out_dir: Path, k: int, first: int, count:
                         raise UsageError(f"generator {generator.name!r} yielded more than the {m} "
                                          "samples asked for.")
                     sample_id = f"{base + j:0{ID_WIDTH}d}"
+                    if drop_rows is not None and sample.features is not None:
+                        nearest_id, distance = drop_rows.nearest(sample.features)
+                        if drop_rows.is_near_copy(distance):
+                            dropped.append([sample_id, nearest_id, round(distance, 6)])
+                            made += 1
+                            if made % 64 == 0:
+                                bar.update(64)
+                            continue
                     ext = ".png" if _is_png(sample.image) else ".npy"
                     mext = "" if sample.mask is None else (".png" if _is_png(sample.mask) else ".npy")
                     row = sample_row(sample, sample_id, sample_id + ext,
@@ -273,6 +301,11 @@ def _write_shard(generator: Generator, out_dir: Path, k: int, first: int, count:
                 pending.popleft().result()
             fh.flush()
             os.fsync(fh.fileno())
+        if drop_rows is not None:
+            with open(tmp / NEAR_COPIES, "w", newline="") as fh:
+                near = csv.writer(fh, lineterminator="\n")
+                near.writerow(["id", "nearest_real_id", "row_distance"])
+                near.writerows(dropped)
         if final.exists():  # a finished shard appeared meanwhile (another process): keep it
             shutil.rmtree(tmp, ignore_errors=True)
         else:

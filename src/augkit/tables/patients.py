@@ -13,10 +13,17 @@ def patient_table(samples):
     the patients first appear."""
     import pandas as pd
 
-    rows, seen = [], set()
+    return pd.DataFrame(patient_rows(samples)[0])
+
+
+def patient_rows(samples) -> tuple[list[dict], list[str]]:
+    """The rows of ``patient_table`` and the id of each patient's first sample: the real rows a near-copy check measures against, where a patient's several slices must
+    not count as duplicate rows (which would make the near-copy threshold that of exact copies)."""
+    rows, ids, seen = [], [], set()
     for s in samples:
         key = s.meta.get("table_id") or json.dumps(s.features, sort_keys=True, default=str)
         if key not in seen:
             seen.add(key)
             rows.append(s.features)
-    return pd.DataFrame(rows)
+            ids.append(s.id)
+    return rows, ids
