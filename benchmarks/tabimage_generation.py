@@ -36,6 +36,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from augkit_tabimage.reports import report_md, selection_md
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = (REPO / "../shared/data/lgg").resolve()
 RESULTS = Path(os.environ.get("AUGKIT_TABIMAGE_RESULTS", REPO / "benchmarks/results/tabimage"))
@@ -85,7 +87,7 @@ def write_run(run: dict) -> None:
     run["provenance"] = provenance()  # the code, packages and machine of this result
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "lgg_run.json").write_text(json.dumps(run, indent=1, default=str))
-    (RESULTS / "lgg_run.md").write_text(report_md(run))
+    (RESULTS / "lgg_run.md").write_text(report_md(run, SCRIPT))
 
 
 def run_report(args) -> None:
@@ -181,20 +183,6 @@ def run_agreement(args) -> None:
     print(json.dumps(result, indent=1))
 
 
-def _generated_text(run: dict) -> str:
-    g = run["generation"]
-    if not run.get("drop_near_copies"):
-        return f"Generated {g['samples_written']:,} samples"
-    return (f"Generated {g['samples_written'] + g['near_copies_dropped']:,} samples and kept "
-            f"{g['samples_written']:,}: {g['near_copies_dropped']:,} rows nearer a training row than the "
-            "near-copy threshold were dropped (`--drop-near-copies`)")
-
-
-def overrides_text(run: dict) -> str:
-    o = run.get("overrides") or {}
-    return "" if not o else " with " + ", ".join(f"`{k}={json.dumps(v)}`" for k, v in o.items())
-
-
 def run_select(args) -> None:
     """Choose the set-up on validation: train on ``train30`` only, score each stop on the ``val``
     patients (``augkit_tabimage.selection``), for each ``--config`` (a JSON object of profile
@@ -222,54 +210,20 @@ def run_select(args) -> None:
                   load_average_at_end=os.getloadavg(), provenance=provenance())
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str))
-    (RESULTS / "selection.md").write_text(selection_md(result))
+    (RESULTS / "selection.md").write_text(selection_md(result, SCRIPT))
 
 
 def run_compare(args) -> None:
-    """Before / after: the near-copy share, the grade's TSTR and TRTR on the test patients and the
-    image–row agreement of two ``report`` + ``agreement`` runs (their folders' JSON files)."""
+    """Before / after table of two ``report`` + ``agreement`` runs (``augkit_tabimage.reports``)."""
     from augkit.evaluate.provenance import provenance
+    from augkit_tabimage.reports import before_after, before_after_md
 
-    rows = {}
-    for name, folder in (("before", args.before), ("after", args.after)):
-        run = json.loads((folder / "lgg_run.json").read_text())
-        agreement = json.loads((folder / "agreement.json").read_text())
-        assert agreement["checkpoint_hash"] == run["checkpoint_hash"], f"{folder}: agreement of another model"
-        grade = run["utility"][TARGETS[0]]
-        rows[name] = {"folder": str(folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder),
-                      "overrides": run.get("overrides", {}), "epochs": run["epochs_trained"],
-                      "share_near_copies": run["privacy"]["share_near_copies"],
-                      "share_exact_copies": run["privacy"]["share_exact_copies"],
-                      "dcr_median": run["privacy"]["dcr_median"],
-                      "drop_near_copies": bool(run.get("drop_near_copies")),
-                      "kept": run["generation"]["samples_written"],
-                      "generated": run["generation"]["samples_written"]
-                      + run["generation"].get("near_copies_dropped", 0),
-                      "grade_tstr_auc": grade["tstr"]["auc"], "grade_trtr_auc": grade["trtr"]["auc"],
-                      "image_row_auc_generated": agreement["synthetic"]["auc"],
-                      "image_row_auc_real_test": agreement["real_test"]["auc"]}
+    rows = before_after(args.before, args.after, TARGETS[0], REPO)
     result = {"command_args": "".join(f" {a}" for a in sys.argv[2:]), **rows, "provenance": provenance()}
     (args.after / "before_after.json").write_text(json.dumps(result, indent=1, default=str))
-    lines = ["# tabimage before / after (issue 23, item 4)", "",
-             f"`python {SCRIPT} compare{result['command_args']}`: both trained on the 100 slices of the 40 "
-             "train30 + val patients, judged on the 19 test patients with a grade; near copies against "
-             "the 40 training rows (closer than the real rows' 5 % nearest-neighbour distance).", "",
-             "| run | overrides | epochs | kept / generated | near copies | exact copies | median DCR | grade TSTR AUC | "
-             "grade TRTR AUC | image–row AUC, generated pairs | image–row AUC, real test slices |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for name in ("before", "after"):
-        r = rows[name]
-        lines.append(f"| {name} (`{r['folder']}`) | `{json.dumps(r['overrides'])}` | {r['epochs']} | "
-                     f"{r['kept']:,} / {r['generated']:,}{' (--drop-near-copies)' if r['drop_near_copies'] else ''} | "
-                     f"{r['share_near_copies']:.1%} | {r['share_exact_copies']:.1%} | {r['dcr_median']:.2f} | "
-                     f"{_r(r['grade_tstr_auc'])} | {_r(r['grade_trtr_auc'])} | {_r(r['image_row_auc_generated'])} | "
-                     f"{_r(r['image_row_auc_real_test'])} |")
-    (args.after / "before_after.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
-
-def _r(x) -> str:
-    return "–" if x is None else f"{x:.2f}"
+    md = before_after_md(rows, f"python {SCRIPT} compare{result['command_args']}")
+    (args.after / "before_after.md").write_text(md)
+    print(md, end="")
 
 
 def run_select_merge(args) -> None:
@@ -285,54 +239,7 @@ def run_select_merge(args) -> None:
     result["provenance"] = provenance()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "selection.json").write_text(json.dumps(result, indent=1, default=str))
-    (RESULTS / "selection.md").write_text(selection_md(result))
-
-
-def selection_md(result: dict) -> str:
-    lines = ["# tabimage set-up chosen on validation patients", "",
-             f"`python {SCRIPT} select{result['command_args']}`: trained on `{result['train_split']}`, "
-             f"scored on the `{result['val_split']}` patients (never trained on here) with "
-             f"{result['num_samples']} generated pairs per stop; target `{result['target']}`. "
-             "Chosen: best TSTR among stops with at most 5 % near copies.", "",
-             "| overrides | epochs | near copies | exact copies | TSTR AUC (val) | TRTR AUC (val) | "
-             "image–row AUC (generated) | image–row AUC (real val) | chosen |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for c in result["configs"]:
-        for s in c["stops"]:
-            chosen = "yes" if c["chosen"] and c["chosen"]["epochs"] == s["epochs"] else ""
-            lines.append(f"| `{json.dumps(c['overrides'])}` | {s['epochs']} | {s['share_near_copies']:.1%} | "
-                         f"{s['share_exact_copies']:.1%} | {_r(s['tstr_auc'])} | {_r(s['trtr_auc'])} | "
-                         f"{s['image_row_auc']} | {s['image_row_auc_real_val']} | {chosen} |")
-    return "\n".join(lines) + "\n"
-
-
-def report_md(run: dict) -> str:
-    from augkit.evaluate.table_summary import checks_markdown, utility_markdown
-
-    d = run["data"]
-    return f"""# tabimage on LGG with the authors' patient rows (seed 004's joint image + table GAN)
-
-`python {SCRIPT} report{run.get('command_args', '')}` on {run['cpu_count']} shared CPU cores
-(load average at the end {', '.join(f'{x:.1f}' for x in run['load_average_at_end'])}; another job's benchmark ran beside it).
-
-- Data: {d['real_samples']} LGG slices of {d['training_patients']} patients ({' + '.join(d['splits'])}), FLAIR
-  channel, each joined to its patient's row of {len(d['columns'])} columns from `patients_*.csv` (integer codes
-  as shipped, empty cells kept as missing). Test: {d['test_slices']} slices of {d['test_patients']} other
-  patients (`{d['test_split']}`), used only as the utility check's test rows and the privacy reference.
-- Model: profile `{run['profile']}`{overrides_text(run)} ({run['size']}×{run['size']} network, images written at 256×256),
-  {run['epochs_trained']} epochs in {run['train_seconds'] / 60:.1f} min (budget {run['budget_minutes']} min).
-- {_generated_text(run)} with `generate_shards`
-  ({run['generation']['samples_per_second']:.0f} samples/s), read back with `read_dataset`.
-
-Images: `samples.png` (generated rows 1-3, real row 4), `samples_with_rows.png` (generated images with
-their generated rows; the same rows in `samples_with_rows.csv`), `real_with_rows.png`. Table report:
-`report/report.html` (+ PNGs, `metrics.json`).
-
-{checks_markdown(run["table_report"], run["privacy"], run["correlation"])}
-
-## Utility, split by patient
-
-{utility_markdown(run.get("utility"))}"""
+    (RESULTS / "selection.md").write_text(selection_md(result, SCRIPT))
 
 
 # --------------------------------------------------------------------------- throughput
