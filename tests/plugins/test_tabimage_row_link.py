@@ -7,10 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from augkit_tabimage.model import TabImageDiscriminator, TabImageGAN, TabImageGenerator  # noqa: E402
-from augkit_tabimage.selection import choose  # noqa: E402
+from augkit_tabimage.model import TabImageDiscriminator, TabImageGAN, TabImageGenerator
+from augkit_tabimage.selection import choose
 
 BLOCKS = [{"name": "age", "kind": "numeric", "start": 0, "size": 1},
           {"name": "grade", "kind": "categorical", "start": 1, "size": 2}]
