@@ -202,7 +202,8 @@ def main(argv=None) -> int:
         gan = None
         if "lesiongan" in condition:
             if ("lesiongan", k) not in gans:
-                gans[("lesiongan", k)] = get_lesiongan(args, subset.samples, splits["val"], k, work, gan_info)
+                gans[("lesiongan", k)] = get_lesiongan(args, subset.samples, splits["val"], k, work, gan_info,
+                                                       profile.lesiongan_profile)
             gan = gans[("lesiongan", k)]
         elif "lesionmix" in condition:
             if ("lesionmix", k) not in gans:

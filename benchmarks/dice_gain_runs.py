@@ -58,7 +58,8 @@ def get_lesionmix(train_samples, num_real: int, gan_info: dict):
     return model
 
 
-def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, gan_info: dict):
+def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, gan_info: dict,
+                  lesiongan_profile: str = "cpu"):
     """The lesiongan painter: ``--lesiongan-model`` for the full set, else its cpu profile trained
     here on the training reals (val for its best-by-val weights), cached in the work folder."""
     from augkit.registry.host import get_generator
@@ -68,12 +69,12 @@ def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, g
         model = cls.load(args.lesiongan_model)
         info = {"source": f"loaded from {args.lesiongan_model}", "train_seconds": None}
     else:
-        untrained = cls("cpu", seed=args.gan_seed)
+        untrained = cls(lesiongan_profile, seed=args.gan_seed)
         settings = {"config": untrained.get_config(), "train": [s.id for s in train_samples],
                     "val": [s.id for s in val_samples], "code": code_hash()}
         folder = work / "gan" / f"lesiongan-n{num_real}-{fingerprint(settings)}"
         model, info = _trained_or_cached(args, untrained, folder, train_samples, val_samples,
-                                         "lesiongan (cpu profile)")
+                                         f"lesiongan ({lesiongan_profile} profile)")
     gan_info[f"lesiongan-{num_real}"] = {**info, **_model_info(model)}
     return model
 

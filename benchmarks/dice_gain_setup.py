@@ -81,6 +81,7 @@ class BenchProfile:
     # conditions run at the smaller real-slice counts; "chosen" stands for each sweep's winner
     # on validation (the learning curve of the condition the val choice picked)
     curve_conditions: tuple[str, ...] = CURVE_CONDITIONS
+    lesiongan_profile: str = "cpu"  # the lesiongan profile trained here when no --lesiongan-model is given
 
 
 _BRATS_CONVERGE = SegmenterConfig(size=128, base_width=8, num_levels=4, batch_size=8, num_steps=2000,
