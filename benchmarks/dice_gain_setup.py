@@ -145,6 +145,15 @@ PROFILES = {
         note="smoke run of the BraTS profile: 64 px, 120 steps, 1 seed, no GAN training; it checks the "
              "plumbing, its numbers mean nothing",
     ),
+    "brats-smoke": BenchProfile(
+        "brats-smoke",
+        dataclasses.replace(_BRATS_CONVERGE, num_steps=200, min_steps=0, patience_steps=None),
+        gan_profile="cpu", seeds=(0,), out=RESULTS / "brats_smoke",
+        **{**_BRATS, "conditions": ("none", "classical") + LESION_CONDITIONS + LESIONGAN_CONDITIONS},
+        note="SMOKE RUN of the BraTS profile, not the converge figure: its U-Net at 128 px but 200 steps "
+             "(no early stop), 1 seed, lesiongan from a short CPU run (--lesiongan-model), no pix2pix tissue; "
+             "it checks the plumbing and times a run, its Dice numbers show no gain or loss",
+    ),
     "converge-curve": BenchProfile(
         "converge-curve", dataclasses.replace(_BRATS_CONVERGE, regions=()),
         gan_profile="cpu", num_real=(10, 20, 30), out=RESULTS / "converge_curve",
