@@ -10,6 +10,9 @@ patients it never saw, and does GAN data (pix2pix) add to classical transforms?
         --out benchmarks/results/dice_gain/converge/lesiongan   # only the painter trained
     python benchmarks/dice_gain.py --profile converge --finetune-steps 300 --schedule decay \
         --out benchmarks/results/dice_gain/converge_ft        # how the synthetic data is used
+    python benchmarks/dice_gain.py --profile brats            # BraTS: 30 slices drawn by case, WT/TC/ET
+    python benchmarks/dice_gain.py --profile brats-quick      # its smoke run, ~2 minutes
+    python benchmarks/dice_gain.py --profile converge-curve   # LGG 10/20/30: classical vs the val-chosen lesion condition
 
 Conditions, each trained for the same number of optimizer steps at the same batch size (a
 smaller set is cycled more), with the checkpoint of the best validation Dice kept:
