@@ -10,6 +10,9 @@ patients it never saw, and does GAN data (pix2pix) add to classical transforms?
         --out benchmarks/results/dice_gain/converge/lesiongan   # only the painter trained
     python benchmarks/dice_gain.py --profile converge --finetune-steps 300 --schedule decay \
         --out benchmarks/results/dice_gain/converge_ft        # how the synthetic data is used
+    python benchmarks/dice_gain.py --profile brats            # BraTS: 30 slices drawn by case, WT/TC/ET
+    python benchmarks/dice_gain.py --profile brats-quick      # its smoke run, ~2 minutes
+    python benchmarks/dice_gain.py --profile converge-curve   # LGG 10/20/30: classical vs the val-chosen lesion condition
 
 Conditions, each trained for the same number of optimizer steps at the same batch size (a
 smaller set is cycled more), with the checkpoint of the best validation Dice kept:
@@ -68,9 +71,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmar
 from dice_gain_report import as_selections, plot, plot_examples, summarise, write_markdown  # noqa: E402
 from dice_gain_runs import (_example_samples, get_gan, get_lesiongan, get_lesionmix,  # noqa: E402
                             run_one)
-from dice_gain_setup import (ALL_CONDITIONS, CURVE_CONDITIONS, GAN_FRACTION, GAN_REGION, LGG,  # noqa: E402
+from dice_gain_setup import (ALL_CONDITIONS, DRAW_SEED, GAN_FRACTION, GAN_REGION,  # noqa: E402
                              PROFILES, SUBSET_SEED, TISSUE_CONDITIONS, BenchProfile, check_disjoint,
-                             check_segmentation, code_hash, log, patient_of, rel, subset_indices)
+                             check_segmentation, code_hash, draw_by_case, log, patient_of, rel, subset_indices)
 from segmenter import count_params, to_arrays  # noqa: E402
 
 
@@ -79,9 +82,10 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--train", type=Path, default=LGG / "train30", help="training folder (any augkit format)")
-    ap.add_argument("--val", type=Path, default=LGG / "val", help="validation folder: model selection only")
-    ap.add_argument("--test", type=Path, default=LGG / "test", help="test folder: reported only")
+    ap.add_argument("--train", type=Path, help="training folder (any augkit format; default: the profile's, "
+                    "LGG train30 or BraTS brats/)")
+    ap.add_argument("--val", type=Path, help="validation folder: model selection only (default: the profile's)")
+    ap.add_argument("--test", type=Path, help="test folder: reported only (default: the profile's)")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     ap.add_argument("--quick", action="store_const", const="quick", dest="profile",
                     help="same as --profile quick")
@@ -126,6 +130,8 @@ def main(argv=None) -> int:
     subset_gan = args.subset_gan or profile.subset_gan
     out = args.out or profile.out
     args.conditions = args.conditions or list(profile.conditions)
+    args.train, args.val, args.test = (given or default for given, default in
+                                       zip((args.train, args.val, args.test), profile.folders))
     work = args.work or Path("/tmp/augkit-dice-gain") / profile.name
     out.mkdir(parents=True, exist_ok=True)
     if args.report_only:
@@ -140,10 +146,17 @@ def main(argv=None) -> int:
     from augkit.transforms.pipeline import ClassicalPipeline
 
     try:
-        train = read_dataset(args.train)
-        splits = {"val": read_dataset(args.val).samples, "test": read_dataset(args.test).samples}
-        for ds, role in ((train, "training"), (read_dataset(args.val), "validation")):
+        read = profile.read_options
+        train = read_dataset(args.train, **read)
+        val_ds = read_dataset(args.val, **read)
+        splits = {"val": val_ds.samples, "test": read_dataset(args.test, **read).samples}
+        for ds, role in ((train, "training"), (val_ds, "validation")):
             check_segmentation(ds, role)
+        folder_size = len(train)
+        if profile.draw_slices:  # the training slices, drawn by case from the training folder only
+            drawn = draw_by_case(train.samples, profile.draw_slices, DRAW_SEED)
+            train = Dataset(root=train.root, format=train.format, samples=[train.samples[i] for i in drawn],
+                            options=train.options)
         check_disjoint({"train": (args.train, train.samples), "val": (args.val, splits["val"]),
                         "test": (args.test, splits["test"])})
     except AugkitError as exc:
@@ -162,8 +175,9 @@ def main(argv=None) -> int:
         f"real slices {num_real}")
 
     cfg = profile.segmenter
-    val_xy = to_arrays(splits["val"], cfg.size)
-    plan = [(k, c, s) for k in reversed(num_real) for c in (ALL_CONDITIONS if k == k_main else CURVE_CONDITIONS)
+    val_xy = to_arrays(splits["val"], cfg.size, cfg.regions)
+    plan = [(k, c, s) for k in reversed(num_real)
+            for c in (ALL_CONDITIONS if k == k_main else profile.curve_conditions)
             for s in seeds if c in args.conditions]
     sweeps = [g for g in ([c for c in group if c in args.conditions] for group in profile.val_sweeps)
               if len(g) > 1]
@@ -191,7 +205,8 @@ def main(argv=None) -> int:
         gan = None
         if "lesiongan" in condition:
             if ("lesiongan", k) not in gans:
-                gans[("lesiongan", k)] = get_lesiongan(args, subset.samples, splits["val"], k, work, gan_info)
+                gans[("lesiongan", k)] = get_lesiongan(args, subset.samples, splits["val"], k, work, gan_info,
+                                                       profile.lesiongan_profile)
             gan = gans[("lesiongan", k)]
         elif "lesionmix" in condition:
             if ("lesionmix", k) not in gans:
@@ -239,6 +254,8 @@ def main(argv=None) -> int:
                                           " (the choosing run is not one of them)")})
             log(f"chosen on validation: {chosen} ({json.dumps(val)})")
             plan += [(k_main, chosen, s) for s in seeds if s != sel_seed]
+            if "chosen" in profile.curve_conditions:  # the winner's learning curve (nested subsets)
+                plan += [(k, chosen, s) for k in num_real if k != k_main for s in seeds]
             plan[n:] = sorted(plan[n:], key=lambda r: (order.index(r[2]), ALL_CONDITIONS.index(r[1])))
     for condition in dict.fromkeys(r["condition"] for r in runs):  # the test scores, now that all ran
         dice = [r["scores"]["test"]["dice"] for r in runs if r["condition"] == condition and r["num_real"] == k_main]
@@ -278,7 +295,15 @@ def main(argv=None) -> int:
                                 "2×2 transposed-conv up-sampling with skip concatenation, 1×1 conv to one "
                                 "logit per pixel",
                  "num_params": count_params(probe)},
-        "data": {"train": {"folder": rel(args.train), "format": train.format, "num_slices": len(train),
+        "data": {"name": profile.dataset_name, "read_options": profile.read_options,
+                 "regions": [[name, list(labels)] for name, labels in cfg.regions],
+                 "train_drawn": None if not profile.draw_slices else {
+                     "rule": "draw_by_case: cases in a seeded order, one slice of each case in turn, each case's "
+                             "slices in their own seeded order", "seed": DRAW_SEED,
+                     "from_num_slices": folder_size,
+                     "per_case": {c: sum(patient_of(s) == c for s in train.samples)
+                                  for c in sorted({patient_of(s) for s in train.samples})}},
+                 "train": {"folder": rel(args.train), "format": train.format, "num_slices": len(train),
                            "num_patients": len({patient_of(s) for s in train.samples}),
                            "subsets": {str(k): [train.samples[i].id for i in
                                                 (range(len(train)) if k == len(train) else subset_indices(len(train), k))]

@@ -58,7 +58,8 @@ def get_lesionmix(train_samples, num_real: int, gan_info: dict):
     return model
 
 
-def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, gan_info: dict):
+def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, gan_info: dict,
+                  lesiongan_profile: str = "cpu"):
     """The lesiongan painter: ``--lesiongan-model`` for the full set, else its cpu profile trained
     here on the training reals (val for its best-by-val weights), cached in the work folder."""
     from augkit.registry.host import get_generator
@@ -68,12 +69,12 @@ def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, g
         model = cls.load(args.lesiongan_model)
         info = {"source": f"loaded from {args.lesiongan_model}", "train_seconds": None}
     else:
-        untrained = cls("cpu", seed=args.gan_seed)
+        untrained = cls(lesiongan_profile, seed=args.gan_seed)
         settings = {"config": untrained.get_config(), "train": [s.id for s in train_samples],
                     "val": [s.id for s in val_samples], "code": code_hash()}
         folder = work / "gan" / f"lesiongan-n{num_real}-{fingerprint(settings)}"
         model, info = _trained_or_cached(args, untrained, folder, train_samples, val_samples,
-                                         "lesiongan (cpu profile)")
+                                         f"lesiongan ({lesiongan_profile} profile)")
     gan_info[f"lesiongan-{num_real}"] = {**info, **_model_info(model)}
     return model
 
@@ -131,7 +132,7 @@ def training_samples(args, profile: BenchProfile, condition: str, num_real: int,
         expand(subset.root, target, out_dir, seed=seed, pipeline=pipeline, generator=generator,
                gan_fraction=GAN_FRACTION[condition], progress=False, dataset=subset, overwrite=True,
                gan_region=region)
-    samples = read_dataset(out_dir).samples
+    samples = read_dataset(out_dir, **profile.read_options).samples
     if len(samples) != target:
         raise RuntimeError(f"{out_dir}: expected {target} samples after expand, read {len(samples)}")
     return samples, str(out_dir)
@@ -158,7 +159,7 @@ def run_one(args, profile: BenchProfile, condition: str, num_real: int, seed: in
     cached = read_cached(cache)  # refused if made on other code
     if cached is not None:
         return cached
-    x, y = to_arrays(samples, cfg.size)
+    x, y = to_arrays(samples, cfg.size, cfg.regions)
     batches = None
     if scheduled:
         from augkit.seeding import derive_seed
@@ -206,7 +207,7 @@ def finetune(args, cfg: SegmenterConfig, model, condition: str, num_real: int, s
     ft_cfg = dataclasses.replace(cfg, num_steps=args.finetune_steps, min_steps=0, patience_steps=None,
                                  eval_every=min(cfg.eval_every, args.finetune_steps))
     cpu_started = time.process_time()
-    x, y = to_arrays(subset.samples, cfg.size)
+    x, y = to_arrays(subset.samples, cfg.size, cfg.regions)
     result = train_segmenter(x, y, ft_cfg, seed=derive_seed(seed, 3), val=val_xy, progress=args.progress,
                              desc=f"fine-tune n={num_real} {condition} s{seed}", init_weights=model.get_weights())
     scores = {"train": score(result.model, subset.samples, cfg), "val": score(result.model, splits["val"], cfg),

@@ -4,6 +4,7 @@ its modules."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -18,6 +19,11 @@ from segmenter import SegmenterConfig
 
 REPO = Path(__file__).resolve().parents[1]
 LGG = REPO / "../shared/data/lgg"
+DATA = REPO / "../shared/data"
+# BraTS regions (labels 1 necrotic/non-enhancing core, 2 oedema, 4 enhancing): whole tumour is the
+# target of training and selection, tumour core and enhancing tumour are scored beside it
+BRATS_REGIONS = (("WT", (1, 2, 4)), ("TC", (1, 4)), ("ET", (4,)))
+DRAW_SEED = 20_261_203  # which BraTS tumour slices make the training set (drawn by case)
 RESULTS = REPO / "benchmarks/results/dice_gain"
 CONDITIONS = ("none", "classical", "gan", "classical+gan")
 VARIANTS = ("classical+gan@0.2", "classical+lesion")  # tried to make the GAN help; largest set only
@@ -65,7 +71,26 @@ class BenchProfile:
     # the seed the candidates of a sweep run at and are chosen on (None: the first of ``seeds``);
     # one outside ``seeds`` keeps the choosing runs out of the reported means and intervals
     selection_seed: int | None = None
+    # where the data is (train, val, test folders; --train/--val/--test override) and how it is read
+    folders: tuple[Path, Path, Path] = (LGG / "train30", LGG / "val", LGG / "test")
+    read_options: dict[str, Any] = field(default_factory=dict)
+    # the training set is this many slices drawn from the training folder by case
+    # (``draw_by_case``, seeded by DRAW_SEED); None: every sample of the folder
+    draw_slices: int | None = None
+    dataset_name: str = "LGG FLAIR"
+    # conditions run at the smaller real-slice counts; "chosen" stands for each sweep's winner
+    # on validation (the learning curve of the condition the val choice picked)
+    curve_conditions: tuple[str, ...] = CURVE_CONDITIONS
+    lesiongan_profile: str = "cpu"  # the lesiongan profile trained here when no --lesiongan-model is given
 
+
+_BRATS_CONVERGE = SegmenterConfig(size=128, base_width=8, num_levels=4, batch_size=8, num_steps=2000,
+                                  eval_every=50, batch_norm=False, min_steps=1500, patience_steps=300,
+                                  regions=BRATS_REGIONS)
+_BRATS = dict(folders=(DATA / "brats", DATA / "brats-val", DATA / "brats-test"), read_options={"unit": "slice"},
+              draw_slices=30, dataset_name="BraTS 2018, four modalities", num_real=(30,),
+              conditions=("none", "classical") + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS,
+              val_sweeps=(LESION_CONDITIONS, LESIONGAN_CONDITIONS), selection_seed=100)
 
 PROFILES = {
     "quick": BenchProfile(
@@ -104,6 +129,40 @@ PROFILES = {
         note="128 px, every condition trained to convergence (1,500-2,000 steps, early stop on "
              "validation Dice); lesion transplant (lesionmix), lesion painting (lesiongan) and "
              "whole-slice pix2pix (mask or tissue map) against classical transforms",
+    ),
+    "brats": BenchProfile(
+        "brats", _BRATS_CONVERGE, gan_profile="cpu", out=RESULTS / "brats", **_BRATS,
+        note="BraTS: 30 tumour slices drawn by case from the 4 training cases, four modalities, 128 px, "
+             "whole tumour trained and selected on, tumour core and enhancing tumour scored beside it; "
+             "every condition to convergence as the LGG converge profile; lesion shares chosen on validation",
+    ),
+    "brats-quick": BenchProfile(
+        "brats-quick",
+        SegmenterConfig(size=64, base_width=8, num_levels=3, batch_size=8, num_steps=120, eval_every=40,
+                        batch_norm=False, regions=BRATS_REGIONS),
+        gan_profile="tiny", gan_overrides={"size": 64, "epochs": 2}, seeds=(0,), out=RESULTS / "brats_quick",
+        **{**_BRATS, "conditions": ("none", "classical") + LESION_CONDITIONS, "val_sweeps": (LESION_CONDITIONS,)},
+        note="smoke run of the BraTS profile: 64 px, 120 steps, 1 seed, no GAN training; it checks the "
+             "plumbing, its numbers mean nothing",
+    ),
+    "brats-smoke": BenchProfile(
+        "brats-smoke",
+        dataclasses.replace(_BRATS_CONVERGE, num_steps=200, min_steps=0, patience_steps=None),
+        gan_profile="cpu", seeds=(0,), out=RESULTS / "brats_smoke",
+        **{**_BRATS, "conditions": ("none", "classical") + LESION_CONDITIONS + LESIONGAN_CONDITIONS},
+        note="SMOKE RUN of the BraTS profile, not the converge figure: its U-Net at 128 px but 200 steps "
+             "(no early stop), 1 seed, lesiongan from a short CPU run (--lesiongan-model), no pix2pix tissue; "
+             "it checks the plumbing and times a run, its Dice numbers show no gain or loss",
+    ),
+    "converge-curve": BenchProfile(
+        "converge-curve", dataclasses.replace(_BRATS_CONVERGE, regions=()),
+        gan_profile="cpu", num_real=(10, 20, 30), out=RESULTS / "converge_curve",
+        conditions=("classical",) + LESION_CONDITIONS + LESIONGAN_CONDITIONS,
+        val_sweeps=(LESION_CONDITIONS + LESIONGAN_CONDITIONS,), selection_seed=100,
+        curve_conditions=("classical", "chosen"),
+        note="LGG learning curve of the lesion conditions: 10 / 20 / 30 real slices (nested subsets), "
+             "classical against the lesion condition with the best validation Dice at 30 slices (one "
+             "sweep over lesionmix and lesiongan shares), each trained to convergence as the converge profile",
     ),
     "paper": BenchProfile(
         "paper",
@@ -186,6 +245,30 @@ def check_disjoint(splits: dict) -> None:
                 raise DataError(splits[b][0], f"{len(shared)} patient(s) of the {b} folder are also in the {a} "
                                 f"folder {splits[a][0]} (first: {shared[0]!r})",
                                 f"give --{b} and --{a} folders of different patients")
+
+
+def draw_by_case(samples, num: int, seed: int = DRAW_SEED) -> list[int]:
+    """Indices of ``num`` samples spread over cases (``Sample.group``, else ``patient_of``): the
+    cases in a seeded order, each case's slices in its own seeded order, one slice of each case in
+    turn until ``num`` are taken (so 30 of 4 cases is 8/8/7/7). Sorted; the same for the same seed."""
+    from augkit.errors import UsageError
+    from augkit.seeding import rng_for
+
+    if not 1 <= num <= len(samples):
+        raise UsageError(f"cannot draw {num} slices from {len(samples)}. Fix: draw between 1 and {len(samples)}.")
+    by_case: dict[str, list[int]] = {}
+    for i, s in enumerate(samples):
+        by_case.setdefault(getattr(s, "group", None) or patient_of(s), []).append(i)
+    names = sorted(by_case)
+    queues = [[by_case[c][j] for j in rng_for(seed, k + 1).permutation(len(by_case[c]))]
+              for k, c in enumerate(names)]
+    queues = [queues[j] for j in rng_for(seed).permutation(len(names))]
+    picked: list[int] = []
+    while len(picked) < num:
+        for q in queues:
+            if q and len(picked) < num:
+                picked.append(q.pop(0))
+    return sorted(picked)
 
 
 def subset_indices(num_train: int, num_real: int) -> list[int]:

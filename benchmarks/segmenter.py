@@ -45,6 +45,10 @@ class SegmenterConfig:
     # ``patience_steps`` old (None: always run ``num_steps``).
     patience_steps: int | None = None
     min_steps: int = 0
+    # Named label regions, one sigmoid output each, e.g. BraTS (("WT", (1, 2, 4)), ("TC", (1, 4)),
+    # ("ET", (4,))): the first is the target of model selection and of the reported "dice"; the
+    # others are scored beside it. Empty: one output, label > 0.
+    regions: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if self.size % (2 ** self.num_levels):
@@ -58,7 +62,15 @@ class SegmenterConfig:
         if self.patience_steps is None:  # keys of runs cached before early stopping existed
             d.pop("patience_steps")
             d.pop("min_steps")
+        if not self.regions:  # keys of runs cached before region targets existed
+            d.pop("regions")
+        else:
+            d["regions"] = [[name, list(labels)] for name, labels in self.regions]
         return d
+
+    @property
+    def num_outputs(self) -> int:
+        return max(1, len(self.regions))
 
 
 # --------------------------------------------------------------------------- data
@@ -85,12 +97,23 @@ def binary_mask(mask: np.ndarray) -> np.ndarray:
     return (np.asarray(mask) > 0).astype(np.uint8)
 
 
-def to_arrays(samples: Sequence[Sample], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Network inputs (N×size×size×C float32) and binary targets (N×size×size×1 float32)."""
+def region_masks(mask: np.ndarray, regions=()) -> np.ndarray:
+    """H×W×R uint8: one binary map per region (labels in the region's set), or H×W×1 of label > 0
+    when ``regions`` is empty."""
+    mask = np.asarray(mask)
+    if not regions:
+        return binary_mask(mask)[..., None]
+    return np.stack([np.isin(mask, labels) for _, labels in regions], axis=-1).astype(np.uint8)
+
+
+def to_arrays(samples: Sequence[Sample], size: int, regions=()) -> tuple[np.ndarray, np.ndarray]:
+    """Network inputs (N×size×size×C float32) and binary targets (N×size×size×R float32, R the
+    number of ``regions``, 1 without)."""
     images = [_resize(_unit(s.image), size, nearest=False) for s in samples]
     images = [im[..., None] if im.ndim == 2 else im for im in images]
-    masks = [_resize(binary_mask(s.mask), size, nearest=True) for s in samples]
-    return np.stack(images).astype(np.float32), np.stack(masks)[..., None].astype(np.float32)
+    masks = [_resize(region_masks(s.mask, regions), size, nearest=True) for s in samples]
+    masks = [m[..., None] if m.ndim == 2 else m for m in masks]
+    return np.stack(images).astype(np.float32), np.stack(masks).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- model
@@ -127,7 +150,7 @@ def build_unet(config: SegmenterConfig, num_channels: int, seed: int):
         x = layers.Conv2DTranspose(width, 2, strides=2, kernel_initializer=init())(x)
         x = layers.Concatenate()([x, skips[level]])
         x = block(x, width)
-    logits = layers.Conv2D(1, 1, kernel_initializer=keras.initializers.GlorotUniform(
+    logits = layers.Conv2D(config.num_outputs, 1, kernel_initializer=keras.initializers.GlorotUniform(
         seed=derive_seed(seed, next(counter))))(x)
     return keras.Model(inputs, logits, name="unet")
 
@@ -186,6 +209,7 @@ def predict_logits(model, x: np.ndarray, batch_size: int = 16) -> np.ndarray:
 
 
 def mean_dice(logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean per-slice Dice of the first output (the selection target)."""
     return float(np.mean([dice(p[..., 0] > 0, t[..., 0] > 0) for p, t in zip(logits, y)]))
 
 
@@ -248,28 +272,37 @@ def train_segmenter(x: np.ndarray, y: np.ndarray, config: SegmenterConfig, *, se
 
 # --------------------------------------------------------------------------- scoring
 def predict_masks(model, samples: Sequence[Sample], config: SegmenterConfig) -> list[np.ndarray]:
-    """Binary masks at each sample's own resolution (probabilities resized, then > 0.5)."""
-    x, _ = to_arrays(samples, config.size)
-    prob = expit(predict_logits(model, x)[..., 0])
+    """Binary masks (H×W×outputs) at each sample's own resolution (probabilities resized, then > 0.5)."""
+    x, _ = to_arrays(samples, config.size, config.regions)
+    prob = expit(predict_logits(model, x))
     out = []
     for p, s in zip(prob, samples):
         h, w = s.mask.shape
-        if p.shape != (h, w):
+        if p.shape[:2] != (h, w):
             p = cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR)
+            p = p[..., None] if p.ndim == 2 else p
         out.append((p > 0.5).astype(np.uint8))
     return out
 
 
 def score(model, samples: Sequence[Sample], config: SegmenterConfig) -> dict[str, Any]:
-    """Accuracy, mean IoU and Dice (means over slices) plus each slice's Dice."""
+    """Accuracy, mean IoU and Dice (means over slices) of the first output, plus each slice's
+    Dice; with ``config.regions``, each region's Dice (mean and per slice) under ``regions``."""
     preds = predict_masks(model, samples, config)
-    pairs = [(p, binary_mask(s.mask)) for p, s in zip(preds, samples)]
+    truths = [region_masks(s.mask, config.regions) for s in samples]
+    pairs = [(p[..., 0], t[..., 0]) for p, t in zip(preds, truths)]
     scores = segmentation_scores(pairs, classes=[1])
-    return {
+    out = {
         "accuracy": scores["accuracy"], "mean_iou": scores["mean_iou"], "dice": scores["dice"],
         "dice_pooled": scores["dice_pooled"], "num_slices": scores["num_images"],
         "per_slice_dice": [dice(p, t) for p, t in pairs],
     }
+    if config.regions:
+        out["regions"] = {}
+        for r, (name, _) in enumerate(config.regions):
+            per_slice = [dice(p[..., r], t[..., r]) for p, t in zip(preds, truths)]
+            out["regions"][name] = {"dice": float(np.mean(per_slice)), "per_slice_dice": per_slice}
+    return out
 
 
 def count_params(model) -> int:

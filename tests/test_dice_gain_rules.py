@@ -81,9 +81,9 @@ def test_only_training_slices_reach_expand_fit_and_training_and_choices_read_val
         seen["fit"] += [s.id for s in samples]
         return real_fit(self, samples, *args, **kwargs)
 
-    def spy_to_arrays(samples, size):  # the training set of a run (val arrays are made in dice_gain)
+    def spy_to_arrays(samples, size, *more):  # the training set of a run (val arrays are made in dice_gain)
         seen["train"] += [s.id for s in samples]
-        return real_to_arrays(samples, size)
+        return real_to_arrays(samples, size, *more)
 
     real_choose = dice_gain.choose_on_val
     choices = []

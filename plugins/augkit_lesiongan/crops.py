@@ -81,12 +81,17 @@ def to_size(a: np.ndarray, size: int) -> np.ndarray:
 def network_input(crop: np.ndarray, region: np.ndarray, lesion: np.ndarray, noise: np.ndarray,
                   size: int) -> tuple[np.ndarray, np.ndarray]:
     """(input, target) at the network size: input = [crop with the region zeroed, region,
-    lesion, noise] (C + 3 channels), target = the crop. ``crop`` in [-1, 1]; the region at
+    lesion, noise] (C + 3 channels), target = the crop. ``lesion`` is boolean, or float levels
+    in (0, 1] per lesion region (BraTS labels), kept at their levels. ``crop`` in [-1, 1]; the region at
     the network size covers every pixel the native region touches (so a painting put back
     covers it)."""
     image = to_size(crop, size)
     r = (to_size(region.astype(np.float32), size) > 0).astype(np.float32)
-    m = (to_size(lesion.astype(np.float32), size) >= 0.5).astype(np.float32)
+    m = (to_size((lesion > 0).astype(np.float32), size) >= 0.5).astype(np.float32)
+    if lesion.dtype != bool:  # several lesion regions, each at its level: the nearest level
+        levels = cv2.resize(np.ascontiguousarray(lesion, np.float32), (size, size), interpolation=cv2.INTER_NEAREST)
+        levels = np.where(levels > 0, levels, ndimage.grey_dilation(levels, size=3))
+        m = m * levels
     x = np.concatenate([image * (1.0 - r[..., None]), r[..., None], m[..., None], noise[..., None]], axis=-1)
     return x.astype(np.float32), image.astype(np.float32)
 

@@ -44,26 +44,49 @@ PLOTTED = ("d_loss", "g_gan", "g_l1", "val_l1")
 
 @dataclass(frozen=True)
 class CropSpec(IntensityScale):
-    """The training images' channel count, dtype and intensity scale."""
+    """The training images' channel count, dtype and intensity scale, and the lesion labels of
+    the training masks when there are several (BraTS 1/2/4): each region is shown to the network
+    at its own level, so it paints necrosis, oedema and enhancing tumour each as they look."""
+
+    lesion_labels: tuple[int, ...] = ()  # sorted; () or one label: the lesion is one region
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if len(self.lesion_labels) <= 1:  # one region: the config of models saved before regions
+            d.pop("lesion_labels")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CropSpec":
         return cls(num_channels=int(d["num_channels"]), dtype=str(d["dtype"]),
-                   low=tuple(float(v) for v in d["low"]), high=tuple(float(v) for v in d["high"]))
+                   low=tuple(float(v) for v in d["low"]), high=tuple(float(v) for v in d["high"]),
+                   lesion_labels=tuple(int(v) for v in d.get("lesion_labels", ())))
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> "CropSpec":
         low, high = robust_range([s.image for s in samples])
         first = samples[0].image
-        return cls(num_channels=int(first.shape[-1]), dtype=np.dtype(first.dtype).name, low=low, high=high)
+        labels = sorted({int(v) for s in samples if s.mask is not None for v in np.unique(s.mask) if v > 0})
+        return cls(num_channels=int(first.shape[-1]), dtype=np.dtype(first.dtype).name, low=low, high=high,
+                   lesion_labels=tuple(labels) if len(labels) > 1 else ())
+
+    def lesion_map(self, labels: np.ndarray) -> np.ndarray:
+        """The network's lesion channel from a label map (0 outside the lesion): with one lesion
+        label, boolean (label > 0); with several, float32 with label k of n at level (k + 1) / n
+        (BraTS: 1 → 1/3, 2 → 2/3, 4 → 1), a label it was not trained on at 1."""
+        labels = np.asarray(labels)
+        if len(self.lesion_labels) <= 1:
+            return labels > 0
+        out = (labels > 0).astype(np.float32)
+        for k, v in enumerate(self.lesion_labels):
+            out[labels == v] = (k + 1) / len(self.lesion_labels)
+        return out
 
 
 @dataclass(frozen=True)
 class _Lesion:
-    """A training lesion: its slice in [-1, 1], the lesion, the region around it."""
+    """A training lesion: its slice in [-1, 1], the lesion (boolean, or its regions' levels
+    with several lesion labels), the region around it."""
 
     image: np.ndarray
     lesion: np.ndarray
@@ -195,7 +218,8 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
             side = max(s.image.shape[:2])
             unit = self.spec.to_unit(s.image)
             for lesion in lesion_components(s.mask, p.min_lesion_pixels):
-                out.append(_Lesion(unit, lesion, region_alpha(lesion, p.margin * side, p.feather * side) > 0))
+                levels = self.spec.lesion_map(np.where(lesion, s.mask, 0))
+                out.append(_Lesion(unit, levels, region_alpha(lesion, p.margin * side, p.feather * side) > 0))
         return out
 
     def _crops(self, lesions: Sequence[_Lesion], rng: np.random.Generator, *, per_lesion: int
@@ -291,7 +315,8 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         window = window_around(alpha > 0, context=p.context, min_side=int(p.min_window * side))
         sl = window.slices
         noise = rng.standard_normal((p.size, p.size)).astype(np.float32)
-        x, _ = network_input(self.spec.to_unit(recipient.image[sl]), alpha[sl] > 0, lesion[sl], noise, p.size)
+        levels = self.spec.lesion_map(np.where(lesion, mask, 0))  # each placed region at its own level
+        x, _ = network_input(self.spec.to_unit(recipient.image[sl]), alpha[sl] > 0, levels[sl], noise, p.size)
         painted = np.asarray(self._infer_fn(x[None]))[0]
         painted = to_size(painted, window.side)
         low, high = np.asarray(self.spec.low, np.float32), np.asarray(self.spec.high, np.float32)

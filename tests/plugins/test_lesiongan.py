@@ -96,6 +96,31 @@ def test_brats_like_four_channel_int16_keeps_labels_0_1_2_4():
         assert set(np.unique(made.mask[made.mask != recipient.mask])) == {1, 2, 4}
 
 
+def test_brats_regions_reach_the_painter_each_at_its_own_level_not_one_fill(tmp_path):
+    """With labels 1/2/4 the network's lesion channel tells the regions apart (1 → 1/3, 2 → 2/3,
+    4 → 1), in training crops and when painting, so it can paint each region as it looks; one
+    lesion label (LGG) stays the boolean channel of before, its config unchanged."""
+    samples = [head_slice(i, channels=4, labels=(2, 1, 4), dtype=np.int16) for i in range(3)]
+    gen = fitted(samples, epochs=1)
+    assert gen.spec.lesion_labels == (1, 2, 4)
+    c = gen.spec.num_channels
+    levels = {round(float(v), 4) for v in np.unique(gen._crops(gen._lesions(samples), rng_for(0), per_lesion=1)[0][..., c + 1])}
+    assert levels == {0.0, round(1 / 3, 4), round(2 / 3, 4), 1.0}
+    seen = []
+    infer = gen._infer_fn
+    gen._infer_fn = lambda x: (seen.append(np.asarray(x)), infer(x))[1]
+    made = next(iter(gen.generate(1, seed=1, conditions=samples)))
+    assert made.provenance.params["placed"]
+    painted_levels = {round(float(v), 4) for v in np.unique(seen[0][..., c + 1])}
+    assert painted_levels == {0.0, round(1 / 3, 4), round(2 / 3, 4), 1.0}, painted_levels
+    gen._infer_fn = infer
+    gen.save(tmp_path / "m")
+    assert type(gen).load(tmp_path / "m").spec.lesion_labels == (1, 2, 4)
+    lgg = get_generator("lesiongan").spec_type.from_samples([head_slice(i) for i in range(2)])
+    assert lgg.lesion_labels == () and "lesion_labels" not in lgg.to_dict()
+    assert lgg.lesion_map(np.array([[0, 255]])).dtype == bool
+
+
 def test_same_seed_and_index_same_bytes_whatever_the_batch_size_and_after_save_load(trained, tmp_path):
     samples, gen = trained
     a = list(gen.generate(5, seed=9, conditions=samples, batch_size=1))
