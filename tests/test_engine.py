@@ -1,6 +1,5 @@
 """expand on the real data sets, and its reproducibility guarantees."""
 
-import hashlib
 import json
 import os
 import signal
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from conftest import tree_digest
 from augkit.io.demo import write_demo
 from augkit.expand.manifest import read_manifest
 from augkit.expand.options import Shard
@@ -22,10 +22,6 @@ from augkit.expand.staging import staging_dir
 from augkit.expand.plan import plan_sources
 from augkit.io import read_dataset
 
-
-def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def finished_file_stamps(stage: Path) -> dict[str, tuple[int, int]]:

@@ -2,7 +2,6 @@
 `augkit merge`, and permission errors as one line with nothing left behind."""
 
 import ctypes
-import hashlib
 import json
 import os
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import tree_digest
 from augkit.cli import cli
 from augkit.io.demo import write_demo
 from augkit.expand.manifest import read_manifest
@@ -34,10 +34,6 @@ def one_line_refusal(result, *needles):
         assert needle in message, message
     return message
 
-
-def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def leftovers(folder: Path) -> list[str]:

@@ -4,7 +4,6 @@ lost or doubled index, and a killed driver's run is finished by the same command
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ import pytest
 import ray
 from click.testing import CliRunner
 
+from conftest import tree_digest
 from augkit.api import expand_folder, generate_folder, train_generator
 from augkit.cli import cli
 from augkit.io.demo import write_demo
@@ -29,10 +29,6 @@ from augkit.errors import UsageError
 
 pytestmark = pytest.mark.ray
 
-
-def tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

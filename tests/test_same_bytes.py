@@ -10,13 +10,14 @@ output regenerates them on purpose, and says so in its commit:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+
+from conftest import tree_digest
 
 GOLDEN = Path(__file__).parent / "golden" / "expand_digests.json"
 DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
@@ -31,10 +32,6 @@ RUNS = {
 }
 
 
-def tree_digest(root: Path) -> dict[str, str]:
-    """sha256 of every file augkit wrote (the output marker holds paths and is left out)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".augkit.json"}
 
 
 def run(name: str, work: Path) -> dict[str, str]:
@@ -53,7 +50,7 @@ def run(name: str, work: Path) -> dict[str, str]:
     options = dict(options)
     out = work / f"{name}-out"
     expand_folder(in_dir, options.pop("target"), out, progress=False, **options)
-    return tree_digest(out)
+    return tree_digest(out, skip=(".augkit.json",))  # the marker holds paths
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
