@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 from pathlib import Path
 
@@ -12,14 +11,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
-
-
-def tree_digest(root: Path, *, skip: tuple[str, ...] = ()) -> dict[str, str]:
-    """sha256 of every file below ``root`` by relative path (names in ``skip`` left out): two
-    outputs are byte-identical when their digests are equal. Test modules import it with
-    ``from conftest import tree_digest``."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name not in skip}
 
 
 @pytest.fixture(scope="session")

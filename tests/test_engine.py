@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from conftest import tree_digest
+from tree_digests import tree_digest
 from augkit.io.demo import write_demo
 from augkit.expand.manifest import read_manifest
 from augkit.expand.options import Shard

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import tree_digest
+from tree_digests import tree_digest
 from augkit.cli import cli
 from augkit.io.demo import write_demo
 from augkit.expand.manifest import read_manifest

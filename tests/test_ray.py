@@ -18,7 +18,7 @@ import pytest
 import ray
 from click.testing import CliRunner
 
-from conftest import tree_digest
+from tree_digests import tree_digest
 from augkit.api import expand_folder, generate_folder, train_generator
 from augkit.cli import cli
 from augkit.io.demo import write_demo

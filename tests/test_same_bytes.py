@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tree_digest
+from tree_digests import tree_digest
 
 GOLDEN = Path(__file__).parent / "golden" / "expand_digests.json"
 DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
