@@ -69,20 +69,24 @@ def load_2d():
     return read_dataset(DATA / "lgg" / "train30").samples
 
 
+def augkit_runner(pipe, samples):
+    """index -> (image, mask): the variant ``expand`` makes for output index i (its seed and id)."""
+    from augkit.seeding import derive_seed
+
+    def run(i):
+        parent = samples[i % len(samples)]
+        out = pipe(parent, seed=derive_seed(0, i), new_id=f"{parent.id}_aug{i:05d}")
+        return out.image, out.mask
+    return run
+
+
 def runner_2d(name: str, samples):
     """A function index -> (image, mask) for ``name``, built once."""
     side = samples[0].image.shape[0]
     if name == "augkit":
-        from augkit.seeding import derive_seed
         from augkit.transforms.pipeline import ClassicalPipeline
 
-        pipe = ClassicalPipeline()
-
-        def run(i):
-            parent = samples[i % len(samples)]
-            out = pipe(parent, seed=derive_seed(0, i), new_id=f"{parent.id}_aug{i:05d}")
-            return out.image, out.mask
-        return run
+        return augkit_runner(ClassicalPipeline(), samples)
     if name == "albumentations":
         import albumentations as A
         import cv2
@@ -166,16 +170,9 @@ def load_3d():
 def runner_3d(name: str, cases):
     shape = np.asarray(cases[0].image.shape[:3])
     if name == "augkit":
-        from augkit.seeding import derive_seed
         from augkit.transforms.volume import VolumePipeline
 
-        pipe = VolumePipeline()
-
-        def run(i):
-            parent = cases[i % len(cases)]
-            out = pipe(parent, seed=derive_seed(0, i), new_id=f"{parent.id}_aug{i:05d}")
-            return out.image, out.mask
-        return run
+        return augkit_runner(VolumePipeline(), cases)
     if name == "monai":
         import torch
         from monai.data import set_track_meta

@@ -105,13 +105,6 @@ class ExpandOptions:
                    shard=Shard.parse(shard) if isinstance(shard, str) else (shard or Shard(0, 1)),
                    engine=Engine.of(engine, **engine_options), train_options=train_options or {}, **options)
 
-    def settings(self) -> dict[str, Any]:
-        """The plain-data view of the record (for logs and markers)."""
-        out = dataclasses.asdict(self)
-        out.update(read_options=dict(self.read_options), train_options=dict(self.train_options),
-                   model_dir=None if self.model_dir is None else str(self.model_dir))
-        return out
-
 
 def read_options_for(unit: str | None, slices: str | None,
                      others: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from augkit.io.base import Dataset, DatasetFormat, atomic_copy, atomic_write_byt
 from augkit.io.folder2d import (IMAGE_DIRS, MASK_DIRS, folder_pair_names, natural_key,
                                 posix_join, safe_name, safe_relpath, walk_visible)
 from augkit.io.nifti_file import (check_3d, check_loadable, encode_slice, encode_volume,
-                                header_info, header_shape, label_summary, load_volume, slice_affine)
+                                header_info, header_shape, label_summary, load_volume)
 from augkit.io.volumes import LazySamples
 from augkit.sample import Provenance, Sample
 
@@ -334,4 +334,4 @@ def _load_nifti_case(paths, metas, i: int) -> Sample:
                   provenance=Provenance(id=metas[i]["group"]), meta=meta)
 
 
-__all__ = ["NiftiFormat", "encode_slice", "load_volume", "slice_affine"]
+__all__ = ["NiftiFormat", "check_slices_option", "check_unit_option", "select_slices", "slice_read_options"]
