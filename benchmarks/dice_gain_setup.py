@@ -46,7 +46,7 @@ SUBSET_SEED = 20_240_601  # which reals make the 10- and 20-slice subsets (neste
 BOOTSTRAP_SEED = 7
 NUM_BOOTSTRAP = 2000
 FINETUNED = "+ft"  # suffix of a condition pretrained on its own data, then fine-tuned on the reals
-RUN_VERSION = 2  # part of every cached run's key: bump when training or scoring changes
+RUN_VERSION = 3  # part of every cached run's key: bump when training or scoring changes (3: per-region soft Dice)
 # Every cache key (finished runs, expanded sets, GANs) also holds the hash of src/ + plugins/
 # (``code_hash()``), and every cache entry records it: a change to the library misses the cache,
 # and an entry whose recorded hash is not this code's is refused on load.
