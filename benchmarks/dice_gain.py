@@ -225,7 +225,9 @@ def main(argv=None) -> int:
             gan = gans[(label_map, gan_k)]
         t0 = time.perf_counter()
         record = run_one(args, profile, condition, k, seed, subset, gan, val_xy, splits, work)
-        record["gan_trained_on_num_real"] = None if gan is None else (k if subset_gan == "retrain" else k_main)
+        # lesion transplant and painting are always fitted on the subset itself; pix2pix as --subset-gan says
+        own = "lesion" in condition and condition != "classical+lesion"
+        record["gan_trained_on_num_real"] = None if gan is None else (k if own or subset_gan == "retrain" else k_main)
         kept = runs if seed in seeds else selection_runs  # choosing runs off the reported seeds
         kept.append(record)
         if "finetuned" in record:

@@ -13,6 +13,9 @@ from dice_gain_setup import (ALL_CONDITIONS, BOOTSTRAP_SEED, CONDITIONS, FINETUN
                              GAN_FRACTION, GAN_REGION, LESION_CONDITIONS, LESIONGAN_CONDITIONS, NUM_BOOTSTRAP,
                              SUBSET_SEED, TISSUE_CONDITIONS, VARIANTS)
 
+# the whole-slice pix2pix conditions (a GAN trained on the reals, shared or per subset)
+PIX2PIX_CONDITIONS = ("gan", "classical+gan", "classical+gan@0.2", "classical+lesion") + TISSUE_CONDITIONS
+
 
 def summarise(runs: list[dict], patients: list[str]) -> dict:
     """Mean ± std per condition and every condition's paired Δ test Dice against none and
@@ -159,15 +162,19 @@ def write_markdown(results: dict, path: Path) -> None:
                      f"{fmt_ci(d['bootstrap_95_over_test_patients']['seed_mean'])} | {per_seed} | "
                      f"{d['val_dice_diff_mean']:+.3f} |")
     ks = sorted(int(k) for k in s["table"])
-    curve_conds = [c for c in CONDITIONS if any(c in s["table"][str(k)] for k in ks)]
+    curve_conds = [c for c in ALL_CONDITIONS if any(c in s["table"][str(k)] for k in ks)]
     lines += ["", "## Test Dice against the number of real training slices", "",
               f"Nested subsets of the training set (fixed seed {SUBSET_SEED}); each grown ×"
-              f"{p['expand_factor']}. GAN used for fewer slices: "
-              + ("one pix2pix trained on each subset (no information from the left-out slices)."
-                 if p["subset_gan"] == "retrain" else
-                 f"**the one pix2pix trained on all {k_main} slices** (a GAN per subset did not fit the "
-                 f"time budget), so at fewer slices the GAN conditions see the other slices through "
-                 "the generator: read those rows as an upper bound."), "",
+              f"{p['expand_factor']}. "
+              + ("Lesion transplant takes its donors from the subset only and lesion painting "
+                 "(lesiongan) is trained on the subset only: no information from the left-out slices. "
+                 if any("lesion" in c for c in curve_conds) else "")
+              + ("" if not any(c in PIX2PIX_CONDITIONS for c in curve_conds) else
+                 "pix2pix for fewer slices: one trained on each subset (no information from the left-out "
+                 "slices)." if p["subset_gan"] == "retrain" else
+                 f"pix2pix for fewer slices: **the one trained on all {k_main} slices** (a GAN per subset did "
+                 "not fit the time budget), so at fewer slices the pix2pix conditions see the other slices "
+                 "through the generator: read those rows as an upper bound."), "",
               "| real slices | " + " | ".join(curve_conds) + " |", "|---:|" + "---:|" * len(curve_conds)]
     for k in ks:
         cells = [fmt(s["table"][str(k)][c]["test"]["dice"]) if c in s["table"][str(k)] else "–"
@@ -284,8 +291,11 @@ def plot(results: dict, out: Path) -> None:
     plt.close(fig)
 
     ks = sorted(int(k) for k in s)
+    # the conditions run at more than one size (the curve), against real-only when it was run
+    curve = [c for c in ALL_CONDITIONS if sum(c in s[str(k)] for k in ks) > 1]
+    ref = "none" if "none" in curve else "classical"
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    for c in CONDITIONS:
+    for c in curve:
         pts = [(k, s[str(k)][c]["test"]["dice"]) for k in ks if c in s[str(k)]]
         if pts:
             a1.errorbar([k for k, _ in pts], [m["mean"] for _, m in pts], yerr=[m["std"] for _, m in pts],
@@ -295,8 +305,8 @@ def plot(results: dict, out: Path) -> None:
     a1.set_xticks(ks)
     a1.set_title("test Dice (mean ± std over seeds)", fontsize=9)
     a1.legend(fontsize=8)
-    for i, c in enumerate(c for c in CONDITIONS if c != "none"):
-        ds = [d for d in results["summary"]["differences"] if d["condition"] == c and d["reference"] == "none"]
+    for i, c in enumerate(c for c in curve if c != ref):
+        ds = [d for d in results["summary"]["differences"] if d["condition"] == c and d["reference"] == ref]
         if not ds:
             continue
         xs = np.array([d["num_real"] for d in ds]) + (i - 1) * 0.6
@@ -306,10 +316,10 @@ def plot(results: dict, out: Path) -> None:
         a2.errorbar(xs, means, yerr=err, marker="o", capsize=3, color=colors[c], label=c, linestyle="none")
     a2.axhline(0, color="k", lw=0.8)
     a2.set_xlabel("real training slices")
-    a2.set_ylabel("Δ test Dice vs none")
+    a2.set_ylabel(f"Δ test Dice vs {ref}")
     a2.set_xticks(ks)
     ci_kind = "t-interval over seeds" if len(results["settings"]["seeds"]) > 1 else "patient bootstrap"
-    a2.set_title(f"gain over real-only (95 % {ci_kind})", fontsize=9)
+    a2.set_title(f"gain over {'real-only' if ref == 'none' else 'classical'} (95 % {ci_kind})", fontsize=9)
     if a2.get_legend_handles_labels()[0]:
         a2.legend(fontsize=8)
     fig.tight_layout()
