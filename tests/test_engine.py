@@ -130,7 +130,7 @@ def test_kill_midway_then_rerun_gives_the_uninterrupted_result(tmp_path):
     reference = tree_digest(expand(src, 1500, tmp_path / "ref", seed=5, progress=False).out_dir)
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "augkit", "expand", "--in", str(src), "--to", "1500",
-           "--out", str(out), "--seed", "5", "--quiet"]
+           "--out", str(out), "--seed", "5", "--quiet", "--generator", "none"]  # the API's classical run
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = staging_dir(out) / ".augkit" / "rows"
     deadline = time.time() + 120

@@ -207,7 +207,8 @@ def test_shards_run_at_once_and_merge_into_the_full_run(demo_dir, tmp_path):
     reference = tree_digest(expand(demo_dir, 30, tmp_path / "full", seed=2, progress=False).out_dir)
     parts = [tmp_path / f"part{i}" for i in range(2)]
     procs = [subprocess.Popen([sys.executable, "-m", "augkit", "expand", "--in", str(demo_dir), "--to", "30",
-                               "--seed", "2", "--shard", f"{i}/2", "--out", str(part), "--quiet"],
+                               "--seed", "2", "--shard", f"{i}/2", "--out", str(part), "--quiet",
+                               "--generator", "none"],  # the API's expand above is classical
                               stderr=subprocess.PIPE, text=True) for i, part in enumerate(parts)]
     for proc in procs:
         stderr = proc.communicate(timeout=180)[1]
@@ -320,7 +321,8 @@ def test_permission_error_while_finishing_removes_this_runs_staging_only(demo_di
 
     monkeypatch.setattr(engine, "replace_output", denied)
     out = tmp_path / "out"
-    result = run("expand", "--in", demo_dir, "--to", 8, "--out", out, "--quiet")
+    # --generator none: the API's expand below (classical) must be the same run to be resumed
+    result = run("expand", "--in", demo_dir, "--to", 8, "--out", out, "--quiet", "--generator", "none")
     one_line_refusal(result, "Permission denied")
     assert leftovers(tmp_path) == [] and not out.exists()
 
@@ -336,7 +338,8 @@ def test_permission_error_while_finishing_removes_this_runs_staging_only(demo_di
     with pytest.raises(KeyboardInterrupt):
         expand(demo_dir, 8, out, progress=False)
     monkeypatch.setattr(maker.SampleMaker, "make", real_make)
-    one_line_refusal(run("expand", "--in", demo_dir, "--to", 8, "--out", out, "--quiet"), "Permission denied")
+    one_line_refusal(run("expand", "--in", demo_dir, "--to", 8, "--out", out, "--quiet", "--generator", "none"),
+                     "Permission denied")
     assert len(os.listdir(staging_dir(out) / ".augkit" / "rows")) == 8  # earlier work kept, resumable
 
 

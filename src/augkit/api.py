@@ -3,11 +3,13 @@ works with. The CLI calls these; scripts may too."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 from augkit import engines
+from augkit.expand import auto
 from augkit.expand.options import ExpandOptions, read_options_for
 from augkit.expand.run import ExpandResult, expand_dataset, is_volume_dataset, volume_generator_message
 from augkit.expand.staging import check_paths
@@ -51,6 +53,10 @@ def expand_with(in_dir: str | Path, options: ExpandOptions, out_dir: str | Path 
     pipeline = pipeline_from(options.preset)
     check_paths(in_dir, out_dir, options.overwrite)
     dataset = read_dataset(in_dir, format=options.format, **options.read_options)  # volumes: nothing loaded yet
+    note = ""
+    if options.generator == auto.AUTO:
+        choice = auto.choose(dataset, volumes=is_volume_dataset(dataset))
+        options, note = dataclasses.replace(options, generator=choice.generator), f"generator auto: {choice.reason}"
     gen = None
     if options.generator is not None:
         from augkit.registry.host import get_generator
@@ -66,7 +72,8 @@ def expand_with(in_dir: str | Path, options: ExpandOptions, out_dir: str | Path 
         else:
             gen = get_generator(options.generator)(**options.train_options)
             gen.fit(dataset.samples, seed=options.seed, progress=options.progress)
-    return expand_dataset(in_dir, out_dir, options, dataset=dataset, pipeline=pipeline, generator=gen)
+    result = expand_dataset(in_dir, out_dir, options, dataset=dataset, pipeline=pipeline, generator=gen)
+    return dataclasses.replace(result, generator_note=note)
 
 
 def load_model(model_dir: str | Path, generator: str | None = None):

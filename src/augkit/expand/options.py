@@ -45,7 +45,8 @@ class ExpandOptions:
     """``target`` samples in all (reals included), made with ``seed``. The input: ``format``
     (None: detected) and its ``read_options`` (NIfTI's ``unit``/``slices`` among them). The
     classical transforms: ``preset`` (a name or a YAML/JSON file; None: the seeds' set). A
-    generator: its ``generator`` name, a saved ``model_dir`` (None: train one on the input
+    generator: its ``generator`` name ("auto", the command line's default: chosen from the data
+    by ``augkit.expand.auto``; None: classical only), a saved ``model_dir`` (None: train one on the input
     first, with ``train_options``), the ``gan_fraction`` of new indices it makes, the
     ``gan_region`` it paints (image or lesion), ``drop_near_copies`` (an NCC threshold). The
     run: ``balance`` classes (None: on for labelled data without masks), this ``shard`` only,
@@ -78,7 +79,7 @@ class ExpandOptions:
                              f"Received: {self.gan_region!r}")
         if self.generator == "none":
             object.__setattr__(self, "generator", None)
-        if self.model_dir is not None and self.generator is None:
+        if self.model_dir is not None and self.generator in (None, "auto"):
             raise UsageError("--model needs --generator NAME (the generator that made the model).")
         if self.model_dir is not None:
             object.__setattr__(self, "model_dir", Path(self.model_dir))

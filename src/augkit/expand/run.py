@@ -52,6 +52,7 @@ class ExpandResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     near_copies: int = 0  # GAN attempts that were too close to a real image
     dropped: int = 0  # indices left out after every attempt was a near-copy
+    generator_note: str = ""  # what --generator auto chose and why ("" when a generator was named)
 
 
 def expand(in_dir: str | Path, target: int, out_dir: str | Path, *, pipeline: ClassicalPipeline | None = None,
