@@ -189,7 +189,7 @@ def run_condition(profile: Profile3D, condition: str, seed: int, folders: dict[s
     record = {"condition": condition, "seed": seed, "code_hash": code_hash(), "expanded": str(folder),
               "num_stored_cases": len(sampler.real) + (len(sampler.synthetic) if sampler.synthetic else 0),
               "patches_by_source": dict(result.served["source"]),
-              "patches_by_parent_case": _by_parent(result.served["id"], folder),
+              "patches_by_parent_case": _by_parent(result.served["id"], folder), **made_cases(folder),
               "best_step": result.best_step, "best_val_dice_wt_pooled": result.best_val_dice,
               "history": result.history, "scores": {"test": test}, "num_params": count_params(result.model),
               "phase_seconds": {k: round(v, 2) for k, v in phases.items()}, "timing": result.timing,
@@ -201,6 +201,17 @@ def run_condition(profile: Profile3D, condition: str, seed: int, folders: dict[s
 
     keras.backend.clear_session()
     return record
+
+
+def made_cases(folder: Path) -> dict[str, Any]:
+    """How the added cases were made: classical variants, lesionmix transplants, and how many of
+    those found a place (lesionmix keeps a recipient unchanged when no try fits its brain)."""
+    from augkit.expand.manifest import read_manifest
+
+    rows = [r for r in read_manifest(folder / "manifest.csv") if r["source"] != "real"]
+    made = [json.loads(r["params"] or "{}").get("lesionmix") for r in rows if r["generator"] == "lesionmix"]
+    return {"num_added": {"classical": sum(r["source"] == "classical" for r in rows), "lesionmix": len(made)},
+            "lesionmix_placed": sum(bool(m and m.get("placed")) for m in made)}
 
 
 def _by_parent(served_ids, folder: Path) -> dict[str, int]:
@@ -264,11 +275,13 @@ def write_markdown(results: dict, path: Path) -> None:
         ci = d["bootstrap_95_over_test_cases"]["seed_mean"] if d else None
         cells += [f"{d['test_dice_diff_mean']:+.3f}" if d else "-", f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "-"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "| condition | seed | best step | patches real / classical / lesionmix | wall s |", "|---|---:|---:|---|---:|"]
+    lines += ["", "| condition | seed | best step | added cases: classical / lesionmix (placed) | "
+              "patches real / classical / lesionmix | wall s |", "|---|---:|---:|---|---|---:|"]
     for r in results["runs"]:
-        src = r["patches_by_source"]
-        lines.append(f"| {r['condition']} | {r['seed']} | {r['best_step']} | {src.get('real', 0)} / "
-                     f"{src.get('classical', 0)} / {src.get('gan', 0) + src.get('gan+classical', 0)} | {r['wall_seconds']} |")
+        src, added = r["patches_by_source"], r["num_added"]
+        lines.append(f"| {r['condition']} | {r['seed']} | {r['best_step']} | {added['classical']} / {added['lesionmix']} "
+                     f"({r['lesionmix_placed']}) | {src.get('real', 0)} / {src.get('classical', 0)} / "
+                     f"{src.get('gan', 0)} | {r['wall_seconds']} |")
     lines += ["", f"Code {results['provenance']['code_hash']} at {results['provenance']['git_revision']}; "
               f"{results['wall_seconds']:.0f} s on {results['provenance']['cpu_count']} CPUs."]
     path.write_text("\n".join(lines) + "\n")
