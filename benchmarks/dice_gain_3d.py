@@ -22,7 +22,8 @@ brats-test: whole-case Dice per region on its 3 cases, reported per condition, a
 lesionmix − classical difference with a bootstrap over test cases (``augkit.evaluate.paired``).
 No val or test case reaches expand, lesionmix or training (refused when folders share a case).
 
-Expanded sets and finished runs are cached in ``--work`` (keys hold the hash of src/ + plugins/),
+The report (statistics, results.md, the projection) is ``dice_gain_3d_report``, the 3D U-Net
+``segmenter3d``. Expanded sets and finished runs are cached in ``--work`` (keys hold the hash of src/ + plugins/),
 so a killed run resumes. ``--time-steps N`` runs each phase once at the profile's real size
 (expand of the 4 cases to 8, loading, N training steps, one validation pass, the test pass) in a
 fresh work folder and writes ``projection.{json,md}``: the measured seconds per step and per
@@ -32,9 +33,9 @@ phase, and the projected wall time of the full profile. A projection, not a Dice
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
-import os
 import shutil
 import sys
 import time
@@ -42,12 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmark modules
 
-from dice_gain_setup import (BOOTSTRAP_SEED, BRATS_REGIONS, DATA, NUM_BOOTSTRAP, RESULTS, code_hash,  # noqa: E402
-                             fingerprint, log, read_cached, rel)
+from dice_gain_setup import BRATS_REGIONS, DATA, RESULTS, code_hash, fingerprint, log, read_cached, rel  # noqa: E402
+from dice_gain_3d_report import project, summarise, write_markdown, write_projection  # noqa: E402
 from segmenter3d import (Segmenter3DConfig, count_params, encode, score_cases,  # noqa: E402
                          train_segmenter3d)
 
@@ -112,9 +111,9 @@ def check_disjoint_cases(folders: dict[str, Path], cases: dict[str, Any]) -> Non
 
 
 def expanded_set(profile: Profile3D, condition: str, seed: int, train_dir: Path, num_train: int,
-                 work: Path) -> tuple[Path, float]:
+                 work: Path) -> Path:
     """The training cases grown ×``expand_factor`` for ``condition`` by ``augkit.api.expand_with``
-    (cached in ``work``), and the seconds the expand took (0 when cached)."""
+    (cached in ``work``)."""
     from augkit.api import expand_with
     from augkit.expand.options import ExpandOptions
 
@@ -126,11 +125,9 @@ def expanded_set(profile: Profile3D, condition: str, seed: int, train_dir: Path,
     key = {"code": code_hash(), "condition": condition, "seed": seed, "target": options.target,
            "train": rel(train_dir), "lesionmix": dict(options.train_options)}
     out = work / "data" / f"{condition.replace('+', '_').replace('@', '-')}-s{seed}-{fingerprint(key)}"
-    if (out / "manifest.csv").exists():
-        return out, 0.0
-    started = time.perf_counter()
-    expand_with(train_dir, options, out)
-    return out, time.perf_counter() - started
+    if not (out / "manifest.csv").exists():
+        expand_with(train_dir, options, out)
+    return out
 
 
 def patch_sampler(folder: Path, config: Segmenter3DConfig, seed: int):
@@ -159,6 +156,16 @@ def val_patches(val_cases, config: Segmenter3DConfig, num: int):
 
 
 # --------------------------------------------------------------------------- one run
+@contextlib.contextmanager
+def timed(phases: dict[str, float], name: str):
+    """Wall and process-CPU seconds of a phase (CPU: every thread of this process, so it does not
+    grow when another program shares the cores; the projection's quiet-machine bound)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    phases[f"{name}_s"] = time.perf_counter() - wall
+    phases[f"{name}_cpu_s"] = time.process_time() - cpu
+
+
 def run_condition(profile: Profile3D, condition: str, seed: int, folders: dict[str, Path], cases: dict,
                   val_xy, work: Path, progress: bool) -> dict:
     """Expand, train on the sampler's patches, score whole test cases; cached as JSON."""
@@ -168,7 +175,8 @@ def run_condition(profile: Profile3D, condition: str, seed: int, folders: dict[s
     cfg = profile.segmenter
     phases: dict[str, float] = {}
     started, cpu_started = time.perf_counter(), time.process_time()
-    folder, phases["expand_s"] = expanded_set(profile, condition, seed, folders["train"], len(cases["train"]), work)
+    with timed(phases, "expand"):  # ~0 when the expanded set is cached
+        folder = expanded_set(profile, condition, seed, folders["train"], len(cases["train"]), work)
     key = {"version": RUN_VERSION, "code": code_hash(), "condition": condition, "seed": seed,
            "segmenter": cfg.to_dict(), "train": folder.name, "num_val_patches": profile.num_val_patches,
            "val": [m["group"] for m in cases["val"].metas], "test": [m["group"] for m in cases["test"].metas]}
@@ -176,16 +184,14 @@ def run_condition(profile: Profile3D, condition: str, seed: int, folders: dict[s
     cached = read_cached(cache)  # refused if made on other code
     if cached is not None:
         return cached
-    t0 = time.perf_counter()
-    sampler = patch_sampler(folder, cfg, derive_seed(seed, 2))
-    encoder = Encoder(sampler)
-    phases["load_s"] = time.perf_counter() - t0
-    result = train_segmenter3d(sampler, encoder, cfg, seed=seed, val=val_xy, progress=progress,
-                               desc=f"unet3d {condition} s{seed}")
-    t0 = time.perf_counter()
-    test = score_cases(result.model, cases["test"], encoder, cfg)
-    phases["test_s"] = time.perf_counter() - t0
-    phases["train_s"] = result.seconds
+    with timed(phases, "load"):
+        sampler = patch_sampler(folder, cfg, derive_seed(seed, 2))
+        encoder = Encoder(sampler)
+    with timed(phases, "train"):
+        result = train_segmenter3d(sampler, encoder, cfg, seed=seed, val=val_xy, progress=progress,
+                                   desc=f"unet3d {condition} s{seed}")
+    with timed(phases, "test"):
+        test = score_cases(result.model, cases["test"], encoder, cfg)
     record = {"condition": condition, "seed": seed, "code_hash": code_hash(), "expanded": str(folder),
               "num_stored_cases": len(sampler.real) + (len(sampler.synthetic) if sampler.synthetic else 0),
               "patches_by_source": dict(result.served["source"]),
@@ -224,147 +230,6 @@ def _by_parent(served_ids, folder: Path) -> dict[str, int]:
         name = parent.get(sid, sid)
         out[name] = out.get(name, 0) + n
     return out
-
-
-# --------------------------------------------------------------------------- report
-def summarise(runs: list[dict], case_ids: list[str]) -> dict:
-    """Per region: mean ± std of whole-case test Dice per condition, and lesionmix − classical
-    paired by seed (t-interval over seeds, bootstrap over test cases)."""
-    from augkit.evaluate.paired import mean_std, patient_bootstrap, t_interval
-
-    out: dict[str, Any] = {}
-    by = {(r["condition"], r["seed"]): r for r in runs}
-    for name, _ in BRATS_REGIONS:
-        table = {c: mean_std([by[(c, s)]["scores"]["test"]["regions"][name]["dice"] for s in _seeds(by, c)])
-                 for c in CONDITIONS if _seeds(by, c)}
-        seeds = sorted(set(_seeds(by, CONDITIONS[0])) & set(_seeds(by, CONDITIONS[1])))
-        diff = None
-        if seeds:
-            per_case = np.array([np.subtract(by[(CONDITIONS[1], s)]["scores"]["test"]["regions"][name]["per_case_dice"],
-                                             by[(CONDITIONS[0], s)]["scores"]["test"]["regions"][name]["per_case_dice"])
-                                 for s in seeds])
-            diff = {"seeds": seeds, "test_dice_diff_per_seed": per_case.mean(1).tolist(),
-                    "test_dice_diff_mean": float(per_case.mean()),
-                    "t_interval_95_over_seeds": t_interval(per_case.mean(1)),
-                    "bootstrap_95_over_test_cases": patient_bootstrap(per_case, case_ids, num_resamples=NUM_BOOTSTRAP,
-                                                                      seed=BOOTSTRAP_SEED)}
-        out[name] = {"test_dice": table, "lesionmix_minus_classical": diff}
-    return out
-
-
-def _seeds(by: dict, condition: str) -> list[int]:
-    return sorted(s for c, s in by if c == condition)
-
-
-def write_markdown(results: dict, path: Path) -> None:
-    p, s = results["settings"], results["summary"]
-    seg = p["segmenter"]
-    lines = [f"# Dice gain in 3D on whole BraTS cases: profile `{p['profile']}`", "", f"_{p['note']}._", "",
-             f"3D U-Net ({seg['num_levels']} levels, base width {seg['base_width']}) trained {seg['num_steps']} Adam "
-             f"steps of batch {seg['batch_size']} on {seg['patch_size']}³ patches (foreground share "
-             f"{seg['patch_foreground']}) of the {len(results['data']['train'])} training cases grown "
-             f"×{p['expand_factor']}; best validation checkpoint ({results['data']['num_val_patches']} patches of "
-             f"{len(results['data']['val'])} val cases); whole-case test Dice on {len(results['data']['test'])} cases. "
-             f"Seeds {p['seeds']}.", "",
-             "| region | " + " | ".join(CONDITIONS) + " | Δ (lesionmix − classical) | 95 % bootstrap over test cases |",
-             "|---|" + "---:|" * (len(CONDITIONS) + 2)]
-    for name, row in s.items():
-        cells = [f"{row['test_dice'][c]['mean']:.3f} ± {row['test_dice'][c]['std']:.3f}" if c in row["test_dice"]
-                 else "-" for c in CONDITIONS]
-        d = row["lesionmix_minus_classical"]
-        ci = d["bootstrap_95_over_test_cases"]["seed_mean"] if d else None
-        cells += [f"{d['test_dice_diff_mean']:+.3f}" if d else "-", f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "-"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "| condition | seed | best step | added cases: classical / lesionmix (placed) | "
-              "patches real / classical / lesionmix | wall s |", "|---|---:|---:|---|---|---:|"]
-    for r in results["runs"]:
-        src, added = r["patches_by_source"], r["num_added"]
-        lines.append(f"| {r['condition']} | {r['seed']} | {r['best_step']} | {added['classical']} / {added['lesionmix']} "
-                     f"({r['lesionmix_placed']}) | {src.get('real', 0)} / {src.get('classical', 0)} / "
-                     f"{src.get('gan', 0)} | {r['wall_seconds']} |")
-    lines += ["", f"Code {results['provenance']['code_hash']} at {results['provenance']['git_revision']}; "
-              f"{results['wall_seconds']:.0f} s on {results['provenance']['cpu_count']} CPUs."]
-    path.write_text("\n".join(lines) + "\n")
-
-
-# --------------------------------------------------------------------------- projection
-def project(profile: Profile3D, runs: list[dict], timed: Profile3D, num_train: int, val_setup_s: float,
-            time_steps: int) -> dict:
-    """The full profile's wall time from a timed piece of it: the expand scaled by the number of
-    new cases, loading by the number of stored cases, training by steps (the first step, which
-    traces the graph, apart), validation by passes; the test pass as measured."""
-    cfg = profile.segmenter
-    new_full, new_timed = (profile.expand_factor - 1) * num_train, (timed.expand_factor - 1) * num_train
-    stored_full, stored_timed = profile.expand_factor * num_train, timed.expand_factor * num_train
-    num_val = -(-cfg.num_steps // cfg.eval_every)
-    conditions, cpu_per_step = {}, []
-    for r in runs:
-        t, ph = r["timing"], r["phase_seconds"]
-        later = slice(1, None) if len(t["step_s"]) > 1 else slice(None)
-        step = float(np.mean(t["step_s"][later]) + np.mean(t["draw_s"][later]))
-        cpu_per_step.append(float(np.mean(t["step_cpu_s"][later]) + np.mean(t["draw_cpu_s"][later])))
-        measured = {"expand_s_per_new_case": ph["expand_s"] / new_timed, "load_s_per_stored_case": ph["load_s"] / stored_timed,
-                    "first_step_s": t["step_s"][0] + t["draw_s"][0],
-                    "step_s": step, "patch_draw_s_per_step": float(np.mean(t["draw_s"][later])),
-                    "optimizer_step_s": float(np.mean(t["step_s"][later])),
-                    "step_cpu_s": cpu_per_step[-1], "val_pass_s": float(np.mean(t["val_s"])),
-                    "test_pass_s": ph["test_s"], "steps_timed": len(t["step_s"])}
-        full = {"expand_s": measured["expand_s_per_new_case"] * new_full,
-                "load_s": measured["load_s_per_stored_case"] * stored_full,
-                "train_s": measured["first_step_s"] + step * (cfg.num_steps - 1),
-                "val_s": measured["val_pass_s"] * num_val, "test_s": measured["test_pass_s"]}
-        full["total_s"] = sum(full.values())
-        conditions[r["condition"]] = {"measured": {k: round(v, 3) for k, v in measured.items()},
-                                      "projected_full": {k: round(v) for k, v in full.items()}}
-    total = val_setup_s + sum(c["projected_full"]["total_s"] for c in conditions.values())
-    return {"what": "a PROJECTION of the wall time of the full profile from a timed piece of it; no Dice figure",
-            "profile": profile.name, "seeds_projected": 1, "conditions_projected": list(conditions),
-            "timed_piece": {"training_steps": time_steps, "expand": f"{num_train} cases to {stored_timed} per condition",
-                            "val_passes": 1, "test_pass": "every test case, whole", "steps_per_condition_full": cfg.num_steps,
-                            "val_passes_full": num_val, "new_cases_full": new_full, "stored_cases_full": stored_full},
-            "val_setup_s": round(val_setup_s, 1), "per_condition": conditions,
-            "projected_wall_s_one_seed_both_conditions": round(total),
-            "projected_wall_h_one_seed_both_conditions": round(total / 3600, 2),
-            "fits_60_minutes": total <= 3600,
-            "training_cpu_s_per_step": round(float(np.mean(cpu_per_step)), 3),
-            "machine": {"cpu_count": os.cpu_count(), "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
-                        "shared": "yes: measured at nice 19 beside another benchmark using the same 2 cores; "
-                                  "the load average above is at the end of the timed piece"},
-            "command": f"nice -n 19 python benchmarks/dice_gain_3d.py --profile {profile.name} --seeds 0"}
-
-
-def write_projection(projection: dict, path: Path) -> None:
-    p = projection
-    lines = [f"# 3D lesionmix check (profile `{p['profile']}`): time PROJECTION", "",
-             "**This is a projection of how long the run would take, not a Dice result.** The 3D check "
-             "does not fit in 60 minutes on this machine, so only a timed piece of it was run.", "",
-             f"Timed piece, at the profile's real sizes: {p['timed_piece']['training_steps']} training steps per "
-             f"condition, one validation pass, the whole-case test pass, expand of {p['timed_piece']['expand']}. "
-             f"Machine: {p['machine']['cpu_count']} CPUs, load average (1/5/15 min) "
-             f"{p['machine']['load_average_1_5_15']} at the end; {p['machine']['shared']}.", "",
-             "| condition | s / step (patch draw + optimizer) | s / val pass | s / test pass | s / new case (expand) | "
-             "s / case (load) |", "|---|---:|---:|---:|---:|---:|"]
-    for c, v in p["per_condition"].items():
-        m = v["measured"]
-        lines.append(f"| {c} | {m['step_s']:.2f} ({m['patch_draw_s_per_step']:.2f} + {m['optimizer_step_s']:.2f}) | "
-                     f"{m['val_pass_s']:.1f} | {m['test_pass_s']:.1f} | {m['expand_s_per_new_case']:.1f} | "
-                     f"{m['load_s_per_stored_case']:.2f} |")
-    t = p["timed_piece"]
-    lines += ["", f"Projected full run, 1 seed ({t['steps_per_condition_full']} steps, {t['val_passes_full']} val "
-              f"passes, {t['new_cases_full']} new cases per condition):", "",
-              "| condition | expand | load | train | val | test | total |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for c, v in p["per_condition"].items():
-        f = v["projected_full"]
-        lines.append(f"| {c} | " + " | ".join(f"{f[k] / 60:.0f} min" for k in
-                                              ("expand_s", "load_s", "train_s", "val_s", "test_s", "total_s")) + " |")
-    lines += ["", f"**Projected wall time, one seed of both conditions: {p['projected_wall_h_one_seed_both_conditions']} h "
-              f"({p['projected_wall_s_one_seed_both_conditions']} s)** on this shared 2-core machine "
-              f"(validation patches read once: {p['val_setup_s']} s). Training costs "
-              f"{p['training_cpu_s_per_step']} CPU-seconds per step, so on a quiet machine a step takes between "
-              "that divided by 2 (both cores busy) and that (one core).", "",
-              "Run the full profile (both conditions, 1 seed; resumes from --work if killed):", "",
-              f"    {p['command']}", ""]
-    path.write_text("\n".join(lines))
 
 
 # --------------------------------------------------------------------------- main
@@ -412,9 +277,9 @@ def main(argv=None) -> int:
     cfg = run_profile.segmenter
     log(f"profile {profile.name}{' (timed piece)' if args.time_steps else ''}: train {len(cases['train'])}, "
         f"val {len(cases['val'])}, test {len(cases['test'])} cases; seeds {list(seeds)}")
-    t0 = time.perf_counter()
-    val_xy, val_cases = val_patches(cases["val"], cfg, run_profile.num_val_patches)
-    val_setup_s = time.perf_counter() - t0
+    val_setup: dict[str, float] = {}
+    with timed(val_setup, "val_setup"):
+        val_xy, val_cases = val_patches(cases["val"], cfg, run_profile.num_val_patches)
     runs = []
     for seed in seeds[:1] if args.time_steps else seeds:
         for condition in CONDITIONS:
@@ -423,7 +288,7 @@ def main(argv=None) -> int:
             log(f"{condition} seed {seed}: test WT Dice {runs[-1]['scores']['test']['regions']['WT']['dice']:.3f}, "
                 f"{runs[-1]['wall_seconds']:.0f} s")
     if args.time_steps:
-        projection = {**project(profile, runs, run_profile, len(cases["train"]), val_setup_s, args.time_steps),
+        projection = {**project(profile, runs, run_profile, len(cases["train"]), val_setup, args.time_steps),
                       "provenance": provenance()}
         (out / "projection.json").write_text(json.dumps(projection, indent=1))
         write_projection(projection, out / "projection.md")
@@ -438,7 +303,7 @@ def main(argv=None) -> int:
                  "num_val_patches": run_profile.num_val_patches, "test": runs[0]["scores"]["test"]["case_ids"],
                  "folders": {k: rel(v) for k, v in folders.items()}},
         "runs": [{k: v for k, v in r.items() if k != "timing"} for r in runs],
-        "summary": summarise(runs, runs[0]["scores"]["test"]["case_ids"]),
+        "summary": summarise(runs, runs[0]["scores"]["test"]["case_ids"], CONDITIONS),
         "wall_seconds": round(time.perf_counter() - started, 1), "provenance": provenance(),
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))

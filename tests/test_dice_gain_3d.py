@@ -122,6 +122,25 @@ def test_a_case_shared_by_train_and_val_is_refused(smoke, capsys):
     assert not (smoke["root"] / "w2").exists()  # refused before anything was written
 
 
+def test_time_steps_writes_a_projection_not_a_result(smoke):
+    root, f = smoke["root"], smoke["folders"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(smoke["driver"].PROFILES, "tiny", dataclasses.replace(smoke["driver"].PROFILES["3d-smoke"],
+                                                                          name="tiny", lesionmix_options=LESIONMIX))
+        assert smoke["driver"].main(["--profile", "tiny", *(a for k, v in f.items() for a in (f"--{k}", str(v))),
+                                     "--time-steps", "3", "--work", str(root / "tw"), "--out", str(root / "to")]) == 0
+    assert not (root / "to" / "results.json").exists()  # no Dice figure from a timed piece
+    p = json.loads((root / "to" / "projection.json").read_text())
+    assert "PROJECTION" in p["what"] and p["timed_piece"]["training_steps"] == 3
+    assert p["timed_piece"]["steps_per_condition_full"] == 4  # the profile's own steps, projected
+    for c in ("classical", "classical+lesionmix@0.5"):
+        m, full = p["per_condition"][c]["measured"], p["per_condition"][c]["projected_full"]
+        assert m["steps_timed"] == 3 and m["step_s"] > 0 and full["total_s"] >= full["train_s"] > 0
+    assert p["projected_wall_s_one_seed_both_conditions"] > 0 and len(p["machine"]["load_average_1_5_15"]) == 3
+    assert p["command"].endswith("--profile tiny --seeds 0") and p["provenance"]["code_hash"]
+    assert "not a Dice result" in (root / "to" / "projection.md").read_text()
+
+
 def test_lesionmix_expanded_cases_keep_labels_0_1_2_4(smoke):
     from augkit.expand.manifest import read_manifest
     from augkit.io import read_dataset
