@@ -17,6 +17,15 @@ sweep. The U-Net sees 64³ patches the augkit ``MixedSampler`` serves from the e
 so every stored case is equally likely), four modalities as channels scaled per channel by the
 sampler's ``Encoder``; outputs WT/TC/ET as the 2D BraTS profile (``segmenter3d``).
 
+The lesionmix condition's added cases are the classical condition's variants of the same index
+(same parent, same seed), half of them with a lesion transplanted, so the two sets differ only
+by the transplants; a transplant that finds no place keeps its recipient unchanged, and each
+run records how many were placed. Both conditions draw their patches with the same sampler
+seed and start from the same weights. The training itself is not bit-reproducible across
+processes on CPU: oneDNN's Conv3D on 64³ patches rounds the last bits differently from run to
+run (seen from the 4th step; TensorFlow's op determinism does not change it, and without
+oneDNN a step is ~10× slower), so one seed's Δ holds that noise too.
+
 brats-val: a fixed set of patches of its 2 cases, for best-checkpoint selection only.
 brats-test: whole-case Dice per region on its 3 cases, reported per condition, and the
 lesionmix − classical difference with a bootstrap over test cases (``augkit.evaluate.paired``).
