@@ -159,7 +159,7 @@ def bce_dice_loss(y_true, logits):
     """BCE on logits + (1 - soft Dice over the batch). With several region outputs the soft Dice
     is taken per region and averaged: pooled over all outputs, the large whole-tumour region
     drowns the small core and enhancing ones, whose outputs then never learn (a 200-step BraTS
-    run scored tumour core 0.000 that way)."""
+    run scored tumour core 0.000 that way). 2D or 3D: every axis but the last is pooled."""
     from keras import ops
 
     bce = ops.mean(ops.binary_crossentropy(y_true, logits, from_logits=True))
@@ -167,7 +167,7 @@ def bce_dice_loss(y_true, logits):
     if logits.shape[-1] == 1:  # one output: the formula every single-region run was trained with
         soft_dice = (2.0 * ops.sum(prob * y_true) + 1.0) / (ops.sum(prob) + ops.sum(y_true) + 1.0)
         return bce + (1.0 - soft_dice)
-    axes = (0, 1, 2)
+    axes = tuple(range(len(logits.shape) - 1))  # batch and spatial axes: (0, 1, 2) in 2D, (0, 1, 2, 3) in 3D
     per_region = (2.0 * ops.sum(prob * y_true, axis=axes) + 1.0) / (
         ops.sum(prob, axis=axes) + ops.sum(y_true, axis=axes) + 1.0)
     return bce + (1.0 - ops.mean(per_region))
