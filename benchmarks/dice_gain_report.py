@@ -304,7 +304,8 @@ def plot(results: dict, out: Path) -> None:
     a1.set_ylabel("test Dice")
     a1.set_xticks(ks)
     a1.set_title("test Dice (mean ± std over seeds)", fontsize=9)
-    a1.legend(fontsize=8)
+    if a1.get_legend_handles_labels()[0]:  # one size only: no curve to label
+        a1.legend(fontsize=8)
     for i, c in enumerate(c for c in curve if c != ref):
         ds = [d for d in results["summary"]["differences"] if d["condition"] == c and d["reference"] == ref]
         if not ds:

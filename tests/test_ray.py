@@ -174,7 +174,8 @@ def test_a_killed_driver_is_resumed_by_the_same_command(cluster, demo, local_exp
     # Its own local cluster (no address, no RAY_ADDRESS: this test's cluster is not `ray start`'s).
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     cmd = [sys.executable, "-m", "augkit", "expand", "--in", str(demo), "--to", "60", "--out", str(out),
-           "--seed", "3", "--quiet", "--engine", "ray", "--num-workers", "1", "--chunk-size", "1"]
+           "--seed", "3", "--quiet", "--engine", "ray", "--num-workers", "1", "--chunk-size", "1",
+           "--generator", "none"]  # the API's resume below is classical
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
     while proc.poll() is None and not (rows.is_dir() and len(list(rows.glob("*.json"))) >= 8):
