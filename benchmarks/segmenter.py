@@ -122,8 +122,21 @@ def build_unet(config: SegmenterConfig, num_channels: int, seed: int):
     2×2 transposed conv up, skip concatenation, one logit per pixel. Every initializer has its
     own seed derived from ``seed``: no global random state is read."""
     import keras
+
+    inputs = keras.Input((config.size, config.size, num_channels))
+    return keras.Model(inputs, unet_body(inputs, config, seed, dims=2), name="unet")
+
+
+def unet_body(inputs, config, seed: int, dims: int):
+    """The U-Net's layers on ``inputs`` in 2 or 3 dimensions (``config``: num_levels, base_width,
+    num_outputs, and batch_norm if it has one); the logits. Initializers are seeded in layer order,
+    so the 2D and 3D networks share one definition."""
+    import keras
     from keras import layers
 
+    conv, pool, up = {2: (layers.Conv2D, layers.MaxPooling2D, layers.Conv2DTranspose),
+                      3: (layers.Conv3D, layers.MaxPooling3D, layers.Conv3DTranspose)}[dims]
+    batch_norm = getattr(config, "batch_norm", False)
     counter = iter(range(10_000))
 
     def init():
@@ -131,28 +144,25 @@ def build_unet(config: SegmenterConfig, num_channels: int, seed: int):
 
     def block(x, width):
         for _ in range(2):
-            x = layers.Conv2D(width, 3, padding="same", use_bias=not config.batch_norm,
-                              kernel_initializer=init())(x)
-            if config.batch_norm:
+            x = conv(width, 3, padding="same", use_bias=not batch_norm, kernel_initializer=init())(x)
+            if batch_norm:
                 x = layers.BatchNormalization()(x)
             x = layers.ReLU()(x)
         return x
 
-    inputs = keras.Input((config.size, config.size, num_channels))
     x, skips = inputs, []
     for level in range(config.num_levels):
         x = block(x, config.base_width * 2 ** level)
         skips.append(x)
-        x = layers.MaxPooling2D(2)(x)
+        x = pool(2)(x)
     x = block(x, config.base_width * 2 ** config.num_levels)
     for level in reversed(range(config.num_levels)):
         width = config.base_width * 2 ** level
-        x = layers.Conv2DTranspose(width, 2, strides=2, kernel_initializer=init())(x)
+        x = up(width, 2, strides=2, kernel_initializer=init())(x)
         x = layers.Concatenate()([x, skips[level]])
         x = block(x, width)
-    logits = layers.Conv2D(config.num_outputs, 1, kernel_initializer=keras.initializers.GlorotUniform(
+    return conv(config.num_outputs, 1, kernel_initializer=keras.initializers.GlorotUniform(
         seed=derive_seed(seed, next(counter))))(x)
-    return keras.Model(inputs, logits, name="unet")
 
 
 def bce_dice_loss(y_true, logits):

@@ -28,7 +28,7 @@ from scipy.special import expit
 
 from augkit.evaluate.segmentation import dice
 from augkit.seeding import derive_seed
-from segmenter import bce_dice_loss, region_masks
+from segmenter import bce_dice_loss, region_masks, unet_body
 
 
 @dataclass(frozen=True)
@@ -62,39 +62,15 @@ class Segmenter3DConfig:
 
 # --------------------------------------------------------------------------- model
 def build_unet3d(config: Segmenter3DConfig, num_channels: int, seed: int):
-    """The 2D suite's plain U-Net in 3D: two 3×3×3 convs per level (no batch norm, as the BraTS
-    2D profile), max-pool down, 2×2×2 transposed conv up, skip concatenation, one logit per voxel
-    and region. Spatial input size is free (a multiple of 2**num_levels), so whole cases go
-    through the network trained on patches. Every initializer is seeded from ``seed``."""
+    """The 2D suite's plain U-Net in 3D (``segmenter.unet_body``): two 3×3×3 convs per level (no
+    batch norm, as the BraTS 2D profile), max-pool down, 2×2×2 transposed conv up, skip
+    concatenation, one logit per voxel and region. Spatial input size is free (a multiple of
+    2**num_levels), so whole cases go through the network trained on patches. Every initializer
+    is seeded from ``seed``."""
     import keras
-    from keras import layers
-
-    counter = iter(range(10_000))
-
-    def init():
-        return keras.initializers.HeNormal(seed=derive_seed(seed, next(counter)))
-
-    def block(x, width):
-        for _ in range(2):
-            x = layers.Conv3D(width, 3, padding="same", kernel_initializer=init())(x)
-            x = layers.ReLU()(x)
-        return x
 
     inputs = keras.Input((None, None, None, num_channels))
-    x, skips = inputs, []
-    for level in range(config.num_levels):
-        x = block(x, config.base_width * 2 ** level)
-        skips.append(x)
-        x = layers.MaxPooling3D(2)(x)
-    x = block(x, config.base_width * 2 ** config.num_levels)
-    for level in reversed(range(config.num_levels)):
-        width = config.base_width * 2 ** level
-        x = layers.Conv3DTranspose(width, 2, strides=2, kernel_initializer=init())(x)
-        x = layers.Concatenate()([x, skips[level]])
-        x = block(x, width)
-    logits = layers.Conv3D(config.num_outputs, 1, kernel_initializer=keras.initializers.GlorotUniform(
-        seed=derive_seed(seed, next(counter))))(x)
-    return keras.Model(inputs, logits, name="unet3d")
+    return keras.Model(inputs, unet_body(inputs, config, seed, dims=3), name="unet3d")
 
 
 # --------------------------------------------------------------------------- data
