@@ -27,7 +27,7 @@ import numpy as np
 from augkit.errors import ModelError, PluginError, UsageError
 from augkit.generators.checks import check_training_data
 from augkit.generators.contract import KeepsBestGenerator, PairedNetworkGenerator
-from augkit.transforms.intensity import IntensityScale, robust_range, unit_to_uint8
+from augkit.transforms.intensity import IntensityScale, robust_range, scale_to_unit, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
@@ -49,26 +49,47 @@ class CropSpec(IntensityScale):
     at its own level, so it paints necrosis, oedema and enhancing tumour each as they look."""
 
     lesion_labels: tuple[int, ...] = ()  # sorted; () or one label: the lesion is one region
+    # Scale each slice by its own robust range instead of the training set's. MRI intensities
+    # have no fixed unit: one BraTS training case reaches 20,000 where the others stop at
+    # 300-1,000, and one range for all put those cases' tissue inside 3 % of the network's
+    # [-1, 1], where necrosis, oedema and enhancing tumour differ by 0.02 (nothing to learn).
+    per_image: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         if len(self.lesion_labels) <= 1:  # one region: the config of models saved before regions
             d.pop("lesion_labels")
+        if not self.per_image:  # the config of models saved before per-image scaling
+            d.pop("per_image")
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CropSpec":
         return cls(num_channels=int(d["num_channels"]), dtype=str(d["dtype"]),
                    low=tuple(float(v) for v in d["low"]), high=tuple(float(v) for v in d["high"]),
-                   lesion_labels=tuple(int(v) for v in d.get("lesion_labels", ())))
+                   lesion_labels=tuple(int(v) for v in d.get("lesion_labels", ())),
+                   per_image=bool(d.get("per_image", False)))
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> "CropSpec":
         low, high = robust_range([s.image for s in samples])
         first = samples[0].image
         labels = sorted({int(v) for s in samples if s.mask is not None for v in np.unique(s.mask) if v > 0})
+        # uint8 pictures share one scale (0..255); any other dtype is scanner units: per slice
         return cls(num_channels=int(first.shape[-1]), dtype=np.dtype(first.dtype).name, low=low, high=high,
-                   lesion_labels=tuple(labels) if len(labels) > 1 else ())
+                   lesion_labels=tuple(labels) if len(labels) > 1 else (),
+                   per_image=np.dtype(first.dtype) != np.uint8)
+
+    def range_of(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel (low, high) that map ``image`` (a whole slice) to [-1, 1]: its own robust
+        range with ``per_image``, else the training set's."""
+        low, high = robust_range([image]) if self.per_image else (self.low, self.high)
+        return np.asarray(low, np.float32), np.asarray(high, np.float32)
+
+    def to_unit(self, image: np.ndarray, value_range=None) -> np.ndarray:
+        """``image`` (a slice or a window of it) in [-1, 1] by ``value_range`` (default: the
+        whole image's ``range_of``; pass the slice's range when ``image`` is a window)."""
+        return scale_to_unit(image, *(value_range if value_range is not None else self.range_of(image)))
 
     def lesion_map(self, labels: np.ndarray) -> np.ndarray:
         """The network's lesion channel from a label map (0 outside the lesion): with one lesion
@@ -316,10 +337,11 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         sl = window.slices
         noise = rng.standard_normal((p.size, p.size)).astype(np.float32)
         levels = self.spec.lesion_map(np.where(lesion, mask, 0))  # each placed region at its own level
-        x, _ = network_input(self.spec.to_unit(recipient.image[sl]), alpha[sl] > 0, levels[sl], noise, p.size)
+        low, high = self.spec.range_of(recipient.image)  # painted in the recipient's own scale
+        x, _ = network_input(self.spec.to_unit(recipient.image[sl], (low, high)), alpha[sl] > 0, levels[sl],
+                             noise, p.size)
         painted = np.asarray(self._infer_fn(x[None]))[0]
         painted = to_size(painted, window.side)
-        low, high = np.asarray(self.spec.low, np.float32), np.asarray(self.spec.high, np.float32)
         painted = (np.clip(painted, -1.0, 1.0) + 1.0) / 2.0 * (high - low) + low
         out = put_back(recipient.image, painted, alpha, window, foreground_range(recipient.image))
         params.update({"window": [window.y, window.x, window.side],

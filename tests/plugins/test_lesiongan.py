@@ -121,6 +121,30 @@ def test_brats_regions_reach_the_painter_each_at_its_own_level_not_one_fill(tmp_
     assert lgg.lesion_map(np.array([[0, 255]])).dtype == bool
 
 
+def test_scanner_units_are_scaled_per_slice_so_a_case_on_another_scale_is_not_squashed(tmp_path):
+    """BraTS cases differ 40x in raw scale (one training case reaches 20,000, the others ~500):
+    scaled by one range for all, the small cases' tissue sat within 3 % of [-1, 1] and the
+    regions could not be told apart. Per slice, every case's lesion spans the network's range,
+    and a painting on a small-scale recipient comes back in that recipient's own units."""
+    small = [head_slice(i, channels=4, labels=(2, 1, 4), dtype=np.int16) for i in range(2)]
+    big = head_slice(7, channels=4, labels=(2, 1, 4), dtype=np.int16)
+    big = Sample((big.image.astype(np.int32) * 40).astype(np.int16), big.provenance, mask=big.mask)
+    gen = fitted(small + [big], epochs=1)
+    assert gen.spec.per_image
+    c = gen.spec.num_channels
+    x, y = gen._crops(gen._lesions(small), rng_for(0), per_lesion=1)
+    inside = x[..., c] > 0
+    assert np.ptp(y[inside]) > 0.5, np.ptp(y[inside])  # one range for all: < 0.05
+    made = next(iter(gen.generate(1, seed=1, conditions=small)))
+    new = made.mask != small[0].mask
+    assert made.provenance.params["placed"] and new.any()
+    assert made.image[new].max() <= small[0].image.max()  # painted in the recipient's units
+    gen.save(tmp_path / "m")
+    assert type(gen).load(tmp_path / "m").spec.per_image
+    lgg = get_generator("lesiongan").spec_type.from_samples([head_slice(i) for i in range(2)])
+    assert not lgg.per_image and "per_image" not in lgg.to_dict()  # uint8: one scale, config as before
+
+
 def test_same_seed_and_index_same_bytes_whatever_the_batch_size_and_after_save_load(trained, tmp_path):
     samples, gen = trained
     a = list(gen.generate(5, seed=9, conditions=samples, batch_size=1))
