@@ -27,7 +27,7 @@ import numpy as np
 from augkit.errors import ModelError, PluginError, UsageError
 from augkit.generators.checks import check_training_data
 from augkit.generators.contract import KeepsBestGenerator, PairedNetworkGenerator
-from augkit.transforms.intensity import IntensityScale, robust_range, scale_to_unit, unit_to_uint8
+from augkit.transforms.intensity import IntensityScale, robust_range, unit_to_uint8
 from augkit.sample import Provenance, Sample
 from augkit.seeding import derive_seed, rng_for
 
@@ -49,10 +49,8 @@ class CropSpec(IntensityScale):
     at its own level, so it paints necrosis, oedema and enhancing tumour each as they look."""
 
     lesion_labels: tuple[int, ...] = ()  # sorted; () or one label: the lesion is one region
-    # Scale each slice by its own robust range instead of the training set's. MRI intensities
-    # have no fixed unit: one BraTS training case reaches 20,000 where the others stop at
-    # 300-1,000, and one range for all put those cases' tissue inside 3 % of the network's
-    # [-1, 1], where necrosis, oedema and enhancing tumour differ by 0.02 (nothing to learn).
+    # each slice by its own range (IntensityScale): with one range for all BraTS cases, their
+    # regions differed by 0.02 in the network's units and were painted alike
     per_image: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,17 +77,6 @@ class CropSpec(IntensityScale):
         return cls(num_channels=int(first.shape[-1]), dtype=np.dtype(first.dtype).name, low=low, high=high,
                    lesion_labels=tuple(labels) if len(labels) > 1 else (),
                    per_image=np.dtype(first.dtype) != np.uint8)
-
-    def range_of(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per channel (low, high) that map ``image`` (a whole slice) to [-1, 1]: its own robust
-        range with ``per_image``, else the training set's."""
-        low, high = robust_range([image]) if self.per_image else (self.low, self.high)
-        return np.asarray(low, np.float32), np.asarray(high, np.float32)
-
-    def to_unit(self, image: np.ndarray, value_range=None) -> np.ndarray:
-        """``image`` (a slice or a window of it) in [-1, 1] by ``value_range`` (default: the
-        whole image's ``range_of``; pass the slice's range when ``image`` is a window)."""
-        return scale_to_unit(image, *(value_range if value_range is not None else self.range_of(image)))
 
     def lesion_map(self, labels: np.ndarray) -> np.ndarray:
         """The network's lesion channel from a label map (0 outside the lesion): with one lesion
@@ -337,7 +324,7 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         sl = window.slices
         noise = rng.standard_normal((p.size, p.size)).astype(np.float32)
         levels = self.spec.lesion_map(np.where(lesion, mask, 0))  # each placed region at its own level
-        low, high = self.spec.range_of(recipient.image)  # painted in the recipient's own scale
+        low, high = (np.asarray(v, np.float32) for v in self.spec.range_of(recipient.image))  # its own scale
         x, _ = network_input(self.spec.to_unit(recipient.image[sl], (low, high)), alpha[sl] > 0, levels[sl],
                              noise, p.size)
         painted = np.asarray(self._infer_fn(x[None]))[0]

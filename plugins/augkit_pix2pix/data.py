@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from augkit.errors import UsageError
-from augkit.transforms.intensity import IntensityScale, resize_labels, robust_range
+from augkit.transforms.intensity import IntensityScale, resize_labels, robust_range, typical_range
 from augkit.sample import Sample
 
 MIN_TRAIN_SAMPLES = 2
@@ -27,12 +27,17 @@ class DataSpec(IntensityScale):
     #: ``label_map="tissue"``: k×C tissue-class centres (see ``augkit_pix2pix.tissue``); the
     #: condition is then a map built from a real slice, not the mask alone
     tissue_centres: tuple[tuple[float, ...], ...] | None = None
+    #: each slice scaled by its own range (``IntensityScale``; scanner units, not uint8):
+    #: a generated slice takes its parent's scale, or (bare mask) a typical slice's
+    per_image: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         for key in ("mask_shape", "tissue_centres"):
             if d[key] is None:
                 del d[key]  # as models saved before it existed: they load and resume alike
+        if not self.per_image:
+            del d["per_image"]
         if "tissue_centres" in d:
             d["tissue_centres"] = [list(c) for c in self.tissue_centres]
         return d
@@ -45,19 +50,23 @@ class DataSpec(IntensityScale):
                    label_values=tuple(int(v) for v in d["label_values"]),
                    mask_shape=None if shape is None else (int(shape[0]), int(shape[1])),
                    tissue_centres=None if d.get("tissue_centres") is None
-                   else tuple(tuple(float(v) for v in c) for c in d["tissue_centres"]))
+                   else tuple(tuple(float(v) for v in c) for c in d["tissue_centres"]),
+                   per_image=bool(d.get("per_image", False)))
 
     @classmethod
     def from_samples(cls, samples: Sequence[Sample]) -> "DataSpec":
-        """Intensities scaled by ``robust_range`` of the training images."""
+        """uint8 intensities scaled by ``robust_range`` of the training images; scanner units
+        (any other dtype) per slice, with a typical slice's range for bare masks."""
         first = samples[0].image
         dtype = np.dtype(first.dtype)
         labels = np.unique(np.concatenate([np.unique(s.mask) for s in samples]))
-        low, high = robust_range([s.image for s in samples])
+        per_image = dtype != np.uint8
+        images = [s.image for s in samples]
+        low, high = typical_range(images) if per_image else robust_range(images)
         shapes = {tuple(int(n) for n in s.mask.shape[:2]) for s in samples}
         return cls(num_channels=int(first.shape[-1]), dtype=dtype.name, low=low, high=high,
                    label_values=tuple(int(v) for v in labels),
-                   mask_shape=shapes.pop() if len(shapes) == 1 else None)
+                   mask_shape=shapes.pop() if len(shapes) == 1 else None, per_image=per_image)
 
     # -- label maps
     @property

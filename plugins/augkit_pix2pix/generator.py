@@ -296,7 +296,8 @@ class Pix2Pix(KeepsBestGenerator, PairedNetworkGenerator):
                              for m, p in picked])
             fake = self._paint(cond, [derive_seed(seed, i) for i in index])
             for i, (mask, parent), x in zip(index, picked, fake):
-                image = self.spec.from_unit(resize_image(x, mask.shape[:2]))
+                scale = self.spec.range_of(parent.image if parent is not None else None)  # the parent's units
+                image = self.spec.from_unit(resize_image(x, mask.shape[:2]), scale)
                 provenance = Provenance(
                     id=f"pix2pix-{seed}-{i:06d}", source="gan",
                     parent_id=parent.id if parent is not None else None, generator=self.name,

@@ -90,6 +90,30 @@ def test_tiny_tissue_model_fits_generates_saves_and_refuses_bare_masks(tmp_path)
         assert np.array_equal(x.image, y.image)
 
 
+def test_scanner_units_are_scaled_per_slice_whatever_each_case_scale(tmp_path):
+    """int16 MRI with one case 40x brighter than the others (as BraTS train): each slice is
+    scaled by its own range, so the same anatomy gives the same tissue map at either scale (one
+    range for all put the dim cases' head in one class), and a generated slice comes back in
+    its parent's units; bare-mask images take a typical slice's range. uint8 keeps one range."""
+    dim = [head(i, dtype=np.int16) for i in range(3)]
+    bright = dim[0].derive(image=(dim[0].image.astype(np.int32) * 40).astype(np.int16),
+                           provenance=Provenance("bright/s0"))
+    model = Pix2Pix("tiny", seed=1, label_map="tissue", tissue_classes=2)
+    model.fit(dim + [bright], epochs=1, seed=0, progress=False)
+    assert model.spec.per_image
+    a = model.spec.condition(dim[0].image, dim[0].mask, 16)
+    b = model.spec.condition(bright.image, bright.mask, 16)
+    assert np.array_equal(a, b)
+    assert len(np.unique(np.argmax(a, -1)[np.argmax(a, -1) > 0])) == 3  # two tissues and the lesion
+    made_dim, made_bright = model.generate(2, seed=3, conditions=[dim[1], bright])
+    assert made_dim.image.max() <= 2 * dim[1].image.max() < made_bright.image.max()
+    model.save(tmp_path / "m")
+    assert Pix2Pix.load(tmp_path / "m").spec.per_image
+    plain = Pix2Pix("tiny", label_map="tissue", tissue_classes=2)
+    plain.fit([head(i) for i in range(3)], epochs=1, progress=False)
+    assert not plain.spec.per_image and "per_image" not in plain.spec.to_dict()
+
+
 def test_label_map_setting_is_checked():
     with pytest.raises(UsageError, match="label_map must be one of mask, tissue"):
         Pix2Pix("tiny", label_map="tissues")

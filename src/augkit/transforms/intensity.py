@@ -51,18 +51,42 @@ def scale_from_unit(x: np.ndarray, low, high, dtype) -> np.ndarray:
 @dataclass(frozen=True)
 class IntensityScale:
     """A trained model's per-channel intensity range and source dtype: what maps its training
-    images to [-1, 1] and its outputs back. Generators' data specs extend it."""
+    images to [-1, 1] and its outputs back. Generators' data specs extend it.
+
+    A spec that declares the field ``per_image: bool`` may scale each slice by its own robust
+    range instead (``range_of``): MRI intensities have no fixed unit, and one BraTS training
+    case reaches 20,000 where the others stop at 300-1,000, so one range for all would squash
+    most cases into a few percent of [-1, 1]. ``low``/``high`` then stand for a slice that has
+    no range of its own (an image made from a bare mask)."""
 
     num_channels: int
     dtype: str
     low: tuple[float, ...]  # per channel: low → -1, high → +1
     high: tuple[float, ...]
 
-    def to_unit(self, image: np.ndarray) -> np.ndarray:
-        return scale_to_unit(image, self.low, self.high)
+    per_image = False  # not a field here: the specs that support it declare it
 
-    def from_unit(self, x: np.ndarray) -> np.ndarray:
-        return scale_from_unit(x, self.low, self.high, self.dtype)
+    def range_of(self, image: np.ndarray | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per channel (low, high) that map ``image`` (a whole slice) to [-1, 1]: its own robust
+        range with ``per_image``, else (or for None) the spec's."""
+        return robust_range([image]) if self.per_image and image is not None else (self.low, self.high)
+
+    def to_unit(self, image: np.ndarray, value_range=None) -> np.ndarray:
+        """``image`` in [-1, 1] by ``value_range`` (default ``range_of(image)``: pass the whole
+        slice's range when ``image`` is a window of it)."""
+        return scale_to_unit(image, *(value_range if value_range is not None else self.range_of(image)))
+
+    def from_unit(self, x: np.ndarray, value_range=None) -> np.ndarray:
+        """Back to the source dtype by ``value_range`` (default: the spec's own range)."""
+        return scale_from_unit(x, *(value_range if value_range is not None else (self.low, self.high)), self.dtype)
+
+
+def typical_range(images: Sequence[np.ndarray]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per channel the median over ``images`` of each one's ``robust_range``: the scale of a
+    typical slice, for specs that scale per image."""
+    ranges = np.array([robust_range([image]) for image in images], np.float64)  # N×2×C
+    low, high = np.median(ranges[:, 0], axis=0), np.median(ranges[:, 1], axis=0)
+    return tuple(float(v) for v in low), tuple(float(v) for v in high)
 
 
 def resize_image(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
