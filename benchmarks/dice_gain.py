@@ -103,6 +103,10 @@ def parse_args(argv=None):
     ap.add_argument("--lesiongan-model", type=Path, help="a trained lesiongan folder (else one is trained here)")
     ap.add_argument("--reference", type=Path, help="an earlier results.json of the same profile: its runs of "
                     "conditions not run now join the report (same seeds, data and segmenter required)")
+    ap.add_argument("--reference-other-code", action="store_true",
+                    help="accept --reference runs made on other library code (src/ + plugins/): for adding "
+                         "conditions after a change to code that the reference's own conditions do not use "
+                         "(the report names each code hash and the conditions run on it)")
     ap.add_argument("--subset-gan", choices=("shared", "retrain"),
                     help="GAN for fewer real slices: the full-set one, or one trained per subset "
                          "(default: the profile's)")
@@ -264,10 +268,18 @@ def main(argv=None) -> int:
         if dice:
             log(f"test Dice n={k_main} {condition}: {np.mean(dice):.3f} over {len(dice)} seed(s)")
 
+    reference = None
     if args.reference:
-        runs = reference_runs(args, profile, seeds, splits, train, num_real, gan_info) + runs
-        gan_info = {**json.loads(args.reference.read_text()).get("gan", {}), **gan_info}
-        selections = selections or as_selections(json.loads(args.reference.read_text())["settings"])
+        ref_runs = reference_runs(args, profile, seeds, splits, train, num_real, gan_info)
+        runs = ref_runs + runs
+        ref = json.loads(args.reference.read_text())
+        gan_info = {**ref.get("gan", {}), **{str(k): v for k, v in gan_info.items()}}
+        redone = set(args.conditions or ())
+        selections = [s for s in as_selections(ref["settings"]) if not redone & set(s["candidates"])] + selections
+        selection_runs = [r for r in ref.get("selection_runs", []) if r["condition"] not in redone] + selection_runs
+        reference = {"path": rel(args.reference), "code_hash": ref.get("provenance", {}).get("code_hash"),
+                     "git_revision": ref.get("provenance", {}).get("git_revision"),
+                     "conditions": list(dict.fromkeys(r["condition"] for r in ref_runs))}
 
     import keras
 
@@ -316,6 +328,7 @@ def main(argv=None) -> int:
                  "test": {"folder": rel(args.test), "num_slices": len(splits["test"]),
                           "num_patients": len(set(test_patients)), "slice_ids": [s.id for s in splits["test"]]}},
         "gan": {str(k): v for k, v in gan_info.items()},
+        "reference": reference,
         "runs": runs,
         "selection_runs": selection_runs,
         "summary": summarise(runs, test_patients),
@@ -351,19 +364,32 @@ def reference_runs(args, profile: BenchProfile, seeds, splits: dict, train, num_
     current_gans = {str(k): v for k, v in gan_info.items()}
     subsets = {str(k): [train.samples[i].id for i in
                         (range(len(train)) if k == len(train) else subset_indices(len(train), k))] for k in num_real}
-    same = {"code": ref.get("provenance", {}).get("code_hash") == code_hash(),
+    kept = [r for r in ref["runs"] if r["condition"] not in args.conditions and r["seed"] in seeds]
+    used = {generator_key(r["condition"], r.get("gan_trained_on_num_real")) for r in kept}
+    same = {"code": args.reference_other_code or ref.get("provenance", {}).get("code_hash") == code_hash(),
             "profile": st["profile"] == profile.name, "segmenter": st["segmenter"] == profile.segmenter.to_dict(),
             "train slices": all(data["train"].get("subsets", {}).get(k) == v for k, v in subsets.items()),
             "val slices": data["val"].get("slice_ids") == [s.id for s in splits["val"]],
             "test slices": data["test"]["slice_ids"] == [s.id for s in splits["test"]],
             "seeds": set(seeds) <= set(st["seeds"]),
+            # only the generators its kept runs used: a condition run again may bring a new one
             "generators": all(g.get("checkpoint_hash") == current_gans[k].get("checkpoint_hash")
-                              for k, g in ref.get("gan", {}).items() if k in current_gans)}
+                              for k, g in ref.get("gan", {}).items() if k in current_gans and k in used)}
     if not all(same.values()):
         raise SystemExit(f"dice_gain: {args.reference} differs in {[k for k, v in same.items() if not v]}; "
                          "its runs cannot be paired with these. Fix: rerun those conditions on this code and data "
                          "(or drop --reference).")
-    return [r for r in ref["runs"] if r["condition"] not in args.conditions and r["seed"] in seeds]
+    return kept
+
+
+def generator_key(condition: str, num_real) -> str | None:
+    """The ``gan_info`` key of the generator a run of ``condition`` used (None: no generator)."""
+    if num_real is None:
+        return None
+    for kind in ("lesiongan", "lesionmix"):
+        if kind in condition:
+            return f"{kind}-{num_real}"
+    return f"tissue-{num_real}" if condition in TISSUE_CONDITIONS else str(num_real)
 
 
 if __name__ == "__main__":

@@ -220,8 +220,21 @@ def write_markdown(results: dict, path: Path) -> None:
                  f"code hash {prov['code_hash']} (src/ + plugins/); Python {prov['python']}, "
                  + ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if k in ("tensorflow-cpu", "keras", "numpy"))]
                 if (prov := results.get("provenance")) else
-                ["- Code: not recorded (results made before the provenance field)"]), ""]
+                ["- Code: not recorded (results made before the provenance field)"]),
+              *reference_lines(results), ""]
     path.write_text("\n".join(lines))
+
+
+def reference_lines(results: dict) -> list[str]:
+    """Where the runs taken from ``--reference`` come from: their file, git revision and code."""
+    ref = results.get("reference")
+    if not ref:
+        return []
+    other = ref["code_hash"] != results.get("provenance", {}).get("code_hash")
+    return [f"- Runs of {', '.join(f'`{c}`' for c in ref['conditions'])} come from `{ref['path']}` (git "
+            f"{ref['git_revision']}, code hash {ref['code_hash']}"
+            + (": other library code, accepted with --reference-other-code" if other else "")
+            + "); the other conditions were run by the command above"]
 
 
 def choosing_seed_effect(results: dict, sel: dict, k_main: str) -> str:

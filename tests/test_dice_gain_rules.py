@@ -2,7 +2,8 @@
 real LGG patients: only training slices reach expand, a generator's fit and the training set;
 val choices read validation scores only and are made on a seed that is not reported; test
 scores are logged only after the last run; results.json records the code; train/val/test must
-not share a patient; ``--reference`` refuses runs made on other code."""
+not share a patient; ``--reference`` refuses runs made on other code unless asked, and then
+names their code in the report."""
 
 from __future__ import annotations
 
@@ -133,6 +134,13 @@ def test_only_training_slices_reach_expand_fit_and_training_and_choices_read_val
     with pytest.raises(SystemExit, match=r"other\.json differs in \['code'\]"):
         dice_gain.main(argv(folders, tmp_path, "--conditions", "none", "--reference", str(other),
                             "--out", str(tmp_path / "out3")))
+    # ... unless asked: then its runs join, and the report says which code they came from
+    assert dice_gain.main(argv(folders, tmp_path, "--conditions", "none", "--reference", str(other),
+                               "--reference-other-code", "--out", str(tmp_path / "out4"))) == 0
+    joined = json.loads((tmp_path / "out4" / "results.json").read_text())
+    assert joined["reference"]["code_hash"] == "0" * 16 and "none" not in joined["reference"]["conditions"]
+    assert {r["condition"] for r in joined["runs"]} == {r["condition"] for r in results["runs"]}
+    assert "other library code, accepted with --reference-other-code" in (tmp_path / "out4" / "results.md").read_text()
     other.write_text(json.dumps({**results, "data": {**results["data"], "val": {
         **results["data"]["val"], "slice_ids": results["data"]["val"]["slice_ids"][1:]}}}))
     with pytest.raises(SystemExit, match=r"differs in \['val slices'\]"):
