@@ -80,6 +80,7 @@ class TabImage(PairedNetworkGenerator):
         from augkit_tabimage.model import TabImageDiscriminator, TabImageGAN, TabImageGenerator
 
         p = self.profile
+        image_block = self._image_block(table)
         generator = TabImageGenerator(
             size=p.size, num_channels=image_spec.num_channels, blocks=table.blocks,
             latent_dim=p.latent_dim, trunk_units=p.trunk_units, image_widths=p.image_widths,
@@ -88,10 +89,12 @@ class TabImage(PairedNetworkGenerator):
         discriminator = TabImageDiscriminator(
             image_widths=p.disc_image_widths, image_strides=p.disc_image_strides,
             kernel_size=p.kernel_size, table_widths=p.disc_table_widths,
-            joint_units=p.disc_joint_units, dropout=p.dropout, seed=derive_seed(self.seed, 2))
+            joint_units=p.disc_joint_units, dropout=p.dropout,
+            aux_units=image_block["size"] if image_block else 0, seed=derive_seed(self.seed, 2))
         augment = DiffAugment(p.diff_augment_policy, seed=derive_seed(self.seed, 3)) \
             if p.diff_augment and p.diff_augment_policy else None
         gan = TabImageGAN(generator, discriminator, diff_augment=augment, row_noise=p.row_noise,
+                          image_block=image_block, image_weight=p.image_column_weight,
                           seed=derive_seed(self.seed, 4))
         gan.compile(g_optimizer=keras.optimizers.Adam(p.g_learning_rate, beta_1=p.beta_1),
                     d_optimizer=keras.optimizers.Adam(p.d_learning_rate, beta_1=p.beta_1))
@@ -116,6 +119,19 @@ class TabImage(PairedNetworkGenerator):
 
         self._grid_fn = tf.function(grid, reduce_retracing=True)
         self._hash = None
+
+    def _image_block(self, table: TablePreprocessor) -> dict[str, Any] | None:
+        """The encoded slot of ``profile.image_column`` (None when unset); a one-line error when
+        the table has no such categorical or binary column."""
+        name = self.profile.image_column
+        if name is None:
+            return None
+        for b in table.blocks:
+            if b["column"] == name and (b["kind"] == "binary" or b["kind"] == "categorical" and b["size"] >= 2):
+                return b
+        usable = [b["column"] for b in table.blocks if b["kind"] in ("categorical", "binary")]
+        raise UsageError(f"tabimage image_column={name!r} is not a categorical or binary column of the "
+                         f"training rows. Fix: pick one of {usable}.")
 
     # ------------------------------------------------------------------ training
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,

@@ -117,9 +117,10 @@ class TabImageDiscriminator(keras.Model):
     def __init__(self, *, image_widths: Sequence[int] = (64, 128, 256, 256),
                  image_strides: Sequence[int] = (2, 2, 2, 1), kernel_size: int = 5,
                  table_widths: Sequence[int] = (400, 200, 128, 64), joint_units: int = 25,
-                 dropout: float = 0.3, seed: int = 0, **kwargs):
+                 dropout: float = 0.3, aux_units: int = 0, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.dropout = float(dropout)
+        self.aux_units = int(aux_units)
         k = iter(range(10_000))
         self.convs = [layers.Conv2D(w, kernel_size, strides=s, padding="same",
                                     kernel_initializer=_init(derive_seed(seed, next(k))))
@@ -128,6 +129,10 @@ class TabImageDiscriminator(keras.Model):
                        for w in table_widths]
         self.joint = layers.Dense(joint_units, kernel_initializer=_init(derive_seed(seed, next(k))))
         self.out = layers.Dense(1, kernel_initializer=_init(derive_seed(seed, next(k))))
+        #: with ``aux_units``, a head that reads the image branch alone and names the value of
+        #: one row column (the grade): what lets the generator's image follow its row
+        self.aux = layers.Dense(self.aux_units, kernel_initializer=_init(derive_seed(seed, 7002))) \
+            if self.aux_units else None
         self.dropout_seed = keras.random.SeedGenerator(derive_seed(seed, 7001))
 
     @property
@@ -141,6 +146,7 @@ class TabImageDiscriminator(keras.Model):
         return x
 
     def call(self, inputs, training=False):
+        """The real/fake logit; with ``aux_units``, (logit, the image head's column logits)."""
         image, table = inputs
         x = image
         for conv in self.convs:
@@ -151,7 +157,7 @@ class TabImageDiscriminator(keras.Model):
             y = self._drop(ops.leaky_relu(dense(y), negative_slope=_SLOPE), training)
         z = ops.concatenate([x, y], axis=-1)
         z = self._drop(ops.leaky_relu(self.joint(z), negative_slope=_SLOPE), training)
-        return self.out(z)
+        return (self.out(z), self.aux(x)) if self.aux is not None else self.out(z)
 
 
 class TabImageGAN(AdversarialModel):
@@ -166,7 +172,14 @@ class TabImageGAN(AdversarialModel):
     metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(self, generator: TabImageGenerator, discriminator: TabImageDiscriminator, *,
-                 diff_augment: DiffAugment | None = None, row_noise: float = 0.0, seed: int = 0, **kwargs):
+                 diff_augment: DiffAugment | None = None, row_noise: float = 0.0,
+                 image_block: dict[str, Any] | None = None, image_weight: float = 1.0, seed: int = 0, **kwargs):
+        #: the encoded slot of the row column the image must show (``discriminator.aux`` names
+        #: it from the image alone): D learns it on real pairs, G is scored on its own pairs
+        self.image_block = dict(image_block) if image_block else None
+        self.image_weight = float(image_weight)
+        if self.image_block:
+            self.metric_names = type(self).metric_names + ("d_aux", "g_aux")
         super().__init__(generator, discriminator, diff_augment=diff_augment, seed=seed, **kwargs)
         self.row_noise = float(row_noise)
 
@@ -181,6 +194,23 @@ class TabImageGAN(AdversarialModel):
             table = table + self.row_noise * keras.random.normal(ops.shape(table), seed=self.seed_generator)
         return self.discriminator((image, table), training=True)
 
+    def _column_loss(self, rows, logits):
+        """Cross-entropy of the image head's logits against the row's slot (a categorical
+        one-hot or soft softmax; a binary probability). A row without a value (all-zero slot)
+        adds nothing."""
+        b = self.image_block
+        target = rows[:, b["start"]:b["start"] + b["size"]]
+        if b["kind"] == "categorical":
+            per_row = -ops.sum(target * ops.log_softmax(logits, axis=-1), axis=-1)
+        else:
+            per_row = ops.mean(ops.softplus(logits) - target * logits, axis=-1)  # BCE on logits
+        return ops.mean(per_row)
+
+    def column_losses(self, rows, aux_real, fake_rows, aux_fake):
+        """(D's loss: the head on real images against their rows; G's: the head on generated
+        images against their own rows, held fixed so that only the image moves)."""
+        return self._column_loss(rows, aux_real), self._column_loss(ops.stop_gradient(fake_rows), aux_fake)
+
     def train_step(self, data):
         images, rows, _ = keras.utils.unpack_x_y_sample_weight(data)
         noise = keras.random.normal((ops.shape(images)[0], self.generator.latent_dim),
@@ -189,8 +219,18 @@ class TabImageGAN(AdversarialModel):
             fake_images, fake_rows = self.generator(noise, training=True)
             d_real = self._discriminate(images, rows)
             d_fake = self._discriminate(fake_images, fake_rows)
+            if self.image_block:
+                (d_real, aux_real), (d_fake, aux_fake) = d_real, d_fake
             d_loss = (self.loss_fn(ops.ones_like(d_real), d_real)
                       + self.loss_fn(ops.zeros_like(d_fake), d_fake))
             g_loss = self.loss_fn(ops.ones_like(d_fake), d_fake)
+            if self.image_block:
+                # the head learns the column from real images only; the generator is asked for
+                # an image that shows the value its own row has (the row is the target, held
+                # fixed: the image follows the row, not the other way round)
+                d_aux, g_aux = self.column_losses(rows, aux_real, fake_rows, aux_fake)
+                d_loss = d_loss + self.image_weight * d_aux
+                g_loss = g_loss + self.image_weight * g_aux
         self._step_both(g_tape, g_loss, d_tape, d_loss)
-        return self._log(d_loss, g_loss, ops.mean(ops.sigmoid(d_real)), ops.mean(ops.sigmoid(d_fake)))
+        logged = (d_loss, g_loss, ops.mean(ops.sigmoid(d_real)), ops.mean(ops.sigmoid(d_fake)))
+        return self._log(*logged, d_aux, g_aux) if self.image_block else self._log(*logged)

@@ -39,6 +39,11 @@ class Profile:
     #: standard deviation of Gaussian noise on the encoded rows the discriminator sees (real and
     #: fake; 0 = none): against memorising a few dozen training rows
     row_noise: float = 0.0
+    #: a categorical or binary row column (LGG: "neoplasm_histologic_grade") that the image
+    #: must show: the discriminator gets a head that names it from the image alone (learnt on
+    #: real pairs) and the generator is scored on whether its image shows its own row's value
+    image_column: str | None = None
+    image_column_weight: float = 1.0
     disc_image_widths: tuple[int, ...] = (64, 128, 256, 256)
     disc_image_strides: tuple[int, ...] = (2, 2, 2, 1)
     disc_table_widths: tuple[int, ...] = (400, 200, 128, 64)
@@ -73,7 +78,7 @@ class Profile:
             "epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
             "g_learning_rate": self.g_learning_rate > 0, "d_learning_rate": self.d_learning_rate > 0,
             "beta_1": 0 <= self.beta_1 < 1, "dropout": 0 <= self.dropout < 1,
-            "row_noise": self.row_noise >= 0,
+            "row_noise": self.row_noise >= 0, "image_column_weight": self.image_column_weight >= 0,
             "checkpoint_every": self.checkpoint_every >= 1, "sample_every": self.sample_every >= 1,
             "image_widths": bool(self.image_widths) and min(self.image_widths) >= 1,
             "trunk_units": bool(self.trunk_units) and min(self.trunk_units) >= 1,

@@ -10,8 +10,8 @@ import pytest
 from augkit_tabimage.model import TabImageDiscriminator, TabImageGAN, TabImageGenerator
 from augkit_tabimage.selection import choose
 
-BLOCKS = [{"name": "age", "kind": "numeric", "start": 0, "size": 1},
-          {"name": "grade", "kind": "categorical", "start": 1, "size": 2}]
+BLOCKS = [{"column": "age", "kind": "numeric", "start": 0, "size": 1},
+          {"column": "grade", "kind": "categorical", "start": 1, "size": 2}]
 
 
 def _generator(row_to_image: bool) -> TabImageGenerator:
@@ -56,3 +56,68 @@ def test_choose_takes_the_best_validation_tstr_among_private_stops():
     assert choose(stops)["epochs"] == 200
     assert choose(stops, max_near_copies=0.5)["epochs"] == 300
     assert choose([{"epochs": 50, "share_near_copies": 0.2, "tstr_auc": 0.8}]) is None
+
+
+
+GRADE = {"column": "grade", "kind": "categorical", "start": 1, "size": 2}
+
+
+def _aux_gan(image_weight=1.0):
+    disc = TabImageDiscriminator(image_widths=(4,), image_strides=(2,), kernel_size=3, table_widths=(8,),
+                                 joint_units=4, dropout=0.0, aux_units=2, seed=2)
+    return TabImageGAN(_generator(row_to_image=False), disc, image_block=GRADE, image_weight=image_weight, seed=3)
+
+
+def test_the_image_head_names_the_grade_from_the_image_alone():
+    """The discriminator's extra head reads the image branch only: the same image with another
+    row gets the same grade logits (the real/fake verdict does change)."""
+    gan = _aux_gan()
+    image = np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 1)).astype(np.float32)
+    rows_a = np.array([[0.1, 1, 0], [0.5, 0, 1]], np.float32)
+    rows_b = rows_a[::-1].copy()
+    (v_a, aux_a), (v_b, aux_b) = gan.discriminator((image, rows_a)), gan.discriminator((image, rows_b))
+    assert aux_a.shape == (2, 2) and np.allclose(aux_a, aux_b)
+    assert not np.allclose(v_a, v_b)
+
+
+def test_the_grade_loss_moves_the_image_towards_its_row_never_the_row_towards_the_image():
+    """G's grade loss is the head's cross-entropy against G's own row, held fixed: its gradient
+    reaches the image head and not the table head (the image follows the row); D's grade loss
+    is learnt on real pairs only (hand-computed cross-entropy)."""
+    import tensorflow as tf
+
+    gan = _aux_gan()
+    rng = np.random.default_rng(1)
+    noise = rng.standard_normal((4, 6)).astype(np.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        images, rows = gan.generator(noise, training=True)
+        _, aux = gan.discriminator((images, rows))
+        _, g_aux = gan.column_losses(rows, aux, rows, aux)
+    head = tape.gradient(g_aux, gan.generator.image_out.trainable_variables[0])
+    table = tape.gradient(g_aux, gan.generator.table_out.kernel)
+    assert head is not None and float(tf.reduce_sum(tf.abs(head))) > 0
+    assert table is None or float(tf.reduce_sum(tf.abs(table))) == 0.0
+
+    real_rows = np.array([[0.0, 1, 0], [0.0, 0, 1], [0.0, 0, 0]], np.float32)  # the last: no grade
+    logits = rng.standard_normal((3, 2)).astype(np.float32)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected = -(log_p[0, 0] + log_p[1, 1] + 0.0) / 3
+    assert np.isclose(float(gan._column_loss(real_rows, logits)), expected, atol=1e-6)
+
+
+def test_a_training_step_logs_both_grade_losses_and_an_unknown_column_is_refused():
+    import keras
+
+    from augkit.errors import UsageError
+    from augkit.registry.host import get_generator
+
+    gan = _aux_gan()
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))
+    rng = np.random.default_rng(2)
+    rows = np.stack([rng.uniform(-1, 1, 8), np.arange(8) % 2 == 0, np.arange(8) % 2 == 1], 1).astype(np.float32)
+    logged = gan.train_on_batch(rng.uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32), rows, return_dict=True)
+    assert {"d_aux", "g_aux"} <= set(logged) and np.isfinite([logged["d_aux"], logged["g_aux"]]).all()
+    gen = get_generator("tabimage")("tiny", image_column="grade")
+    table = type("T", (), {"blocks": [{"column": "age", "kind": "numeric", "start": 0, "size": 1}]})()
+    with pytest.raises(UsageError, match=r"image_column='grade' is not a categorical or binary column.*\[\]"):
+        gen._image_block(table)
