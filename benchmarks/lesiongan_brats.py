@@ -5,8 +5,12 @@ grid per modality: each row a recipient training slice and its painted version, 
 
     python benchmarks/lesiongan_brats.py --epochs 30 --out benchmarks/results/lesiongan/brats
     python benchmarks/lesiongan_brats.py --epochs 30 --model-out /tmp/lesiongan-brats  # keep the model
+    python benchmarks/lesiongan_brats.py --model /tmp/lesiongan-brats   # grid and scores of a saved one
 
-Writes samples_by_modality.png, results.json (settings, history, timing, provenance)."""
+Writes samples_by_modality.png, results.json (settings, history, timing, provenance) and
+regions.md: on validation crops (each brats-val lesion in its own place, painted from its
+surroundings), the real and painted mean of each region in each modality, and the contrasts
+between regions that tell necrosis, oedema and enhancing tumour apart (real vs painted)."""
 
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/lesiongan/brats"))
     ap.add_argument("--model-out", type=Path, help="also save the trained model here")
+    ap.add_argument("--model", type=Path, help="a saved lesiongan to load instead of training one")
     args = ap.parse_args(argv)
 
     from augkit.evaluate.provenance import provenance
@@ -44,10 +49,14 @@ def main(argv=None) -> int:
     train_all = read_dataset(DATA / "brats", **read)
     train = [train_all.samples[i] for i in draw_by_case(train_all.samples, PROFILES["brats"].draw_slices, DRAW_SEED)]
     val = read_dataset(DATA / "brats-val", **read).samples
-    gen = get_generator("lesiongan")(args.profile, seed=args.seed)
     started = time.perf_counter()
-    gen.fit(train, val_samples=val, epochs=args.epochs, seed=args.seed, progress=False)
-    seconds = time.perf_counter() - started
+    if args.model:
+        gen = get_generator("lesiongan").load(args.model)
+        seconds = None
+    else:
+        gen = get_generator("lesiongan")(args.profile, seed=args.seed)
+        gen.fit(train, val_samples=val, epochs=args.epochs, seed=args.seed, progress=False)
+        seconds = time.perf_counter() - started
     if args.model_out:
         gen.save(args.model_out)
     made, shown = [], []
@@ -60,24 +69,82 @@ def main(argv=None) -> int:
         if len(made) == args.rows:
             break
     args.out.mkdir(parents=True, exist_ok=True)
-    grid(shown, made, args.out / "samples_by_modality.png", f"{gen.epochs_trained} epochs ({args.profile} profile)")
+    profile = gen.get_config().get("profile", args.profile)
+    grid(shown, made, args.out / "samples_by_modality.png", f"{gen.epochs_trained} epochs ({profile} profile)")
     regions = [region_means(r, m) for r, m in zip(shown, made)]
+    contrasts = validation_regions(gen, val)
+    (args.out / "regions.md").write_text(regions_md(contrasts, gen.epochs_trained))
     (args.out / "results.json").write_text(json.dumps({
         "command": "python benchmarks/lesiongan_brats.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "provenance": provenance(),
         "train": {"folder": rel(DATA / "brats"), "slices": [s.id for s in train], "draw_seed": DRAW_SEED},
         "val": {"folder": rel(DATA / "brats-val"), "num_slices": len(val)},
-        "profile": args.profile, "epochs": gen.epochs_trained, "config": gen.get_config(),
+        "profile": profile, "epochs": gen.epochs_trained, "config": gen.get_config(),
         "lesion_labels": list(gen.spec.lesion_labels), "checkpoint_hash": gen.checkpoint_hash,
         "history": {k: [float(v) for v in vs] for k, vs in gen.history.items()},
-        "train_seconds": round(seconds, 1),
+        "train_seconds": None if seconds is None else round(seconds, 1),
+        "loaded_from": str(args.model) if args.model else None,
+        "validation_regions": contrasts,
         "painted_region_means": regions,
         "shown": [{"recipient": r.id, **{k: v for k, v in m.provenance.params.items()
                                           if k in ("donor_id", "placed", "window", "painted_pixels")}}
                   for r, m in zip(shown, made)],
     }, indent=1, default=str))
-    print(f"lesiongan on BraTS: {gen.epochs_trained} epochs in {seconds:.0f} s; grid in {args.out}")
+    print(f"lesiongan on BraTS: {gen.epochs_trained} epochs; grid and regions in {args.out}")
     return 0
+
+
+LABELS = {1: 1 / 3, 2: 2 / 3, 4: 1.0}  # the painter's level of each BraTS label (CropSpec.lesion_map)
+CONTRASTS = (("T1ce", 4, 2), ("T1ce", 4, 1), ("FLAIR", 2, 1), ("T2", 2, 1))
+
+
+def validation_regions(gen, val) -> dict:
+    """Each brats-val lesion cut as in training (one crop each, fixed draws), painted from its
+    surroundings; per label and modality the real and painted mean in the network's units
+    (each slice scaled by its own range), and per contrast (modality, label a - label b) the
+    mean over crops holding both, real and painted, with their correlation over crops."""
+    x, y = gen._crops(gen._lesions(val), np.random.default_rng(0), per_lesion=1)
+    fake = np.concatenate([np.asarray(gen._infer_fn(x[i:i + 8])) for i in range(0, len(x), 8)])
+    c = y.shape[-1]
+    level = x[..., c + 1]
+    out = {"num_crops": len(x), "region_l1": round(gen._region_l1(x, y), 4), "per_image": gen.spec.per_image,
+           "means": {}, "contrasts": []}
+    for label, v in LABELS.items():
+        sel = np.isclose(level, v, atol=0.05)
+        out["means"][label] = {m: [round(float(y[..., k][sel].mean()), 3), round(float(fake[..., k][sel].mean()), 3)]
+                               for k, m in enumerate(MODALITIES)}
+    for modality, a, b in CONTRASTS:
+        k = MODALITIES.index(modality)
+        real, painted = [], []
+        for i in range(len(x)):
+            sa, sb = np.isclose(level[i], LABELS[a], atol=0.05), np.isclose(level[i], LABELS[b], atol=0.05)
+            if sa.sum() >= 20 and sb.sum() >= 20:
+                real.append(y[i, ..., k][sa].mean() - y[i, ..., k][sb].mean())
+                painted.append(fake[i, ..., k][sa].mean() - fake[i, ..., k][sb].mean())
+        out["contrasts"].append({"modality": modality, "labels": [a, b], "num_crops": len(real),
+                                 "real": round(float(np.mean(real)), 3), "painted": round(float(np.mean(painted)), 3),
+                                 "correlation": round(float(np.corrcoef(real, painted)[0, 1]), 2)})
+    return out
+
+
+def regions_md(r: dict, epochs: int) -> str:
+    lines = [f"# lesiongan on BraTS ({epochs} epochs): are the regions painted apart?", "",
+             f"{r['num_crops']} validation crops (every brats-val lesion once, in its own place, painted from its "
+             f"surroundings); network units ("
+             + ("each slice scaled to [-1, 1] by its own range" if r["per_image"] else
+                "one range for the whole training set, as the model was trained")
+             + f"); region L1 "
+             f"{r['region_l1']}.", "", "| label | " + " | ".join(f"{m} real | {m} painted" for m in MODALITIES) + " |",
+             "|---|" + "---:|" * (2 * len(MODALITIES))]
+    for label, per in r["means"].items():
+        lines.append(f"| {label} | " + " | ".join(f"{per[m][0]:+.3f} | {per[m][1]:+.3f}" for m in MODALITIES) + " |")
+    lines += ["", "| contrast | crops | real | painted | painted / real | correlation over crops |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for c in r["contrasts"]:
+        lines.append(f"| {c['modality']} label {c['labels'][0]} − label {c['labels'][1]} | {c['num_crops']} | "
+                     f"{c['real']:+.3f} | {c['painted']:+.3f} | {c['painted'] / c['real']:.2f} | "
+                     f"{c['correlation']:+.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 def region_means(recipient, made) -> dict:
