@@ -204,10 +204,14 @@ def run_select(args) -> None:
                               num_samples=args.num_samples, seed=args.seed)
             print(json.dumps({"overrides": overrides, **stop}), flush=True)
             stops.append(stop)
-        result["configs"].append({"overrides": overrides, "stops": stops, "chosen": choose(stops)})
-    result.update(command_args="".join(f" {a}" for a in sys.argv[2:]), train_split="train30",
-                  val_split="val", target=TARGETS[0], num_samples=args.num_samples,
-                  load_average_at_end=os.getloadavg(), provenance=provenance())
+        # each configuration keeps the command, load and code it was run with (--append adds
+        # to a file made by other commands)
+        result["configs"].append({"overrides": overrides, "stops": stops, "chosen": choose(stops),
+                                  "command_args": "".join(f" {a}" for a in sys.argv[2:]),
+                                  "load_average_at_end": os.getloadavg(), "provenance": provenance()})
+    result.update(command_args=" | ".join(dict.fromkeys(c.get("command_args", "") for c in result["configs"])),
+                  train_split="train30", val_split="val", target=TARGETS[0], num_samples=args.num_samples,
+                  provenance=provenance())
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str))
     (RESULTS / "selection.md").write_text(selection_md(result, SCRIPT))
