@@ -279,7 +279,8 @@ def main(argv=None) -> int:
         selection_runs = [r for r in ref.get("selection_runs", []) if r["condition"] not in redone] + selection_runs
         reference = {"path": rel(args.reference), "code_hash": ref.get("provenance", {}).get("code_hash"),
                      "git_revision": ref.get("provenance", {}).get("git_revision"),
-                     "conditions": list(dict.fromkeys(r["condition"] for r in ref_runs))}
+                     "conditions": list(dict.fromkeys(r["condition"] for r in ref_runs)),
+                     "earlier": ref.get("reference")}  # the reference's own reference, and so on
 
     import keras
 

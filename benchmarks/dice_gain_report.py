@@ -226,15 +226,27 @@ def write_markdown(results: dict, path: Path) -> None:
 
 
 def reference_lines(results: dict) -> list[str]:
-    """Where the runs taken from ``--reference`` come from: their file, git revision and code."""
+    """Which code made which runs, when some came from ``--reference`` files (followed back
+    through each file's own reference): one line per code hash, with its git revision."""
     ref = results.get("reference")
     if not ref:
         return []
-    other = ref["code_hash"] != results.get("provenance", {}).get("code_hash")
-    return [f"- Runs of {', '.join(f'`{c}`' for c in ref['conditions'])} come from `{ref['path']}` (git "
-            f"{ref['git_revision']}, code hash {ref['code_hash']}"
-            + (": other library code, accepted with --reference-other-code" if other else "")
-            + "); the other conditions were run by the command above"]
+    prov = results.get("provenance", {})
+    revisions, sources = {prov.get("code_hash"): prov.get("git_revision")}, {prov.get("code_hash"): "run by the command above"}
+    while ref:
+        revisions.setdefault(ref["code_hash"], ref["git_revision"])
+        sources.setdefault(ref["code_hash"], f"from `{ref['path']}`")
+        ref = ref.get("earlier")
+    by_code: dict[str, list[str]] = {}
+    for r in results["runs"]:
+        by_code.setdefault(r.get("code_hash"), [])
+        if r["condition"] not in by_code[r.get("code_hash")]:
+            by_code[r.get("code_hash")].append(r["condition"])
+    other = len(by_code) > 1
+    return [f"- Runs of {', '.join(f'`{c}`' for c in conditions)}: code hash {code} (git {revisions.get(code, 'unknown')}), "
+            f"{sources.get(code, 'from an earlier reference')}"
+            + (" (library code differs between these lines: joined with --reference-other-code)" if other else "")
+            for code, conditions in by_code.items()]
 
 
 def choosing_seed_effect(results: dict, sel: dict, k_main: str) -> str:

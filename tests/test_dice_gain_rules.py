@@ -130,7 +130,8 @@ def test_only_training_slices_reach_expand_fit_and_training_and_choices_read_val
     assert dice_gain.main(argv(folders, tmp_path, "--conditions", "none", "--reference", str(reference),
                                "--out", str(tmp_path / "out2"))) == 0
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({**results, "provenance": {**results["provenance"], "code_hash": "0" * 16}}))
+    other.write_text(json.dumps({**results, "provenance": {**results["provenance"], "code_hash": "0" * 16},
+                                 "runs": [{**r, "code_hash": "0" * 16} for r in results["runs"]]}))
     with pytest.raises(SystemExit, match=r"other\.json differs in \['code'\]"):
         dice_gain.main(argv(folders, tmp_path, "--conditions", "none", "--reference", str(other),
                             "--out", str(tmp_path / "out3")))
@@ -140,7 +141,8 @@ def test_only_training_slices_reach_expand_fit_and_training_and_choices_read_val
     joined = json.loads((tmp_path / "out4" / "results.json").read_text())
     assert joined["reference"]["code_hash"] == "0" * 16 and "none" not in joined["reference"]["conditions"]
     assert {r["condition"] for r in joined["runs"]} == {r["condition"] for r in results["runs"]}
-    assert "other library code, accepted with --reference-other-code" in (tmp_path / "out4" / "results.md").read_text()
+    md = (tmp_path / "out4" / "results.md").read_text()
+    assert "code hash 0000000000000000" in md and "joined with --reference-other-code" in md
     other.write_text(json.dumps({**results, "data": {**results["data"], "val": {
         **results["data"]["val"], "slice_ids": results["data"]["val"]["slice_ids"][1:]}}}))
     with pytest.raises(SystemExit, match=r"differs in \['val slices'\]"):
