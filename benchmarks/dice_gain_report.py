@@ -232,10 +232,10 @@ def reference_lines(results: dict) -> list[str]:
     if not ref:
         return []
     prov = results.get("provenance", {})
-    revisions, sources = {prov.get("code_hash"): prov.get("git_revision")}, {prov.get("code_hash"): "run by the command above"}
+    revisions, sources = {prov.get("code_hash"): prov.get("git_revision")}, {prov.get("code_hash"): "this report's code"}
     while ref:
         revisions.setdefault(ref["code_hash"], ref["git_revision"])
-        sources.setdefault(ref["code_hash"], f"from `{ref['path']}`")
+        sources.setdefault(ref["code_hash"], f"the code of `{ref['path']}`")
         ref = ref.get("earlier")
     by_code: dict[str, list[str]] = {}
     for r in results["runs"]:
@@ -244,7 +244,7 @@ def reference_lines(results: dict) -> list[str]:
             by_code[r.get("code_hash")].append(r["condition"])
     other = len(by_code) > 1
     return [f"- Runs of {', '.join(f'`{c}`' for c in conditions)}: code hash {code} (git {revisions.get(code, 'unknown')}), "
-            f"{sources.get(code, 'from an earlier reference')}"
+            f"{sources.get(code, 'an earlier reference')}"
             + (" (library code differs between these lines: joined with --reference-other-code)" if other else "")
             for code, conditions in by_code.items()]
 
