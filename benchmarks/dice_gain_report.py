@@ -232,9 +232,10 @@ def reference_lines(results: dict) -> list[str]:
     if not ref:
         return []
     prov = results.get("provenance", {})
-    revisions, sources = {prov.get("code_hash"): prov.get("git_revision")}, {prov.get("code_hash"): "this report's code"}
-    while ref:
-        revisions.setdefault(ref["code_hash"], ref["git_revision"])
+    revisions, sources = {prov.get("code_hash"): [prov.get("git_revision")]}, {prov.get("code_hash"): "this report's code"}
+    while ref:  # one library code may have been run at several git revisions (benchmarks changed)
+        if ref["git_revision"] not in revisions.setdefault(ref["code_hash"], []):
+            revisions[ref["code_hash"]].append(ref["git_revision"])
         sources.setdefault(ref["code_hash"], f"the code of `{ref['path']}`")
         ref = ref.get("earlier")
     by_code: dict[str, list[str]] = {}
@@ -243,7 +244,8 @@ def reference_lines(results: dict) -> list[str]:
         if r["condition"] not in by_code[r.get("code_hash")]:
             by_code[r.get("code_hash")].append(r["condition"])
     other = len(by_code) > 1
-    return [f"- Runs of {', '.join(f'`{c}`' for c in conditions)}: code hash {code} (git {revisions.get(code, 'unknown')}), "
+    return [f"- Runs of {', '.join(f'`{c}`' for c in conditions)}: code hash {code} "
+            f"(git {' or '.join(revisions.get(code, ['unknown']))}), "
             f"{sources.get(code, 'an earlier reference')}"
             + (" (library code differs between these lines: joined with --reference-other-code)" if other else "")
             for code, conditions in by_code.items()]
