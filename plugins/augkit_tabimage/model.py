@@ -196,8 +196,8 @@ class TabImageGAN(AdversarialModel):
 
     def _column_loss(self, rows, logits):
         """Cross-entropy of the image head's logits against the row's slot (a categorical
-        one-hot or soft softmax; a binary probability). A row without a value (all-zero slot)
-        adds nothing."""
+        one-hot or soft softmax; a binary probability). A categorical row without a value
+        (an all-zero slot) adds nothing."""
         b = self.image_block
         target = rows[:, b["start"]:b["start"] + b["size"]]
         if b["kind"] == "categorical":
