@@ -143,6 +143,17 @@ def test_only_training_slices_reach_expand_fit_and_training_and_choices_read_val
     assert {r["condition"] for r in joined["runs"]} == {r["condition"] for r in results["runs"]}
     md = (tmp_path / "out4" / "results.md").read_text()
     assert "code hash 0000000000000000" in md and "joined with --reference-other-code" in md
+    # a generator made again (here lesionmix, rerun with its conditions) need not match the
+    # reference's: none of the reference's runs that join used it
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps({**results, "gan": {k: {**v, "checkpoint_hash": "x" * 12} if k.startswith("lesionmix")
+                                                      else v for k, v in results["gan"].items()}}))
+    assert any(k.startswith("lesionmix") for k in results["gan"])
+    assert dice_gain.main(argv(folders, tmp_path, "--conditions", *setup.LESION_CONDITIONS, "--reference", str(changed),
+                               "--out", str(tmp_path / "out5"))) == 0
+    joined = json.loads((tmp_path / "out5" / "results.json").read_text())
+    assert {r["condition"] for r in joined["runs"]} == {r["condition"] for r in results["runs"]}
+    assert all(g["checkpoint_hash"] != "x" * 12 for g in joined["gan"].values())
     other.write_text(json.dumps({**results, "data": {**results["data"], "val": {
         **results["data"]["val"], "slice_ids": results["data"]["val"]["slice_ids"][1:]}}}))
     with pytest.raises(SystemExit, match=r"differs in \['val slices'\]"):
