@@ -245,7 +245,7 @@ def reference_lines(results: dict) -> list[str]:
             by_code[r.get("code_hash")].append(r["condition"])
     other = len(by_code) > 1
     return [f"- Runs of {', '.join(f'`{c}`' for c in conditions)}: code hash {code} "
-            f"(git {' or '.join(revisions.get(code, ['unknown']))}), "
+            f"(git {' or '.join(str(r) for r in revisions.get(code, ['unknown']))}), "
             f"{sources.get(code, 'an earlier reference')}"
             + (" (library code differs between these lines: joined with --reference-other-code)" if other else "")
             for code, conditions in by_code.items()]

@@ -121,9 +121,12 @@ def validation_regions(gen, val) -> dict:
             if sa.sum() >= 20 and sb.sum() >= 20:
                 real.append(y[i, ..., k][sa].mean() - y[i, ..., k][sb].mean())
                 painted.append(fake[i, ..., k][sa].mean() - fake[i, ..., k][sb].mean())
+        if not real:
+            continue  # no validation crop holds both regions
         out["contrasts"].append({"modality": modality, "labels": [a, b], "num_crops": len(real),
                                  "real": round(float(np.mean(real)), 3), "painted": round(float(np.mean(painted)), 3),
-                                 "correlation": round(float(np.corrcoef(real, painted)[0, 1]), 2)})
+                                 "correlation": round(float(np.corrcoef(real, painted)[0, 1]), 2)
+                                 if len(real) > 2 else None})
     return out
 
 
@@ -142,8 +145,9 @@ def regions_md(r: dict, epochs: int) -> str:
               "|---|---:|---:|---:|---:|---:|"]
     for c in r["contrasts"]:
         lines.append(f"| {c['modality']} label {c['labels'][0]} − label {c['labels'][1]} | {c['num_crops']} | "
-                     f"{c['real']:+.3f} | {c['painted']:+.3f} | {c['painted'] / c['real']:.2f} | "
-                     f"{c['correlation']:+.2f} |")
+                     f"{c['real']:+.3f} | {c['painted']:+.3f} | "
+                     + (f"{c['painted'] / c['real']:.2f}" if c["real"] else "–") + " | "
+                     + (f"{c['correlation']:+.2f}" if c["correlation"] is not None else "–") + " |")
     return "\n".join(lines) + "\n"
 
 

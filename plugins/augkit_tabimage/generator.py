@@ -128,7 +128,8 @@ class TabImage(PairedNetworkGenerator):
             return None
         for b in table.blocks:
             if b["column"] == name and (b["kind"] == "binary" or b["kind"] == "categorical" and b["size"] >= 2):
-                return b
+                flag = [m for m in table.blocks if m["column"] == name and m["kind"] == "missing"]
+                return {**b, "missing_start": flag[0]["start"] if flag else None}
         usable = [b["column"] for b in table.blocks if b["kind"] in ("categorical", "binary")]
         raise UsageError(f"tabimage image_column={name!r} is not a categorical or binary column of the "
                          f"training rows. Fix: pick one of {usable}.")

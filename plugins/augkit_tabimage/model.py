@@ -196,15 +196,19 @@ class TabImageGAN(AdversarialModel):
 
     def _column_loss(self, rows, logits):
         """Cross-entropy of the image head's logits against the row's slot (a categorical
-        one-hot or soft softmax; a binary probability). A categorical row without a value
-        (an all-zero slot) adds nothing."""
+        one-hot or soft softmax; a binary probability), averaged over the rows that have a value:
+        each row weighs 1 - its missing flag (a generated row: 1 - its missing probability), so a
+        missing grade teaches the head nothing and asks nothing of the image."""
         b = self.image_block
         target = rows[:, b["start"]:b["start"] + b["size"]]
         if b["kind"] == "categorical":
             per_row = -ops.sum(target * ops.log_softmax(logits, axis=-1), axis=-1)
         else:
             per_row = ops.mean(ops.softplus(logits) - target * logits, axis=-1)  # BCE on logits
-        return ops.mean(per_row)
+        if b.get("missing_start") is None:
+            return ops.mean(per_row)
+        weight = 1.0 - rows[:, b["missing_start"]]
+        return ops.sum(per_row * weight) / (ops.sum(weight) + 1e-6)
 
     def column_losses(self, rows, aux_real, fake_rows, aux_fake):
         """(D's loss: the head on real images against their rows; G's: the head on generated

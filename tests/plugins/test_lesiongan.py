@@ -13,6 +13,8 @@ from augkit.registry.host import get_generator
 from augkit.sample import Provenance, Sample
 from augkit.seeding import rng_for
 from augkit.transforms.blend import feathered_alpha
+from augkit.transforms.intensity import robust_range
+from augkit_lesiongan.crops import foreground_range
 
 
 def head_slice(seed: int, size=64, channels=3, labels=(255,), dtype=np.uint8) -> Sample:
@@ -135,10 +137,18 @@ def test_scanner_units_are_scaled_per_slice_so_a_case_on_another_scale_is_not_sq
     x, y = gen._crops(gen._lesions(small), rng_for(0), per_lesion=1)
     inside = x[..., c] > 0
     assert np.ptp(y[inside]) > 0.5, np.ptp(y[inside])  # one range for all: < 0.05
+    # a flat mid-grey painting (0 in [-1, 1]) comes back as the middle of the recipient's own
+    # range (the set's range would put it at 20x the recipient's tissue, clipped to its top)
+    infer = gen._infer_fn
+    gen._infer_fn = lambda x: np.zeros((*np.shape(x)[:3], c), np.float32)
     made = next(iter(gen.generate(1, seed=1, conditions=small)))
+    gen._infer_fn = infer
     new = made.mask != small[0].mask
     assert made.provenance.params["placed"] and new.any()
-    assert made.image[new].max() <= small[0].image.max()  # painted in the recipient's units
+    low, high = robust_range([small[0].image])
+    middle = np.clip((np.asarray(low) + np.asarray(high)) / 2, *foreground_range(small[0].image))
+    assert np.allclose(np.median(made.image[new], axis=0), middle, atol=1.0), (np.median(made.image[new], axis=0), middle)
+    assert (middle < foreground_range(small[0].image)[1] - 5).all()  # inside the recipient's range, not its clip
     gen.save(tmp_path / "m")
     assert type(gen).load(tmp_path / "m").spec.per_image
     lgg = get_generator("lesiongan").spec_type.from_samples([head_slice(i) for i in range(2)])

@@ -80,10 +80,13 @@ def test_the_image_head_names_the_grade_from_the_image_alone():
     assert not np.allclose(v_a, v_b)
 
 
-def test_the_grade_loss_moves_the_image_towards_its_row_never_the_row_towards_the_image():
-    """G's grade loss is the head's cross-entropy against G's own row, held fixed: its gradient
-    reaches the image head and not the table head (the image follows the row); D's grade loss
-    is learnt on real pairs only (hand-computed cross-entropy)."""
+def test_the_grade_loss_holds_the_generated_row_fixed_and_skips_missing_grades():
+    """G's grade loss is the head's cross-entropy against G's own row, held fixed: with the
+    image head reading only the trunk (seed 004's design) its gradient reaches the image head and
+    not the table head, so the image follows the row (with ``row_to_image`` the image head also
+    reads the row, and the loss reaches the row through it). Hand-computed cross-entropies: a
+    categorical row with no value adds nothing; a binary column's rows with the missing flag
+    on are left out of the mean."""
     import tensorflow as tf
 
     gan = _aux_gan()
@@ -104,6 +107,12 @@ def test_the_grade_loss_moves_the_image_towards_its_row_never_the_row_towards_th
     expected = -(log_p[0, 0] + log_p[1, 1] + 0.0) / 3
     assert np.isclose(float(gan._column_loss(real_rows, logits)), expected, atol=1e-6)
 
+    gan.image_block = {"column": "grade", "kind": "binary", "start": 1, "size": 1, "missing_start": 2}
+    rows = np.array([[0.0, 1, 0], [0.0, 0, 0], [0.0, 0, 1]], np.float32)  # grade 1, grade 0, missing
+    z = rng.standard_normal((3, 1)).astype(np.float32)
+    bce = np.log1p(np.exp(z[:, 0])) - rows[:, 1] * z[:, 0]
+    assert np.isclose(float(gan._column_loss(rows, z)), (bce[0] + bce[1]) / 2, atol=1e-5)
+
 
 def test_a_training_step_logs_both_grade_losses_and_an_unknown_column_is_refused():
     import keras
@@ -115,8 +124,12 @@ def test_a_training_step_logs_both_grade_losses_and_an_unknown_column_is_refused
     gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))
     rng = np.random.default_rng(2)
     rows = np.stack([rng.uniform(-1, 1, 8), np.arange(8) % 2 == 0, np.arange(8) % 2 == 1], 1).astype(np.float32)
-    logged = gan.train_on_batch(rng.uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32), rows, return_dict=True)
+    images = rng.uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32)
+    _, aux_real = gan.discriminator((images, rows), training=True)
+    on_real = float(gan._column_loss(rows, aux_real))  # D's grade loss is read off the real pairs
+    logged = gan.train_on_batch(images, rows, return_dict=True)
     assert {"d_aux", "g_aux"} <= set(logged) and np.isfinite([logged["d_aux"], logged["g_aux"]]).all()
+    assert np.isclose(logged["d_aux"], on_real, rtol=1e-4), (logged["d_aux"], on_real)
     gen = get_generator("tabimage")("tiny", image_column="grade")
     table = type("T", (), {"blocks": [{"column": "age", "kind": "numeric", "start": 0, "size": 1}]})()
     with pytest.raises(UsageError, match=r"image_column='grade' is not a categorical or binary column.*\[\]"):
