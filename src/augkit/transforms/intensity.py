@@ -55,7 +55,7 @@ class IntensityScale:
 
     A spec that declares the field ``per_image: bool`` may scale each slice by its own robust
     range instead (``range_of``): MRI intensities have no fixed unit, and one BraTS training
-    case reaches 20,000 where the others stop at 300-1,000, so one range for all would squash
+    case reaches 20,000 where the others stop at 300-1,300, so one range for all would squash
     most cases into a few percent of [-1, 1]. ``low``/``high`` then stand for a slice that has
     no range of its own (an image made from a bare mask)."""
 
