@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from augkit.evaluate.paired import compare_conditions
-from dice_gain_setup import (ALL_CONDITIONS, BOOTSTRAP_SEED, CONDITIONS, FINETUNED,
+from dice_gain_setup import (ALL_CONDITIONS, BOOTSTRAP_SEED, CONDITIONS, FINETUNED, patient_of,
                              GAN_FRACTION, GAN_REGION, LESION_CONDITIONS, LESIONGAN_CONDITIONS, NUM_BOOTSTRAP,
                              SUBSET_SEED, TISSUE_CONDITIONS, VARIANTS)
 
@@ -142,6 +142,7 @@ def write_markdown(results: dict, path: Path) -> None:
                           "–" if d is None else f"{d['test_dice_diff_mean']:+.3f} "
                           f"{fmt_ci(d['bootstrap_95_over_test_patients']['seed_mean'])}"]
             lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    lines += per_case_lines(results, k_main)
     lines += ["", "Seed 001 reported (30 → 300, their own U-Net and 25 test images): Dice 0.27 / 0.25 / "
               "0.25 without and 0.71 / 0.60 / 0.66 with augmentation (Train / Val / Test).", "",
               "## Test Dice differences, paired by seed", "",
@@ -223,6 +224,34 @@ def write_markdown(results: dict, path: Path) -> None:
                 ["- Code: not recorded (results made before the provenance field)"]),
               *reference_lines(results), ""]
     path.write_text("\n".join(lines))
+
+
+MAX_CASES_SHOWN = 6  # a per-case table for few test cases (BraTS: 3); LGG's 20 patients are the bootstrap's
+
+
+def per_case_lines(results: dict, k_main: str) -> list[str]:
+    """With few test cases, each condition's test Dice per case (seed mean of its slices'
+    Dice): where a gain comes from, and why a bootstrap over so few cases is wide."""
+    ids = results["data"]["test"].get("slice_ids")
+    if not ids:
+        return []
+    cases = [patient_of(type("Slice", (), {"id": i})()) for i in ids]
+    names = list(dict.fromkeys(cases))
+    if len(names) > MAX_CASES_SHOWN:
+        return []
+    runs = [r for r in results["runs"] if str(r["num_real"]) == k_main and "per_slice_dice" in r["scores"]["test"]]
+    conditions = [c for c in ALL_CONDITIONS if any(r["condition"] == c for r in runs)]
+    where = {n: np.array([c == n for c in cases]) for n in names}
+    out = ["", f"## Test Dice per test case ({k_main} real slices)", "",
+           "Mean over seeds of each case's per-slice test Dice (the trained-on target); the case bootstrap "
+           "above resamples these cases.", "",
+           "| condition | " + " | ".join(f"{n} ({int(where[n].sum())} slices)" for n in names) + " |",
+           "|---|" + "---:|" * len(names)]
+    for c in conditions:
+        per_seed = np.array([r["scores"]["test"]["per_slice_dice"] for r in runs if r["condition"] == c])
+        mean = per_seed.mean(axis=0)
+        out.append(f"| {c} | " + " | ".join(f"{mean[where[n]].mean():.3f}" for n in names) + " |")
+    return out
 
 
 def reference_lines(results: dict) -> list[str]:

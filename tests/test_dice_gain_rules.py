@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from augkit.evaluate.provenance import code_hash
@@ -159,7 +160,12 @@ def test_only_training_slices_reach_expand_fit_and_training_and_choices_read_val
     with pytest.raises(SystemExit, match=r"differs in \['val slices'\]"):
         dice_gain.main(argv(folders, tmp_path, "--conditions", "none", "--reference", str(other),
                             "--out", str(tmp_path / "out3")))
-    assert "- Code: git " in (tmp_path / "out" / "results.md").read_text()
+    report = (tmp_path / "out" / "results.md").read_text()
+    assert "- Code: git " in report
+    # few test cases: a table per case, whose one case here holds every test slice (= the test Dice)
+    none = next(r for r in results["runs"] if r["condition"] == "none")
+    assert "## Test Dice per test case" in report
+    assert re.search(rf"\| none \| {np.mean(none['scores']['test']['per_slice_dice']):.3f} \|", report)
 
 
 @pytest.mark.parametrize("split", ["val", "test"])
