@@ -126,11 +126,13 @@ class TabImage(PairedNetworkGenerator):
         name = self.profile.image_column
         if name is None:
             return None
-        for b in table.blocks:
-            if b["column"] == name and (b["kind"] == "binary" or b["kind"] == "categorical" and b["size"] >= 2):
+        # a categorical column with one value (LGG's tumor_tissue_site) has nothing to show
+        usable = [b for b in table.blocks if b["kind"] == "binary" or b["kind"] == "categorical" and b["size"] >= 2]
+        for b in usable:
+            if b["column"] == name:
                 flag = [m for m in table.blocks if m["column"] == name and m["kind"] == "missing"]
                 return {**b, "missing_start": flag[0]["start"] if flag else None}
-        usable = [b["column"] for b in table.blocks if b["kind"] in ("categorical", "binary")]
+        usable = [b["column"] for b in usable]
         raise UsageError(f"tabimage image_column={name!r} is not a categorical or binary column of the "
                          f"training rows. Fix: pick one of {usable}.")
 

@@ -131,6 +131,7 @@ def test_a_training_step_logs_both_grade_losses_and_an_unknown_column_is_refused
     assert {"d_aux", "g_aux"} <= set(logged) and np.isfinite([logged["d_aux"], logged["g_aux"]]).all()
     assert np.isclose(logged["d_aux"], on_real, rtol=1e-4), (logged["d_aux"], on_real)
     gen = get_generator("tabimage")("tiny", image_column="grade")
-    table = type("T", (), {"blocks": [{"column": "age", "kind": "numeric", "start": 0, "size": 1}]})()
+    table = type("T", (), {"blocks": [{"column": "age", "kind": "numeric", "start": 0, "size": 1},
+                                     {"column": "site", "kind": "categorical", "start": 1, "size": 1}]})()
     with pytest.raises(UsageError, match=r"image_column='grade' is not a categorical or binary column.*\[\]"):
         gen._image_block(table)
