@@ -152,3 +152,33 @@ def test_a_sampler_over_lazy_cases_pickles_for_spawned_workers(cases, expanded):
         for k in range(4):
             a, b = sampler.get(0, k), copy.get(0, k)
             assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+
+
+def test_a_fixed_case_is_scanned_once_and_each_patch_is_the_one_a_full_scan_gives(cases, monkeypatch):
+    """A fixed case's labelled voxels and intensity range are kept per process (the whole-case
+    scan was half a 3D training step): 20 patches of 2 cases scan each case once, and every
+    patch's start and intensity range are those drawn from a full scan of its case."""
+    import augkit.sampling.sampler as sampler_module
+    from augkit.sampling.patches import draw_patch_start
+    from augkit.seeding import rng_for
+
+    scans = []
+    scan = sampler_module.labelled_voxels
+    monkeypatch.setattr(sampler_module, "labelled_voxels", lambda mask: (scans.append(1), scan(mask))[1])
+    patched = MixedSampler(read_dataset(cases), patch_size=PATCH, patch_foreground=1.0, epoch_size=10, seed=5)
+    whole = MixedSampler(read_dataset(cases), epoch_size=10, seed=5)  # the same draws, no patches
+    for epoch in range(2):
+        for k in range(10):
+            s, case = patched.get(epoch, k), whole.get(epoch, k)
+            start = draw_patch_start(rng_for(5, sampler_module._PATCH_STREAM, epoch, k), case.image.shape, PATCH,
+                                     1.0, case.mask)
+            assert s.meta["patch_start"] == list(start)
+            axes = (0, 1, 2)
+            assert s.meta["intensity_range"] == (case.image.min(axis=axes).tolist(), case.image.max(axis=axes).tolist())
+            assert (s.mask > 0).any()
+    assert len(scans) == 2
+    transformed = MixedSampler(read_dataset(cases), patch_size=PATCH, patch_foreground=1.0, epoch_size=4, seed=5,
+                               transforms=VolumePipeline())
+    for k in range(4):
+        transformed.get(0, k)
+    assert len(scans) == 2 + 4  # a transformed volume differs at every draw: scanned each time

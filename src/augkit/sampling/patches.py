@@ -31,21 +31,31 @@ def check_patch_size(patch_size: Sequence[int] | None) -> tuple[int, int, int] |
 
 
 def draw_patch_start(rng: np.random.Generator, shape: Sequence[int], patch_size: Sequence[int],
-                     foreground: float = 0.0, mask: np.ndarray | None = None) -> tuple[int, ...]:
+                     foreground: float = 0.0, mask: np.ndarray | None = None,
+                     labelled: np.ndarray | None = None) -> tuple[int, ...]:
     """The corner of one patch. Draw order is fixed (the foreground coin, then the voxel or the
-    start), so the same generator state gives the same patch."""
+    start), so the same generator state gives the same patch. ``labelled``: the mask's
+    ``labelled_voxels``, when the caller keeps them per case (else they come from ``mask``)."""
     shape, size = np.asarray(shape[:3]), np.asarray(patch_size)
     low, high = np.minimum(0, shape - size), np.maximum(0, shape - size)
     centred = (shape - size) // 2  # where the patch is longer than the volume
     use_foreground = foreground > 0 and rng.random() < foreground
-    if use_foreground and mask is not None:
-        labelled = np.flatnonzero(mask)
+    if use_foreground and (mask is not None or labelled is not None):
+        if labelled is None:
+            labelled = labelled_voxels(mask)
         if labelled.size:
-            voxel = np.unravel_index(int(labelled[rng.integers(labelled.size)]), mask.shape)
+            voxel = np.unravel_index(int(labelled[rng.integers(labelled.size)]), tuple(shape))
             start = np.clip(np.asarray(voxel) - size // 2, low, high)
             return tuple(int(v) for v in np.where(shape < size, centred, start))
     start = np.array([rng.integers(0, h + 1) for h in high])
     return tuple(int(v) for v in np.where(shape < size, centred, start))
+
+
+def labelled_voxels(mask: np.ndarray) -> np.ndarray:
+    """Flat indices of the labelled voxels (mask > 0), int32 where they fit (half the memory
+    of a case's list kept for the next patch)."""
+    flat = np.flatnonzero(mask)
+    return flat.astype(np.int32) if mask.size < 2**31 else flat
 
 
 def crop_padded(array: np.ndarray, start: Sequence[int], patch_size: Sequence[int]) -> np.ndarray:
@@ -60,4 +70,4 @@ def crop_padded(array: np.ndarray, start: Sequence[int], patch_size: Sequence[in
     return out
 
 
-__all__ = ["check_patch_size", "crop_padded", "draw_patch_start"]
+__all__ = ["check_patch_size", "crop_padded", "draw_patch_start", "labelled_voxels"]
