@@ -270,9 +270,9 @@ def main(argv=None) -> int:
 
     reference = None
     if args.reference:
-        ref_runs = reference_runs(args, profile, seeds, splits, train, num_real, gan_info)
-        runs = ref_runs + runs
         ref = json.loads(args.reference.read_text())
+        ref_runs = reference_runs(args, ref, profile, seeds, splits, train, num_real, gan_info)
+        runs = ref_runs + runs
         gan_info = {**ref.get("gan", {}), **{str(k): v for k, v in gan_info.items()}}
         redone = set(args.conditions or ())
         selections = [s for s in as_selections(ref["settings"]) if not redone & set(s["candidates"])] + selections
@@ -356,11 +356,11 @@ def choose_on_val(sweep, runs: list[dict]) -> tuple[str, dict[str, float]]:
     return max(sweep, key=lambda c: val[c]), val
 
 
-def reference_runs(args, profile: BenchProfile, seeds, splits: dict, train, num_real, gan_info: dict) -> list[dict]:
-    """The runs of ``--reference`` for conditions not run now, after checking that they were
-    made on this code (its code hash), under the same profile, segmenter and seeds, on the same
-    train subsets, val and test slices, with the same generators (so they pair by seed)."""
-    ref = json.loads(args.reference.read_text())
+def reference_runs(args, ref: dict, profile: BenchProfile, seeds, splits: dict, train, num_real,
+                   gan_info: dict) -> list[dict]:
+    """The runs of ``ref`` (the parsed ``--reference``) for conditions not run now, after checking
+    that they were made on this code (its code hash), under the same profile, segmenter and seeds,
+    on the same train subsets, val and test slices, with the same generators (so they pair by seed)."""
     st, data = ref["settings"], ref["data"]
     current_gans = {str(k): v for k, v in gan_info.items()}
     subsets = {str(k): [train.samples[i].id for i in
