@@ -313,6 +313,11 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         params = {**params, "placement_hash": self._placer.checkpoint_hash}
         if not params.get("placed"):
             return image, mask, params
+        share = self.profile.paint_share
+        if share < 1:  # no draw at the default: every lesion painted, the bytes they always were
+            params["painted"] = bool(rng.random() < share)
+            if not params["painted"]:  # the transplant as lesionmix made it
+                return image, mask, params
         lesion = mask != recipient.mask
         # lesionmix blended its carved patch with the painted region's own alpha (its margin and
         # feather are ours): the pixels it touched are where that alpha is > 0, inside the
@@ -334,6 +339,14 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
         params.update({"window": [window.y, window.x, window.side],
                        "painted_pixels": int((alpha > 0).sum())})
         return out, mask, params
+
+    def set_paint_share(self, share: float) -> None:
+        """Paint only ``share`` of the placed lesions from now on; the rest keep the transplanted
+        donor tissue. A generating setting: the trained weights stay as they are (and so does the
+        checkpoint hash); the config, and so a saved model, records it."""
+        overrides = {**self._overrides, "paint_share": float(share)}
+        self.profile = self.get_profile(self._profile_name, **overrides)  # refuses a share outside [0, 1]
+        self._overrides = overrides
 
     # ------------------------------------------------------------------ saving
     def save(self, directory: str | Path) -> None:

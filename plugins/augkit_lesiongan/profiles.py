@@ -39,6 +39,10 @@ class Profile:
     restore_best: bool = True  # end fit() with the weights of the lowest validation L1
     val_max_crops: int = 24
     sample_every: int = 10  # epochs between sample grids in checkpoint_dir
+    # generating: the share of placed lesions painted by the network; the rest keep lesionmix's
+    # transplanted donor tissue (both kinds in one set). Acts only when generating, so a trained
+    # painter takes another share without retraining (LesionGAN.set_paint_share)
+    paint_share: float = 1.0
 
     def __post_init__(self) -> None:
         levels = len(self.generator_widths)
@@ -55,6 +59,7 @@ class Profile:
             "zoom_range": len(self.zoom_range) == 2 and 0 < self.zoom_range[0] <= self.zoom_range[1]
             and self.zoom_range[0] * self.context >= 1,
             "val_max_crops": self.val_max_crops >= 1, "sample_every": self.sample_every >= 1,
+            "paint_share": 0 <= self.paint_share <= 1,
         }
         check_ranges("lesiongan", self, checks)
 

@@ -71,6 +71,9 @@ class LesionMixSettings:
     brain_inset: float = 0.05  # the head's outer ring (scalp, skull) is not brain
     case_brain_inset: float = 0.01  # whole cases (skull-stripped BraTS): a 3D inset erodes far more
     max_tries: int = 8  # donors / jitters tried before the recipient is kept unchanged
+    # lesions given to each sample: 1..max_lesions (uniform), each placed into the result of the
+    # one before, so each keeps the gap to every lesion already there (1: one, the TumorCP recipe)
+    max_lesions: int = 1
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -85,9 +88,10 @@ class LesionMixSettings:
             raise UsageError(f"lesionmix blend must be one of {', '.join(BLENDS)}. Received: blend={self.blend!r}")
         if min(self.margin_range[0], self.feather_range[0], self.elastic, self.gap, self.brain_inset,
                self.case_brain_inset) < 0 \
-                or self.scale_range[0] <= 0 or self.elastic_sigma <= 0 or self.max_tries < 1:
-            raise UsageError(f"lesionmix lengths must be >= 0, scales and elastic_sigma > 0 and "
-                             f"max_tries >= 1. Received: {self}")
+                or self.scale_range[0] <= 0 or self.elastic_sigma <= 0 or self.max_tries < 1 \
+                or self.max_lesions < 1:
+            raise UsageError(f"lesionmix lengths must be >= 0, scales and elastic_sigma > 0, "
+                             f"max_tries and max_lesions >= 1. Received: {self}")
 
     def room(self, side: int) -> float:
         """Pixels carved around a lesion: enough for the widest margin + feather after the
@@ -189,7 +193,27 @@ class LesionMix(Generator):
 
     def transplant(self, recipient: Sample, rng: np.random.Generator
                    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        """One new (image, mask, params) from ``recipient``; every draw from ``rng``."""
+        """One new (image, mask, params) from ``recipient``; every draw from ``rng``. With
+        ``max_lesions`` > 1, the params of the first lesion hold those of the others under
+        ``more_lesions``."""
+        wanted = self.settings.max_lesions
+        if wanted == 1:  # no draw for the count: one lesion gives the bytes it always gave
+            return self._transplant_one(recipient, rng)
+        count = int(rng.integers(1, wanted + 1))
+        image, mask, params = self._transplant_one(recipient, rng)
+        more: list[dict[str, Any]] = []
+        while params["placed"] and 1 + len(more) < count:
+            step = recipient.derive(image=image, mask=mask, provenance=recipient.provenance)
+            next_image, next_mask, placed = self._transplant_one(step, rng)
+            if not placed["placed"]:  # no room for another: keep those placed
+                break
+            image, mask = next_image, next_mask
+            more.append(placed)
+        params.update({"lesions_wanted": count, "more_lesions": more})
+        return image, mask, params
+
+    def _transplant_one(self, recipient: Sample, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         if recipient.image.ndim == 4:
             return self.transplant_case(recipient, rng)
         if not self.donors:

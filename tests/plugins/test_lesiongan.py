@@ -172,6 +172,34 @@ def test_same_seed_and_index_same_bytes_whatever_the_batch_size_and_after_save_l
     assert any(x.image.tobytes() != z.image.tobytes() for x, z in zip(a, other))
 
 
+def test_paint_share_keeps_the_transplant_for_the_rest_and_survives_save_load(tmp_path):
+    """set_paint_share(0.5) on a trained painter: about half the placed lesions are painted
+    (checked as any painting), the others are exactly lesionmix's transplant for the same draws;
+    the weights (and hash) stay, the saved config keeps the share; outside [0, 1] is refused."""
+    samples = [head_slice(i) for i in range(4)]
+    gen = fitted(samples, epochs=1)
+    before = gen.checkpoint_hash
+    assert "painted" not in next(iter(gen.generate(1, seed=2, conditions=samples))).provenance.params
+    gen.set_paint_share(0.5)
+    assert gen.checkpoint_hash == before and gen.get_config()["paint_share"] == 0.5
+    made = list(gen.generate(16, seed=2, conditions=samples))
+    painted = [m.provenance.params["painted"] for m in made]
+    assert 0 < sum(painted) < len(made)
+    for i, m in enumerate(made):
+        recipient = samples[i % 4]
+        if painted[i]:
+            check_painting(recipient, m, gen)
+        else:
+            image, mask, _ = gen._placer.transplant(recipient, rng_for(2, i))
+            assert m.image.tobytes() == image.tobytes() and np.array_equal(m.mask, mask)
+    gen.save(tmp_path / "model")
+    loaded = type(gen).load(tmp_path / "model")
+    again = list(loaded.generate(16, seed=2, conditions=samples))
+    assert [m.image.tobytes() for m in again] == [m.image.tobytes() for m in made]
+    with pytest.raises(UsageError, match="paint_share"):
+        gen.set_paint_share(1.5)
+
+
 def test_refuses_data_without_lesion_masks_in_one_line():
     unmasked = [Sample(np.zeros((16, 16, 3), np.uint8), Provenance("a/x"), label="G2",
                        meta={"source_files": ["G2/x.png"]})]

@@ -177,6 +177,31 @@ def test_no_room_keeps_the_recipient_and_says_so():
     assert np.array_equal(made.image, samples[0].image) and np.array_equal(made.mask, samples[0].mask)
 
 
+def test_several_lesions_each_placed_apart_with_exact_labels():
+    """max_lesions=3: 1-3 lesions a sample, each one a transplant into the result of the one
+    before (so labels stay exact and each keeps the gap to those already placed); the first
+    lesion's draws are those of a one-lesion run after the count."""
+    from scipy import ndimage
+
+    samples = [head_slice(i, size=96) for i in range(4)]
+    gen = fitted(samples, max_lesions=3, scale_range=(0.6, 0.8), gap=0.05)
+    counts = []
+    for i, made in enumerate(gen.generate(12, seed=5, conditions=samples)):
+        params, recipient = made.provenance.params, samples[i % 4]
+        placed = 1 + len(params["more_lesions"])
+        assert placed <= params["lesions_wanted"] <= 3
+        check_transplant(recipient, made, gen)  # every added label from a donor, none over the recipient's
+        new = (made.mask > 0) & (recipient.mask == 0)
+        # each placed lesion is its own component (the gap keeps them apart), none touching the recipient's
+        assert ndimage.label(new)[1] >= placed
+        near = ndimage.distance_transform_edt(recipient.mask == 0) <= gen.settings.gap * 96
+        assert not (new & near).any()
+        counts.append(placed)
+    assert max(counts) > 1 and min(counts) == 1  # the count varies: one, and more than one
+    with pytest.raises(UsageError, match="max_lesions >= 1"):
+        fitted(samples, max_lesions=0)
+
+
 def test_valid_centres_agrees_with_the_exact_check():
     rng = np.random.default_rng(0)
     allowed = rng.random((40, 50)) > 0.05
