@@ -71,9 +71,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmar
 from dice_gain_report import as_selections, plot, plot_examples, summarise, write_markdown  # noqa: E402
 from dice_gain_runs import (_example_samples, get_gan, get_lesiongan, get_lesionmix,  # noqa: E402
                             run_one)
-from dice_gain_setup import (ALL_CONDITIONS, DRAW_SEED, GAN_FRACTION, GAN_REGION,  # noqa: E402
+from dice_gain_setup import (ALL_CONDITIONS, DRAW_SEED, GAN_FRACTION, GAN_REGION, GENERATOR_SETTINGS,  # noqa: E402
                              PROFILES, SUBSET_SEED, TISSUE_CONDITIONS, BenchProfile, check_disjoint,
-                             check_segmentation, code_hash, draw_by_case, log, patient_of, rel, subset_indices)
+                             check_segmentation, code_hash, draw_by_case, lesion_generator, log, patient_of, rel,
+                             subset_indices)
 from segmenter import count_params, to_arrays  # noqa: E402
 
 
@@ -206,16 +207,15 @@ def main(argv=None) -> int:
         idx = list(range(len(train))) if k == len(train) else subset_indices(len(train), k)
         subset = Dataset(root=train.root, format=train.format, samples=[train.samples[i] for i in idx],
                          options=train.options)
-        gan = None
-        if "lesiongan" in condition:
-            if ("lesiongan", k) not in gans:
-                gans[("lesiongan", k)] = get_lesiongan(args, subset.samples, splits["val"], k, work, gan_info,
-                                                       profile.lesiongan_profile)
-            gan = gans[("lesiongan", k)]
-        elif "lesionmix" in condition:
-            if ("lesionmix", k) not in gans:
-                gans[("lesionmix", k)] = get_lesionmix(subset.samples, k, gan_info)
-            gan = gans[("lesionmix", k)]
+        gan, lesion = None, lesion_generator(condition)
+        if lesion is not None:
+            kind, tag = lesion
+            if (tag, k) not in gans:
+                settings = GENERATOR_SETTINGS.get(condition, {})
+                gans[(tag, k)] = get_lesiongan(args, subset.samples, splits["val"], k, work, gan_info,
+                                               profile.lesiongan_profile, tag, **settings) \
+                    if kind == "lesiongan" else get_lesionmix(subset.samples, k, gan_info, tag, **settings)
+            gan = gans[(tag, k)]
         elif condition in GAN_FRACTION and condition != "classical":
             gan_k = k if subset_gan == "retrain" else k_main
             label_map = "tissue" if condition in TISSUE_CONDITIONS else "mask"
@@ -387,9 +387,9 @@ def generator_key(condition: str, num_real) -> str | None:
     """The ``gan_info`` key of the generator a run of ``condition`` used (None: no generator)."""
     if num_real is None:
         return None
-    for kind in ("lesiongan", "lesionmix"):
-        if kind in condition:
-            return f"{kind}-{num_real}"
+    lesion = lesion_generator(condition)
+    if lesion is not None:
+        return f"{lesion[1]}-{num_real}"
     return f"tissue-{num_real}" if condition in TISSUE_CONDITIONS else str(num_real)
 
 

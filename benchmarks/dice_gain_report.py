@@ -10,8 +10,8 @@ import numpy as np
 
 from augkit.evaluate.paired import compare_conditions
 from dice_gain_setup import (ALL_CONDITIONS, BOOTSTRAP_SEED, CONDITIONS, FINETUNED, patient_of,
-                             GAN_FRACTION, GAN_REGION, LESION_CONDITIONS, LESIONGAN_CONDITIONS, NUM_BOOTSTRAP,
-                             SUBSET_SEED, TISSUE_CONDITIONS, VARIANTS)
+                             GAN_FRACTION, GAN_REGION, LESION_CONDITIONS, LESIONGAN_CONDITIONS,
+                             MIXED_LESION_CONDITIONS, NUM_BOOTSTRAP, SUBSET_SEED, TISSUE_CONDITIONS, VARIANTS)
 
 # the whole-slice pix2pix conditions (a GAN trained on the reals, shared or per subset)
 PIX2PIX_CONDITIONS = ("gan", "classical+gan", "classical+gan@0.2", "classical+lesion") + TISSUE_CONDITIONS
@@ -72,7 +72,7 @@ def write_markdown(results: dict, path: Path) -> None:
         cells = [fmt(s["table"][k_main][c][sp][metric]) for c in conds for sp in ("train", "val", "test")]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     variants = [c for c in VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS
-                if c in s["table"][k_main]]
+                + MIXED_LESION_CONDITIONS if c in s["table"][k_main]]
     variants += [c + FINETUNED for c in ALL_CONDITIONS if c + FINETUNED in s["table"][k_main]]
     if variants:
         lines += ["", f"## Trying to make generated data help ({k_main} real slices)", ""]
@@ -100,6 +100,13 @@ def write_markdown(results: dict, path: Path) -> None:
                       "variant (outside the head / 3 k-means intensity classes of the head / lesion; "
                       "`augkit train --generator pix2pix --set label_map=tissue`) instead of the lesion mask "
                       "alone, so it repaints real anatomy rather than inventing an average brain.", ""]
+        if any(c in MIXED_LESION_CONDITIONS for c in variants):
+            lines += ["`classical+lesionmix-k2@1`: as `classical+lesionmix@1`, but each added sample gets one "
+                      "or two transplanted lesions (even odds; `--set max_lesions=2`), the second placed into "
+                      "the result of the first, away from every lesion already there. "
+                      "`classical+lesiongan-p0.5@1`: as `classical+lesiongan@1` (the same trained painter), "
+                      "but only half of the placed lesions are painted; the other half keep the donor's "
+                      "transplanted tissue (`paint_share=0.5`), so the set holds both kinds of new lesion.", ""]
         for sel in selections:
             lines += [f"Chosen on validation only ({sel['rule']}): "
                       + ", ".join(f"`{c}` val Dice {v:.3f}" for c, v in sel["val_dice_at_first_seed"].items())
@@ -323,7 +330,8 @@ def plot(results: dict, out: Path) -> None:
               "classical+gan@0.2": "#e377c2", "classical+lesion": "#2ca02c",
               "classical+lesionmix@0.5": "#ff7f0e", "classical+lesionmix@1": "#8c564b",
               "classical+lesiongan@0.5": "#17becf", "classical+lesiongan@1": "#bcbd22",
-              "classical+gan-tissue": "#393b79"}
+              "classical+gan-tissue": "#393b79", "classical+lesionmix-k2@1": "#e7ba52",
+              "classical+lesiongan-p0.5@1": "#637939"}
     fig, ax = plt.subplots(figsize=(8, 4.8))
     width = 0.8 / len(conds)
     for j, split in enumerate(("train", "val", "test")):

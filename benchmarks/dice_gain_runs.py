@@ -44,14 +44,15 @@ def get_gan(args, profile: BenchProfile, train_samples, val_samples, num_real: i
     return model
 
 
-def get_lesionmix(train_samples, num_real: int, gan_info: dict):
-    """The lesionmix 'model': the training reals' lesions carved once (no training, no other data)."""
+def get_lesionmix(train_samples, num_real: int, gan_info: dict, tag: str = "lesionmix", **settings):
+    """The lesionmix 'model': the training reals' lesions carved once (no training, no other data);
+    ``settings``: a variant's lesionmix settings (``tag`` names it)."""
     from augkit.registry.host import get_generator
 
     started = time.perf_counter()
-    model = get_generator("lesionmix")()
+    model = get_generator("lesionmix")(**settings)
     model.fit(train_samples, progress=False)
-    gan_info[f"lesionmix-{num_real}"] = {
+    gan_info[f"{tag}-{num_real}"] = {
         "source": "lesionmix fitted here on the training reals", "checkpoint_hash": model.checkpoint_hash,
         "config": model.get_config(), "epochs_trained": 0, "settings": repr(model.settings),
         "train_seconds": round(time.perf_counter() - started, 2)}
@@ -59,9 +60,11 @@ def get_lesionmix(train_samples, num_real: int, gan_info: dict):
 
 
 def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, gan_info: dict,
-                  lesiongan_profile: str = "cpu"):
+                  lesiongan_profile: str = "cpu", tag: str = "lesiongan", paint_share: float | None = None):
     """The lesiongan painter: ``--lesiongan-model`` for the full set, else its cpu profile trained
-    here on the training reals (val for its best-by-val weights), cached in the work folder."""
+    here on the training reals (val for its best-by-val weights), cached in the work folder.
+    ``paint_share``: a variant painting only that share of its lesions (the same trained weights;
+    ``tag`` names it)."""
     from augkit.registry.host import get_generator
 
     cls = get_generator("lesiongan")
@@ -75,7 +78,9 @@ def get_lesiongan(args, train_samples, val_samples, num_real: int, work: Path, g
         folder = work / "gan" / f"lesiongan-n{num_real}-{fingerprint(settings)}"
         model, info = _trained_or_cached(args, untrained, folder, train_samples, val_samples,
                                          f"lesiongan ({lesiongan_profile} profile)")
-    gan_info[f"lesiongan-{num_real}"] = {**info, **_model_info(model)}
+    if paint_share is not None:
+        model.set_paint_share(paint_share)
+    gan_info[f"{tag}-{num_real}"] = {**info, **_model_info(model)}
     return model
 
 

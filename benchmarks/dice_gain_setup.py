@@ -36,11 +36,20 @@ LESIONGAN_CONDITIONS = ("classical+lesiongan@0.5", "classical+lesiongan@1")
 # pix2pix conditioned on a tissue label map built from the real slice (head + k-means tissue
 # classes + lesion) instead of the lesion mask alone; against classical+gan, chosen on val
 TISSUE_CONDITIONS = ("classical+gan-tissue",)
-ALL_CONDITIONS = CONDITIONS + VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS
+# Two more ways to add lesions, tried on BraTS (issue 22) as one sweep chosen on validation: up to
+# two transplanted lesions a sample (lesionmix max_lesions=2; more tumour tissue per slice) and
+# transplant and painting mixed (lesiongan painting half of its placed lesions, the other half
+# keeping the donor's tissue; both kinds of lesion in one set)
+MIXED_LESION_CONDITIONS = ("classical+lesionmix-k2@1", "classical+lesiongan-p0.5@1")
+GENERATOR_SETTINGS = {"classical+lesionmix-k2@1": {"max_lesions": 2},
+                      "classical+lesiongan-p0.5@1": {"paint_share": 0.5}}
+ALL_CONDITIONS = (CONDITIONS + VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS
+                  + MIXED_LESION_CONDITIONS)
 CURVE_CONDITIONS = ("none", "classical", "classical+gan")  # at fewer real slices
 GAN_FRACTION = {"classical": 0.0, "gan": 1.0, "classical+gan": 0.5, "classical+gan@0.2": 0.2,
                 "classical+lesion": 0.5, "classical+lesionmix@0.5": 0.5, "classical+lesionmix@1": 1.0,
-                "classical+lesiongan@0.5": 0.5, "classical+lesiongan@1": 1.0, "classical+gan-tissue": 0.5}
+                "classical+lesiongan@0.5": 0.5, "classical+lesiongan@1": 1.0, "classical+gan-tissue": 0.5,
+                "classical+lesionmix-k2@1": 1.0, "classical+lesiongan-p0.5@1": 1.0}
 GAN_REGION = {"classical+lesion": "lesion"}  # else "image": the GAN paints the whole slice
 SUBSET_SEED = 20_240_601  # which reals make the 10- and 20-slice subsets (nested, fixed)
 BOOTSTRAP_SEED = 7
@@ -89,8 +98,9 @@ _BRATS_CONVERGE = SegmenterConfig(size=128, base_width=8, num_levels=4, batch_si
                                   regions=BRATS_REGIONS)
 _BRATS = dict(folders=(DATA / "brats", DATA / "brats-val", DATA / "brats-test"), read_options={"unit": "slice"},
               draw_slices=30, dataset_name="BraTS 2018, four modalities", num_real=(30,),
-              conditions=("none", "classical") + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS,
-              val_sweeps=(LESION_CONDITIONS, LESIONGAN_CONDITIONS), selection_seed=100)
+              conditions=("none", "classical") + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS
+              + MIXED_LESION_CONDITIONS,
+              val_sweeps=(LESION_CONDITIONS, LESIONGAN_CONDITIONS, MIXED_LESION_CONDITIONS), selection_seed=100)
 
 PROFILES = {
     "quick": BenchProfile(
@@ -177,6 +187,16 @@ PROFILES = {
 
 
 # --------------------------------------------------------------------------- small helpers
+def lesion_generator(condition: str) -> tuple[str, str] | None:
+    """The lesion generator a condition uses and its tag (the generator and its variant, which
+    names its cached model and its report entry): ``("lesionmix", "lesionmix-k2")``; None for
+    conditions without one (pix2pix's ``classical+lesion`` paints a whole slice's lesion region)."""
+    for kind in ("lesiongan", "lesionmix"):
+        if kind in condition:
+            return kind, condition.split("+", 1)[1].split("@")[0]
+    return None
+
+
 def log(message: str) -> None:
     print(f"[dice_gain {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 

@@ -118,8 +118,10 @@ def test_no_brats_val_or_test_case_reaches_expand_the_gans_or_selection(setup, s
                                             eval_every=2, batch_norm=False, regions=setup.BRATS_REGIONS),
         gan_profile="tiny", lesiongan_profile="tiny", seeds=(0,), num_real=(8,), expand_factor=2,
         out=tmp_path / "out", read_options={"unit": "slice"}, draw_slices=8, dataset_name="BraTS",
-        conditions=("none", "classical") + setup.LESION_CONDITIONS + setup.LESIONGAN_CONDITIONS,
-        val_sweeps=(setup.LESION_CONDITIONS, setup.LESIONGAN_CONDITIONS), selection_seed=9)
+        conditions=("none", "classical") + setup.LESION_CONDITIONS + setup.LESIONGAN_CONDITIONS
+        + setup.MIXED_LESION_CONDITIONS,
+        val_sweeps=(setup.LESION_CONDITIONS, setup.LESIONGAN_CONDITIONS, setup.MIXED_LESION_CONDITIONS),
+        selection_seed=9)
     monkeypatch.setitem(setup.PROFILES, "tiny-brats", tiny)
     folders = {"train": link(shared_data / "brats", tmp_path / "train", BRATS_TRAIN),
                "val": link(shared_data / "brats-val", tmp_path / "val", ["Brats18_CBICA_ABM_1"]),
@@ -134,12 +136,17 @@ def test_no_brats_val_or_test_case_reaches_expand_the_gans_or_selection(setup, s
         assert ids, f"nothing reached {where}: the spy is not on the benchmark's path"
         cases = {i.split("/")[0] for i in ids}
         assert cases <= set(BRATS_TRAIN), f"{where} saw {sorted(cases - set(BRATS_TRAIN))}"
-    assert choices == [[9], [9]]  # two choices (lesionmix, lesiongan shares), on the selection seed alone
+    assert choices == [[9], [9], [9]]  # three choices (lesionmix, lesiongan shares, mixed), on the selection seed alone
 
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     drawn = results["data"]["train"]["subsets"]["8"]
     assert len(drawn) == 8 and set(results["data"]["train_drawn"]["per_case"].values()) == {2}
     assert set(seen["fit"]) <= set(drawn)  # the generators saw the drawn slices, not the rest of the cases
+    # the mixed variants ran with their own settings, beside the plain generators (the same painter weights)
+    gans = results["gan"]
+    assert gans["lesionmix-k2-8"]["config"].get("max_lesions") == 2 and "max_lesions" not in gans["lesionmix-8"]["config"]
+    assert gans["lesiongan-p0.5-8"]["config"].get("paint_share") == 0.5 and "paint_share" not in gans["lesiongan-8"]["config"]
+    assert gans["lesiongan-p0.5-8"]["checkpoint_hash"] == gans["lesiongan-8"]["checkpoint_hash"]
     run = results["runs"][0]
     assert set(run["scores"]["test"]["regions"]) == {"WT", "TC", "ET"}
     assert run["scores"]["test"]["regions"]["WT"]["dice"] == pytest.approx(run["scores"]["test"]["dice"])
