@@ -268,6 +268,8 @@ def main(argv=None) -> int:
         if dice:
             log(f"test Dice n={k_main} {condition}: {np.mean(dice):.3f} over {len(dice)} seed(s)")
 
+    # generators trained by this run (before a reference's join its own: their time is not ours)
+    gan_train_seconds = sum(g.get("train_seconds") or 0 for g in gan_info.values())
     reference = None
     if args.reference:
         ref = json.loads(args.reference.read_text())
@@ -334,7 +336,7 @@ def main(argv=None) -> int:
         "selection_runs": selection_runs,
         "summary": summarise(runs, test_patients),
         "timing": {"total_seconds": round(time.perf_counter() - started, 1),
-                   "gan_train_seconds": sum(g.get("train_seconds") or 0 for g in gan_info.values()),
+                   "gan_train_seconds": gan_train_seconds,
                    "mean_run_seconds": float(np.mean([r["wall_seconds"] for r in runs])),
                    "mean_run_train_seconds": float(np.mean([r["seconds"] for r in runs])),
                    "mean_run_cpu_seconds": float(np.mean([r["cpu_seconds"] for r in runs])),

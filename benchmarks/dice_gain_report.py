@@ -219,7 +219,7 @@ def write_markdown(results: dict, path: Path) -> None:
               f"- GAN share of the added samples per condition: {json.dumps(p.get('gan_fractions', GAN_FRACTION))}; "
               f"GAN region: {json.dumps(GAN_REGION)} (else the whole image).",
               f"- Wall time: {tm['total_seconds'] / 60:.1f} min in all ({tm['gan_train_seconds'] / 60:.1f} "
-              f"min of it training pix2pix); per segmenter run {tm['mean_run_seconds']:.0f} s on average "
+              f"min of it training generators); per segmenter run {tm['mean_run_seconds']:.0f} s on average "
               f"(expand + train + score; {tm['mean_run_train_seconds']:.0f} s training, "
               f"{tm['mean_run_cpu_seconds']:.0f} CPU-seconds); {results['machine']}, load average at the "
               f"end {tm['load_average_at_end'][0]:.1f}.",
