@@ -17,6 +17,7 @@ each other), fitted on the same training slices and saved in ``placement/`` besi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -340,10 +341,20 @@ class LesionGAN(KeepsBestGenerator, PairedNetworkGenerator):
                        "painted_pixels": int((alpha > 0).sum())})
         return out, mask, params
 
+    @property
+    def checkpoint_hash(self) -> str:
+        """The weights' hash; below a full paint share the share is mixed in: the same weights then
+        make other samples, and expand's resume and the manifest tell generators apart by it."""
+        weights = super().checkpoint_hash
+        share = self.profile.paint_share
+        if share == 1:
+            return weights
+        return hashlib.sha256(f"{weights}:paint_share={share!r}".encode()).hexdigest()[:12]
+
     def set_paint_share(self, share: float) -> None:
         """Paint only ``share`` of the placed lesions from now on; the rest keep the transplanted
-        donor tissue. A generating setting: the trained weights stay as they are (and so does the
-        checkpoint hash); the config, and so a saved model, records it."""
+        donor tissue. A generating setting: the trained weights stay as they are; the config (and
+        so a saved model) and the checkpoint hash record it."""
         overrides = {**self._overrides, "paint_share": float(share)}
         self.profile = self.get_profile(self._profile_name, **overrides)  # refuses a share outside [0, 1]
         self._overrides = overrides

@@ -89,9 +89,10 @@ class LesionMixSettings:
         if min(self.margin_range[0], self.feather_range[0], self.elastic, self.gap, self.brain_inset,
                self.case_brain_inset) < 0 \
                 or self.scale_range[0] <= 0 or self.elastic_sigma <= 0 or self.max_tries < 1 \
+                or isinstance(self.max_lesions, bool) or not isinstance(self.max_lesions, int) \
                 or self.max_lesions < 1:
             raise UsageError(f"lesionmix lengths must be >= 0, scales and elastic_sigma > 0, "
-                             f"max_tries and max_lesions >= 1. Received: {self}")
+                             f"max_tries and max_lesions whole numbers >= 1. Received: {self}")
 
     def room(self, side: int) -> float:
         """Pixels carved around a lesion: enough for the widest margin + feather after the
@@ -194,8 +195,8 @@ class LesionMix(Generator):
     def transplant(self, recipient: Sample, rng: np.random.Generator
                    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """One new (image, mask, params) from ``recipient``; every draw from ``rng``. With
-        ``max_lesions`` > 1, the params of the first lesion hold those of the others under
-        ``more_lesions``."""
+        ``max_lesions`` > 1 the top-level params describe the first lesion; ``more_lesions``
+        holds the others', ``lesions_wanted`` / ``lesions_placed`` the counts."""
         wanted = self.settings.max_lesions
         if wanted == 1:  # no draw for the count: one lesion gives the bytes it always gave
             return self._transplant_one(recipient, rng)
@@ -203,13 +204,16 @@ class LesionMix(Generator):
         image, mask, params = self._transplant_one(recipient, rng)
         more: list[dict[str, Any]] = []
         while params["placed"] and 1 + len(more) < count:
+            # the next lesion goes into the result as into any recipient: its brain, intensity
+            # statistics and the gap to every lesion are read from the image as it is now
             step = recipient.derive(image=image, mask=mask, provenance=recipient.provenance)
-            next_image, next_mask, placed = self._transplant_one(step, rng)
-            if not placed["placed"]:  # no room for another: keep those placed
+            next_image, next_mask, next_params = self._transplant_one(step, rng)
+            if not next_params["placed"]:  # no room for another: keep those placed
                 break
             image, mask = next_image, next_mask
-            more.append(placed)
-        params.update({"lesions_wanted": count, "more_lesions": more})
+            more.append(next_params)
+        params.update({"lesions_wanted": count, "lesions_placed": int(params["placed"]) + len(more),
+                       "more_lesions": more})
         return image, mask, params
 
     def _transplant_one(self, recipient: Sample, rng: np.random.Generator

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from augkit.errors import DataError, UsageError
+from augkit.generators.training import weights_hash
 from augkit.registry.host import get_generator
 from augkit.sample import Provenance, Sample
 from augkit.seeding import rng_for
@@ -173,27 +174,33 @@ def test_same_seed_and_index_same_bytes_whatever_the_batch_size_and_after_save_l
 
 
 def test_paint_share_keeps_the_transplant_for_the_rest_and_survives_save_load(tmp_path):
-    """set_paint_share(0.5) on a trained painter: about half the placed lesions are painted
-    (checked as any painting), the others are exactly lesionmix's transplant for the same draws;
-    the weights (and hash) stay, the saved config keeps the share; outside [0, 1] is refused."""
+    """set_paint_share(0.5) on a trained painter: some placed lesions are painted (not the
+    transplant's pixels), the others are exactly lesionmix's transplant for the same draws; the
+    weights stay, the hash and the saved config record the share; outside [0, 1] is refused."""
     samples = [head_slice(i) for i in range(4)]
     gen = fitted(samples, epochs=1)
     before = gen.checkpoint_hash
     assert "painted" not in next(iter(gen.generate(1, seed=2, conditions=samples))).provenance.params
     gen.set_paint_share(0.5)
-    assert gen.checkpoint_hash == before and gen.get_config()["paint_share"] == 0.5
+    assert gen.get_config()["paint_share"] == 0.5
+    # the same weights, but another hash: expand's resume and the manifests tell the two apart
+    assert weights_hash([np.asarray(w) for w in gen._gan.generator.weights]) == before
+    assert gen.checkpoint_hash != before
     made = list(gen.generate(16, seed=2, conditions=samples))
     painted = [m.provenance.params["painted"] for m in made]
     assert 0 < sum(painted) < len(made)
     for i, m in enumerate(made):
         recipient = samples[i % 4]
+        image, mask, _ = gen._placer.transplant(recipient, rng_for(2, i))
+        assert np.array_equal(m.mask, mask)  # the same placement either way
         if painted[i]:
             check_painting(recipient, m, gen)
+            assert m.image.tobytes() != image.tobytes()  # repainted, not the transplant
         else:
-            image, mask, _ = gen._placer.transplant(recipient, rng_for(2, i))
-            assert m.image.tobytes() == image.tobytes() and np.array_equal(m.mask, mask)
+            assert m.image.tobytes() == image.tobytes()
     gen.save(tmp_path / "model")
     loaded = type(gen).load(tmp_path / "model")
+    assert loaded.checkpoint_hash == gen.checkpoint_hash
     again = list(loaded.generate(16, seed=2, conditions=samples))
     assert [m.image.tobytes() for m in again] == [m.image.tobytes() for m in made]
     with pytest.raises(UsageError, match="paint_share"):

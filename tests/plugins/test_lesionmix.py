@@ -185,21 +185,33 @@ def test_several_lesions_each_placed_apart_with_exact_labels():
 
     samples = [head_slice(i, size=96) for i in range(4)]
     gen = fitted(samples, max_lesions=3, scale_range=(0.6, 0.8), gap=0.05)
+    gap_px = gen.settings.gap * 96
     counts = []
     for i, made in enumerate(gen.generate(12, seed=5, conditions=samples)):
         params, recipient = made.provenance.params, samples[i % 4]
-        placed = 1 + len(params["more_lesions"])
-        assert placed <= params["lesions_wanted"] <= 3
+        placed = params["lesions_placed"]
+        assert placed == 1 + len(params["more_lesions"]) and placed <= params["lesions_wanted"] <= 3
         check_transplant(recipient, made, gen)  # every added label from a donor, none over the recipient's
         new = (made.mask > 0) & (recipient.mask == 0)
-        # each placed lesion is its own component (the gap keeps them apart), none touching the recipient's
-        assert ndimage.label(new)[1] >= placed
-        near = ndimage.distance_transform_edt(recipient.mask == 0) <= gen.settings.gap * 96
-        assert not (new & near).any()
+        components, num = ndimage.label(new)
+        assert num == placed  # one component per placed lesion (a head_slice donor has one)
+        # every lesion keeps the gap to the recipient's own and to every other placed lesion
+        near_own = ndimage.distance_transform_edt(recipient.mask == 0) <= gap_px
+        assert not (new & near_own).any()
+        for k in range(1, num + 1):
+            near = ndimage.distance_transform_edt(components != k) <= gap_px
+            assert not (near & new & (components != k)).any()
+        # the first lesion is the one-lesion transplant drawn after the count
+        rng = rng_for(5, i)
+        assert int(rng.integers(1, 4)) == params["lesions_wanted"]
+        first = gen._transplant_one(recipient, rng)[2]
+        assert first == {k: v for k, v in params.items()
+                         if k not in ("lesions_wanted", "lesions_placed", "more_lesions")}
         counts.append(placed)
     assert max(counts) > 1 and min(counts) == 1  # the count varies: one, and more than one
-    with pytest.raises(UsageError, match="max_lesions >= 1"):
-        fitted(samples, max_lesions=0)
+    for bad in (0, 2.5):
+        with pytest.raises(UsageError, match="max_lesions whole numbers >= 1"):
+            fitted(samples, max_lesions=bad)
 
 
 def test_valid_centres_agrees_with_the_exact_check():

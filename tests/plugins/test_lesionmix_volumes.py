@@ -129,3 +129,21 @@ def test_other_generators_and_saved_models_are_refused_on_cases(cases, tmp_path)
     with pytest.raises(UsageError, match="leave out --model"):
         expand_folder(cases, 4, tmp_path / "b", generator="lesionmix", model_dir=tmp_path, progress=False)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_two_lesions_a_case_keep_labels_exact_and_the_recipient_lesion_untouched(cases):
+    """max_lesions on whole cases: a second 3D lesion goes into the case that holds the first."""
+    dataset = read_dataset(cases)
+    gen = LesionMix(**SETTINGS, max_lesions=2)
+    gen.fit(dataset.samples)
+    variant = VolumePipeline()(dataset.samples[0], seed=1, new_id="c1_new")
+    placed = []
+    for made in gen.generate(6, seed=2, conditions=[variant]):
+        params = made.provenance.params
+        placed.append(params["lesions_placed"])
+        assert params["lesions_placed"] == 1 + len(params["more_lesions"]) <= params["lesions_wanted"]
+        new = made.mask != variant.mask
+        assert (made.mask[new] > 0).all() and not (variant.mask[new] > 0).any()
+        assert set(np.unique(made.mask)) <= {0, 1, 2, 4}
+        json.dumps(params)  # the manifest writes them
+    assert max(placed) == 2
