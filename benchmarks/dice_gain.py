@@ -211,7 +211,7 @@ def main(argv=None) -> int:
         if lesion is not None:
             kind, tag = lesion
             if (tag, k) not in gans:
-                settings = GENERATOR_SETTINGS.get(condition, {})
+                settings = GENERATOR_SETTINGS.get(tag, {})
                 gans[(tag, k)] = get_lesiongan(args, subset.samples, splits["val"], k, work, gan_info,
                                                profile.lesiongan_profile, tag, **settings) \
                     if kind == "lesiongan" else get_lesionmix(subset.samples, k, gan_info, tag, **settings)

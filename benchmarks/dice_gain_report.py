@@ -229,7 +229,9 @@ def write_markdown(results: dict, path: Path) -> None:
                  + ", ".join(f"{k} {v}" for k, v in prov["packages"].items() if k in ("tensorflow-cpu", "keras", "numpy"))]
                 if (prov := results.get("provenance")) else
                 ["- Code: not recorded (results made before the provenance field)"]),
-              *reference_lines(results), ""]
+              *reference_lines(results),
+              # fields corrected by hand after the run, each with why (results.json "edits")
+              *[f"- Edited after the run: {e}" for e in results.get("edits", [])], ""]
     path.write_text("\n".join(lines))
 
 

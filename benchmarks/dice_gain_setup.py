@@ -41,8 +41,8 @@ TISSUE_CONDITIONS = ("classical+gan-tissue",)
 # transplant and painting mixed (lesiongan painting half of its placed lesions, the other half
 # keeping the donor's tissue; both kinds of lesion in one set)
 MIXED_LESION_CONDITIONS = ("classical+lesionmix-k2@1", "classical+lesiongan-p0.5@1")
-GENERATOR_SETTINGS = {"classical+lesionmix-k2@1": {"max_lesions": 2},
-                      "classical+lesiongan-p0.5@1": {"paint_share": 0.5}}
+# a variant generator's settings, by its tag (``lesion_generator``): every condition of a tag gets them
+GENERATOR_SETTINGS = {"lesionmix-k2": {"max_lesions": 2}, "lesiongan-p0.5": {"paint_share": 0.5}}
 ALL_CONDITIONS = (CONDITIONS + VARIANTS + LESION_CONDITIONS + LESIONGAN_CONDITIONS + TISSUE_CONDITIONS
                   + MIXED_LESION_CONDITIONS)
 CURVE_CONDITIONS = ("none", "classical", "classical+gan")  # at fewer real slices

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from augkit.expand.manifest import read_manifest
+
 REPO = Path(__file__).resolve().parents[1]
 BRATS_TRAIN = ["Brats18_2013_3_1", "Brats18_CBICA_AME_1", "Brats18_TCIA02_135_1", "Brats18_TCIA10_637_1"]
 
@@ -142,11 +144,19 @@ def test_no_brats_val_or_test_case_reaches_expand_the_gans_or_selection(setup, s
     drawn = results["data"]["train"]["subsets"]["8"]
     assert len(drawn) == 8 and set(results["data"]["train_drawn"]["per_case"].values()) == {2}
     assert set(seen["fit"]) <= set(drawn)  # the generators saw the drawn slices, not the rest of the cases
-    # the mixed variants ran with their own settings, beside the plain generators (the same painter weights)
+    # the mixed variants ran with their own settings, beside the plain generators, and their
+    # samples show it (read from the expanded sets, so a setting leaking into the plain generator fails)
     gans = results["gan"]
     assert gans["lesionmix-k2-8"]["config"].get("max_lesions") == 2 and "max_lesions" not in gans["lesionmix-8"]["config"]
     assert gans["lesiongan-p0.5-8"]["config"].get("paint_share") == 0.5 and "paint_share" not in gans["lesiongan-8"]["config"]
-    assert gans["lesiongan-p0.5-8"]["checkpoint_hash"] == gans["lesiongan-8"]["checkpoint_hash"]
+    params = {}
+    for folder in (tmp_path / "work" / "data").iterdir():
+        rows = [r for r in read_manifest(folder / "manifest.csv") if r["source"] == "gan"]
+        params.setdefault(folder.name.rsplit("-", 2)[0], []).extend(json.loads(r["params"])[r["generator"]] for r in rows)
+    assert {p["painted"] for p in params["n8-classical_lesiongan-p0.5@1"]} == {True, False}
+    assert not any("painted" in p for p in params["n8-classical_lesiongan@1"])
+    assert max(p["lesions_placed"] for p in params["n8-classical_lesionmix-k2@1"]) == 2
+    assert not any("more_lesions" in p for p in params["n8-classical_lesionmix@1"])
     run = results["runs"][0]
     assert set(run["scores"]["test"]["regions"]) == {"WT", "TC", "ET"}
     assert run["scores"]["test"]["regions"]["WT"]["dice"] == pytest.approx(run["scores"]["test"]["dice"])
