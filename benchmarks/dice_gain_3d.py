@@ -86,7 +86,7 @@ PROFILES = {
         Segmenter3DConfig(patch_size=64, base_width=8, num_levels=3, batch_size=2, num_steps=2000,
                           eval_every=100, regions=BRATS_REGIONS),
         note="small 3D U-Net on the sampler's 64³ patches of whole BraTS cases, classical against "
-             "classical+lesionmix@0.5 (share fixed from the 2D LGG validation choice), 1 seed"),
+             "classical+lesionmix@0.5 (share fixed from the 2D LGG validation choice); seed 0 unless --seeds"),
     "3d-smoke": Profile3D(
         "3d-smoke",
         Segmenter3DConfig(patch_size=16, base_width=4, num_levels=2, batch_size=2, num_steps=4,
