@@ -53,14 +53,18 @@ def write_markdown(results: dict, path: Path) -> None:
              f"×{p['expand_factor']}; best validation checkpoint ({results['data']['num_val_patches']} patches of "
              f"{len(results['data']['val'])} val cases); whole-case test Dice on {len(results['data']['test'])} cases. "
              f"Seeds {p['seeds']}.", "",
-             "| region | " + " | ".join(conditions) + " | Δ (lesionmix − classical) | 95 % bootstrap over test cases |",
-             "|---|" + "---:|" * (len(conditions) + 2)]
+             "| region | " + " | ".join(conditions) + " | Δ (lesionmix − classical) | 95 % bootstrap over test cases "
+             "| 95 % t over seeds | Δ per seed |",
+             "|---|" + "---:|" * (len(conditions) + 4)]
     for name, row in s.items():
         cells = [f"{row['test_dice'][c]['mean']:.3f} ± {row['test_dice'][c]['std']:.3f}" if c in row["test_dice"]
                  else "-" for c in conditions]
         d = row["lesionmix_minus_classical"]
         ci = d["bootstrap_95_over_test_cases"]["seed_mean"] if d else None
-        cells += [f"{d['test_dice_diff_mean']:+.3f}" if d else "-", f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "-"]
+        t = d["t_interval_95_over_seeds"] if d and len(d["seeds"]) > 1 else None  # none from one seed
+        cells += [f"{d['test_dice_diff_mean']:+.3f}" if d else "-", f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "-",
+                  f"[{t[0]:+.3f}, {t[1]:+.3f}]" if t else "-",
+                  ", ".join(f"{v:+.3f}" for v in d["test_dice_diff_per_seed"]) if d else "-"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "| condition | seed | best step | added cases: classical / lesionmix (placed) | "
               "patches real / classical / lesionmix | wall s |", "|---|---:|---:|---|---|---:|"]
