@@ -61,7 +61,7 @@ def write_markdown(results: dict, path: Path) -> None:
                  else "-" for c in conditions]
         d = row["lesionmix_minus_classical"]
         ci = d["bootstrap_95_over_test_cases"]["seed_mean"] if d else None
-        t = d["t_interval_95_over_seeds"] if d and len(d["seeds"]) > 1 else None  # none from one seed
+        t = d["t_interval_95_over_seeds"] if d else None  # None from one seed
         cells += [f"{d['test_dice_diff_mean']:+.3f}" if d else "-", f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "-",
                   f"[{t[0]:+.3f}, {t[1]:+.3f}]" if t else "-",
                   ", ".join(f"{v:+.3f}" for v in d["test_dice_diff_per_seed"]) if d else "-"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from augkit.evaluate.paired import compare_conditions
-from dice_gain_setup import (ALL_CONDITIONS, BOOTSTRAP_SEED, CONDITIONS, FINETUNED, patient_of,
+from dice_gain_setup import (ALL_CONDITIONS, BOOTSTRAP_SEED, CONDITIONS, FINETUNED, patient_of_id,
                              GAN_FRACTION, GAN_REGION, LESION_CONDITIONS, LESIONGAN_CONDITIONS,
                              MIXED_LESION_CONDITIONS, NUM_BOOTSTRAP, SUBSET_SEED, TISSUE_CONDITIONS, VARIANTS)
 
@@ -244,7 +244,7 @@ def per_case_lines(results: dict, k_main: str) -> list[str]:
     ids = results["data"]["test"].get("slice_ids")
     if not ids:
         return []
-    cases = [patient_of(type("Slice", (), {"id": i})()) for i in ids]
+    cases = [patient_of_id(i) for i in ids]
     names = list(dict.fromkeys(cases))
     if len(names) > MAX_CASES_SHOWN:
         return []

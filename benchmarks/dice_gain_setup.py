@@ -233,9 +233,13 @@ def fingerprint(obj: Any) -> str:
 
 
 def patient_of(sample) -> str:
-    """The patient a slice belongs to: the case folder (LGG, BraTS) or the id without its
-    trailing slice number."""
-    sid = sample.id
+    """The patient a slice belongs to (``patient_of_id`` of its id)."""
+    return patient_of_id(sample.id)
+
+
+def patient_of_id(sid: str) -> str:
+    """The patient of a slice id: the case folder (LGG, BraTS) or the id without its trailing
+    slice number."""
     if "/" in sid:
         return sid.split("/")[0]
     return re.sub(r"[_-]?\d+$", "", sid) or sid

@@ -132,9 +132,8 @@ class TabImage(PairedNetworkGenerator):
             if b["column"] == name:
                 flag = [m for m in table.blocks if m["column"] == name and m["kind"] == "missing"]
                 return {**b, "missing_start": flag[0]["start"] if flag else None}
-        usable = [b["column"] for b in usable]
         raise UsageError(f"tabimage image_column={name!r} is not a categorical or binary column of the "
-                         f"training rows. Fix: pick one of {usable}.")
+                         f"training rows. Fix: pick one of {[b['column'] for b in usable]}.")
 
     # ------------------------------------------------------------------ training
     def fit(self, train_samples: Sequence[Sample], *, val_samples: Sequence[Sample] | None = None,
